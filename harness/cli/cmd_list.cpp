@@ -1,0 +1,38 @@
+// attnbench list: every loaded backend, what it is, where it came from; the BLAS and the CPU.
+#include <iostream>
+
+#include "../sysinfo.h"
+#include "cli_common.h"
+#include "commands.h"
+
+namespace attnbench::cli {
+
+namespace {
+struct ListOptions {
+  PluginFlags plugins;
+};
+}  // namespace
+
+void AddListCommand(CLI::App& app, int& rc) {
+  static ListOptions o;
+  CLI::App* sub = app.add_subcommand("list", "List the loaded backends, their descriptions and files");
+  AddPluginFlags(sub, o.plugins);
+  sub->callback([&rc] {
+    PluginRegistry reg;
+    LoadPlugins(o.plugins, reg);
+    const BlasInfo blas = GetBlasInfo();
+    std::cout << "CPU:  " << CpuModel() << " (" << CpuCount() << " threads; " << CpuSimdFlags() << ")\n";
+    std::cout << "BLAS: " << blas.library << " " << blas.version << ", kernel " << blas.kernel << ", "
+              << blas.threads << " threads"
+              << (blas.coretype_env.empty() ? "" : ", OPENBLAS_CORETYPE=" + blas.coretype_env) << "\n";
+    if (auto w = BlasKernelWarning(blas); !w.empty()) std::cerr << w << "\n";
+    std::cout << "\n" << reg.backends().size() << " backend(s):\n";
+    for (const auto& b : reg.backends()) {
+      std::cout << "  " << b.name << "\n      " << b.description << "\n      file: " << b.path << "\n";
+      if (!b.runtime_info.empty()) std::cout << "      runs: " << b.runtime_info << "\n";
+    }
+    rc = kExitOk;
+  });
+}
+
+}  // namespace attnbench::cli

@@ -1,0 +1,172 @@
+// attnbench run: one backend on one problem; optional inputs from .npy files; optional dump of
+// every input, weight and the output as .npy plus problem.json, for numpy / PyTorch.
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "../npy.h"
+#include "../reference.h"
+#include "../sysinfo.h"
+#include "../validate.h"
+#include "cli_common.h"
+#include "commands.h"
+
+namespace attnbench::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct RunOptions {
+  PluginFlags plugins;
+  GridSpec grid;
+  std::string backend;
+  std::string input, weights_dir, dump_dir;
+  uint64_t data_seed = 0;
+  int sample_rows = 32;
+};
+
+// The named weight tensors of a problem, with their buffers and shapes.
+struct NamedTensor {
+  const char* name;
+  AlignedBuffer<float>* buf;
+  std::vector<int64_t> shape;
+};
+std::vector<NamedTensor> WeightTensors(ProblemData& d) {
+  const ab_problem& p = d.problem;
+  std::vector<NamedTensor> t;
+  if (p.qkv_proj) {
+    t.push_back({"w_q", &d.w_q, {p.d_in, p.d_out}});
+    t.push_back({"w_k", &d.w_k, {p.d_in, p.d_out}});
+    t.push_back({"w_v", &d.w_v, {p.d_in, p.d_out}});
+    if (p.qkv_bias) {
+      t.push_back({"b_q", &d.b_q, {p.d_out}});
+      t.push_back({"b_k", &d.b_k, {p.d_out}});
+      t.push_back({"b_v", &d.b_v, {p.d_out}});
+    }
+  }
+  if (p.out_proj) {
+    t.push_back({"w_o", &d.w_o, {p.d_out, p.d_out}});
+    t.push_back({"b_o", &d.b_o, {p.d_out}});
+  }
+  return t;
+}
+
+int RunOne(const RunOptions& o, const CLI::App& sub) {
+  const std::vector<Config> configs = ExpandGrid(o.grid);
+  if (configs.size() != 1)
+    throw InputError("run takes one problem; the flags describe " + std::to_string(configs.size()) +
+                     " (give single values, not lists)");
+  const Config& c = configs[0];
+  const ab_problem& p = c.problem;
+  CheckMemory(c);
+  if (!o.input.empty() && !fs::is_regular_file(o.input)) throw InputError("--input: no such file '" + o.input + "'");
+  if (!o.weights_dir.empty() && !fs::is_directory(o.weights_dir))
+    throw InputError("--weights: no such directory '" + o.weights_dir + "'");
+  if (!o.dump_dir.empty()) {
+    std::error_code ec;
+    fs::create_directories(o.dump_dir, ec);
+    const fs::path probe = fs::path(o.dump_dir) / ".attnbench-write-test";
+    std::ofstream(probe.string()) << "";
+    if (ec || !fs::exists(probe)) throw InputError("--dump: cannot write to directory '" + o.dump_dir + "'");
+    fs::remove(probe, ec);
+  }
+  PluginRegistry reg;
+  LoadPlugins(o.plugins, reg);
+  const LoadedBackend* b = reg.Find(o.backend);
+  if (!b) SelectBackends(reg, o.backend);  // throws the "unknown backend" message
+  SetThreads(o.grid.threads);
+
+  const uint64_t data_seed = sub.count("--data-seed") ? o.data_seed : std::random_device{}();
+  ProblemData data = MakeRandomProblemData(p, data_seed);
+  if (!o.input.empty()) {
+    NpyArray a = ReadNpyExpect(o.input, {p.batch, p.seq_len, p.d_in});
+    data.x = std::move(a.data);
+  }
+  if (!o.weights_dir.empty()) {
+    for (auto& t : WeightTensors(data)) {
+      const fs::path f = fs::path(o.weights_dir) / (std::string(t.name) + ".npy");
+      if (!fs::exists(f)) throw InputError("--weights: " + f.string() + " is missing (this problem needs it)");
+      *t.buf = ReadNpyExpect(f.string(), t.shape).data;
+    }
+  }
+
+  const ab_backend_i* tab = b->table;
+  char msg[1024] = {0};
+  if (!tab->supports(&p, msg, sizeof msg)) {
+    std::printf("UNSUPPORTED %s: %s\n", b->name.c_str(), msg);
+    return kExitFailed;
+  }
+  void* state = nullptr;
+  const ab_weights w = data.Weights();
+  if (tab->prepare(&p, &w, &state, msg, sizeof msg) != AB_OK || !state) {
+    std::printf("FAIL %s: prepare failed: %s\n", b->name.c_str(), msg);
+    return kExitFailed;
+  }
+  AlignedBuffer<float> out(OutputElems(p));
+  Poison(out.data(), out.size());
+  const auto t0 = std::chrono::steady_clock::now();
+  const int rc = tab->run(state, data.x.data(), out.data(), msg, sizeof msg);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const size_t ws = tab->workspace_bytes(state);
+  tab->destroy(state);
+  if (rc != AB_OK) {
+    std::printf("FAIL %s: run failed: %s\n", b->name.c_str(), msg);
+    return kExitFailed;
+  }
+  const ReferenceResult ref = ComputeReference(data, SampleRows(p.seq_len, o.sample_rows, data_seed));
+  const CheckResult r = CompareOutput(p, out.data(), ref);
+  std::printf("%s %s on %s\n", StatusName(r.status), b->name.c_str(), c.Describe().c_str());
+  std::printf("  vs float64 reference (%zu rows): max_abs %.3g, rel_l2 %.3g, tolerance %.3g%s%s\n",
+              ref.rows.size(), r.max_abs_err, r.rel_l2_err, r.tol.rel_l2, r.reason.empty() ? "" : "; ",
+              r.reason.c_str());
+  std::printf("  one run: %.3f ms (a single cold timing, not a benchmark), workspace %zu bytes\n", secs * 1e3, ws);
+
+  if (!o.dump_dir.empty()) {
+    const fs::path dir(o.dump_dir);
+    WriteNpy((dir / "x.npy").string(), data.x.data(), {p.batch, p.seq_len, p.d_in});
+    for (auto& t : WeightTensors(data)) WriteNpy((dir / (std::string(t.name) + ".npy")).string(), t.buf->data(), t.shape);
+    WriteNpy((dir / "out.npy").string(), out.data(), {p.batch, p.seq_len, p.d_out});
+    nlohmann::json j = {
+        {"variant", VariantName(c.variant)}, {"backend", b->name}, {"batch", p.batch},
+        {"seq_len", p.seq_len}, {"d_in", p.d_in}, {"d_out", p.d_out}, {"heads", p.heads},
+        {"head_dim", HeadDim(p)}, {"qkv_proj", p.qkv_proj != 0}, {"qkv_bias", p.qkv_bias != 0},
+        {"out_proj", p.out_proj != 0}, {"causal", p.causal != 0}, {"dropout_p", p.dropout_p},
+        {"dropout_seed", p.dropout_seed}, {"score_scale", ScoreScale(p)}, {"data_seed", data_seed},
+        {"status", StatusName(r.status)}, {"max_abs_err", r.max_abs_err}, {"rel_l2_err", r.rel_l2_err},
+        {"layout", "row-major float32; Q = x @ w_q (+ b_q); head h = columns [h*head_dim, (h+1)*head_dim); "
+                   "out = ctx @ w_o + b_o when out_proj"},
+        {"dropout_mask", "include/attnbench/dropout.h (numpy: scripts/reference.py)"}};
+    std::ofstream((dir / "problem.json").string()) << j.dump(2) << "\n";
+    std::printf("  dumped to %s\n", dir.string().c_str());
+  }
+  return r.status == Status::kFail ? kExitFailed : kExitOk;
+}
+
+}  // namespace
+
+void AddRunCommand(CLI::App& app, int& rc) {
+  static RunOptions o;
+  CLI::App* sub = app.add_subcommand("run", "Run one backend on one problem, check it, optionally dump every tensor as .npy");
+  AddPluginFlags(sub, o.plugins);
+  o.grid.variants = "mha";
+  o.grid.batch = "1";
+  o.grid.seq_len = "64";
+  o.grid.heads = "4";
+  o.grid.dropout = "0";
+  o.grid.qkv_bias = "0";
+  AddGridFlags(sub, o.grid);
+  sub->add_option("--backend", o.backend, "The backend to run")->required();
+  sub->add_option("--input", o.input, "Read x [B,T,d_in] from this .npy (float32) instead of random");
+  sub->add_option("--weights", o.weights_dir, "Read w_q.npy ... b_o.npy from this directory instead of random");
+  sub->add_option("--dump", o.dump_dir, "Write x, weights, out (.npy) and problem.json into this directory");
+  sub->add_option("--data-seed", o.data_seed, "Seed of the random inputs and weights (default: fresh)");
+  sub->add_option("--sample-rows", o.sample_rows, "Rows the reference check computes (0 = all)")->capture_default_str();
+  sub->callback([&rc, sub] { rc = RunOne(o, *sub); });
+}
+
+}  // namespace attnbench::cli

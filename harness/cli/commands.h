@@ -1,0 +1,13 @@
+// One function per subcommand: registers its flags on app and, when chosen, runs it and
+// stores its exit code in rc.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace attnbench::cli {
+
+void AddListCommand(CLI::App& app, int& rc);
+void AddValidateCommand(CLI::App& app, int& rc);
+void AddRunCommand(CLI::App& app, int& rc);
+
+}  // namespace attnbench::cli

@@ -1,0 +1,57 @@
+// The problem grid: comma lists for every problem flag, expanded as a cartesian product into
+// configs. Parsing and checking happen here, before anything is allocated.
+#pragma once
+
+#include <attnbench/problem.hpp>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace attnbench {
+
+// Bad user input: the CLI prints what() and exits with code 2.
+struct InputError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Config {
+  Variant variant;
+  ab_problem problem;
+  std::string Describe() const;  // "mha B=1 T=17 ..."
+};
+
+// The grid as the user wrote it (strings), with the defaults of `attnbench validate`.
+struct GridSpec {
+  std::string variants = "simplified,self,causal,mha";
+  std::string batch = "1,2";
+  std::string seq_len = "1,3,17,65,256";
+  std::string heads = "1,3,4";
+  std::string d_in = "48";
+  std::string d_out = "48";
+  std::string dropout = "0,0.1";
+  std::string qkv_bias = "0,1";
+  std::string causal = "default";  // "default" (the variant's), "on", "off"
+  uint64_t seed = 1;               // dropout seed
+  int threads = 1;
+};
+
+// Parses "1,3,17" (each item an integer in [lo, hi], no duplicates, not empty).
+std::vector<int64_t> ParseIntList(const std::string& flag, const std::string& text, int64_t lo, int64_t hi);
+std::vector<double> ParseRealList(const std::string& flag, const std::string& text);
+
+// Every config of the grid, in a stable order, duplicates removed (e.g. simplified ignores
+// d_out and qkv-bias). Throws InputError naming the flag and value when anything is malformed
+// or a config is not a valid problem (e.g. d_out not divisible by heads).
+std::vector<Config> ExpandGrid(const GridSpec& spec);
+
+// The flags that repeat exactly this config (for reproducer lines).
+std::string ConfigFlags(const Config& c);
+
+// Bytes the host needs for one config (inputs, weights, output, the reference's K and V);
+// throws InputError when that exceeds the memory available.
+size_t HostBytes(const ab_problem& p);
+void CheckMemory(const Config& c);
+
+}  // namespace attnbench

@@ -1,0 +1,48 @@
+// Loads backend plugins (shared libraries exporting attnbench_backend_entry) and refuses, with
+// one line naming the file and the reason, anything that is not a usable plugin: not a library,
+// no entry point, a different ABI version, an incomplete table, or a name already taken.
+#pragma once
+
+#include <attnbench/backend_abi.h>
+
+#include <string>
+#include <vector>
+
+namespace attnbench {
+
+struct LoadedBackend {
+  std::string name;
+  std::string description;
+  std::string path;          // the file it came from
+  std::string runtime_info;  // may be empty
+  const ab_backend_i* table = nullptr;
+};
+
+class PluginRegistry {
+ public:
+  PluginRegistry() = default;
+  PluginRegistry(const PluginRegistry&) = delete;
+  PluginRegistry& operator=(const PluginRegistry&) = delete;
+  ~PluginRegistry();  // dlcloses nothing: a plugin's code may still run in static destructors
+
+  // Loads one file. Returns false (and records the reason in errors()) when refused.
+  bool LoadFile(const std::string& path);
+  // Loads every regular file ending in .so in dir, in name order; a missing dir is not an error.
+  void LoadDirectory(const std::string& dir);
+  // Directories from a ':' separated list (ATTNBENCH_PLUGIN_PATH); entries may also be files.
+  void LoadSearchPath(const std::string& list);
+
+  const std::vector<LoadedBackend>& backends() const { return backends_; }
+  const LoadedBackend* Find(const std::string& name) const;
+  // "path: reason" for each refused file.
+  const std::vector<std::string>& errors() const { return errors_; }
+
+ private:
+  std::vector<LoadedBackend> backends_;
+  std::vector<std::string> errors_;
+};
+
+// The directory the running executable's plugins live in: <dir of /proc/self/exe>/plugins.
+std::string DefaultPluginDir();
+
+}  // namespace attnbench

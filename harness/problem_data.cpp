@@ -1,0 +1,90 @@
+#include "problem_data.h"
+
+#include <cmath>
+#include <numbers>
+#include <vector>
+
+namespace attnbench {
+
+double Rng::Normal() {
+  if (has_spare_) {
+    has_spare_ = false;
+    return spare_;
+  }
+  double u1 = Uniform(), u2 = Uniform();
+  if (u1 < 1e-300) u1 = 1e-300;
+  const double r = std::sqrt(-2.0 * std::log(u1));
+  spare_ = r * std::sin(2.0 * std::numbers::pi * u2);
+  has_spare_ = true;
+  return r * std::cos(2.0 * std::numbers::pi * u2);
+}
+
+ab_weights ProblemData::Weights() const {
+  auto ptr = [](const AlignedBuffer<float>& b) { return b.empty() ? nullptr : b.data(); };
+  return ab_weights{ptr(w_q), ptr(w_k), ptr(w_v), ptr(b_q), ptr(b_k), ptr(b_v), ptr(w_o), ptr(b_o)};
+}
+
+ProblemData AllocateProblemData(const ab_problem& p) {
+  ProblemData d;
+  d.problem = p;
+  const size_t din = p.d_in, dout = p.d_out;
+  auto zeros = [](size_t n) {
+    AlignedBuffer<float> b(n);
+    b.Fill(0.0f);
+    return b;
+  };
+  d.x = zeros(InputElems(p));
+  if (p.qkv_proj) {
+    d.w_q = zeros(din * dout);
+    d.w_k = zeros(din * dout);
+    d.w_v = zeros(din * dout);
+    if (p.qkv_bias) {
+      d.b_q = zeros(dout);
+      d.b_k = zeros(dout);
+      d.b_v = zeros(dout);
+    }
+  }
+  if (p.out_proj) {
+    d.w_o = zeros(dout * dout);
+    d.b_o = zeros(dout);
+  }
+  return d;
+}
+
+ProblemData MakeRandomProblemData(const ab_problem& p, uint64_t seed) {
+  ProblemData d = AllocateProblemData(p);
+  Rng rng(seed);
+  auto fill = [&rng](AlignedBuffer<float>& b, double stddev) {
+    for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<float>(stddev * rng.Normal());
+  };
+  const double din = p.d_in;
+  if (p.qkv_proj) {
+    fill(d.x, 1.0);
+    fill(d.w_q, std::sqrt(2.0 / din));
+    fill(d.w_k, std::sqrt(2.0 / din));
+    fill(d.w_v, std::sqrt(1.0 / din));
+    fill(d.b_q, 0.5);
+    fill(d.b_k, 0.5);
+    fill(d.b_v, 0.5);
+  } else {
+    constexpr int kRank = 4;
+    const size_t rows = static_cast<size_t>(p.batch) * p.seq_len;
+    std::vector<double> a(kRank * static_cast<size_t>(p.d_in));
+    for (double& v : a) v = rng.Normal();
+    const double c = std::sqrt(0.8 / din);
+    for (size_t r = 0; r < rows; ++r) {
+      double z[kRank];
+      for (double& v : z) v = rng.Normal();
+      for (int i = 0; i < p.d_in; ++i) {
+        double s = 0.3 * rng.Normal();
+        for (int k = 0; k < kRank; ++k) s += z[k] * a[k * static_cast<size_t>(p.d_in) + i];
+        d.x[r * p.d_in + i] = static_cast<float>(c * s);
+      }
+    }
+  }
+  fill(d.w_o, std::sqrt(1.0 / p.d_out));
+  fill(d.b_o, 0.5);
+  return d;
+}
+
+}  // namespace attnbench

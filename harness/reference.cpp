@@ -1,0 +1,156 @@
+#include "reference.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace attnbench {
+
+std::vector<int32_t> AllRows(int32_t seq_len) {
+  std::vector<int32_t> rows(seq_len);
+  for (int32_t i = 0; i < seq_len; ++i) rows[i] = i;
+  return rows;
+}
+
+std::vector<int32_t> SampleRows(int32_t seq_len, int32_t count, uint64_t seed) {
+  if (count <= 0 || seq_len <= std::max(count, 64)) return AllRows(seq_len);
+  std::vector<int32_t> rows = {0, seq_len - 1};
+  Rng rng(seed ^ 0x5A3D1E5ull);
+  while (static_cast<int32_t>(rows.size()) < count) {
+    const int32_t r = static_cast<int32_t>(rng.Next() % static_cast<uint64_t>(seq_len));
+    if (std::find(rows.begin(), rows.end(), r) == rows.end()) rows.push_back(r);
+  }
+  std::sort(rows.begin(), rows.end());
+  return rows;
+}
+
+namespace {
+
+// y[n] = x[k] . w[k, n] (+ bias), in double.
+void ProjectRow(const float* x, const float* w, const float* bias, int k, int n, double* y) {
+  for (int c = 0; c < n; ++c) y[c] = bias ? bias[c] : 0.0;
+  for (int i = 0; i < k; ++i) {
+    const double xi = x[i];
+    const float* wi = w + static_cast<size_t>(i) * n;
+    for (int c = 0; c < n; ++c) y[c] += xi * wi[c];
+  }
+}
+
+void ProjectOrCopy(const ab_problem& p, const float* x, const float* w, const float* bias,
+                   double* y) {
+  if (p.qkv_proj) {
+    ProjectRow(x, w, bias, p.d_in, p.d_out, y);
+  } else {
+    for (int c = 0; c < p.d_out; ++c) y[c] = x[c];
+  }
+}
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return -1.0;
+  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+ReferenceResult ComputeReference(const ProblemData& data, const std::vector<int32_t>& rows,
+                                 bool keep_weights) {
+  const ab_problem& p = data.problem;
+  const int T = p.seq_len, din = p.d_in, dout = p.d_out, H = p.heads, hd = HeadDim(p);
+  const size_t R = rows.size();
+  const double scale = ScoreScale(p);
+  const double keep_scale = 1.0 / (1.0 - static_cast<double>(p.dropout_p));
+  const uint64_t threshold = ab_dropout_threshold(p.dropout_p);
+  const double ninf = -std::numeric_limits<double>::infinity();
+
+  ReferenceResult res;
+  res.rows = rows;
+  res.out.assign(static_cast<size_t>(p.batch) * R * dout, 0.0);
+  if (keep_weights) {
+    res.scores.assign(static_cast<size_t>(p.batch) * H * R * T, 0.0);
+    res.weights.assign(res.scores.size(), 0.0);
+  }
+  std::vector<double> k(static_cast<size_t>(T) * dout), v(k.size()), q(R * dout), ctx(R * dout);
+  // Per (b, h, r): entropy and max weight, or NaN when the row sees fewer than 2 keys.
+  std::vector<double> entropy(static_cast<size_t>(p.batch) * H * R), max_weight(entropy.size());
+  double max_abs_score = 0.0;
+
+  for (int b = 0; b < p.batch; ++b) {
+    const float* xb = data.x.data() + static_cast<size_t>(b) * T * din;
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < T; ++t) {
+      ProjectOrCopy(p, xb + static_cast<size_t>(t) * din, data.w_k.data(), data.b_k.data(), &k[static_cast<size_t>(t) * dout]);
+      ProjectOrCopy(p, xb + static_cast<size_t>(t) * din, data.w_v.data(), data.b_v.data(), &v[static_cast<size_t>(t) * dout]);
+    }
+#pragma omp parallel for schedule(static)
+    for (size_t r = 0; r < R; ++r)
+      ProjectOrCopy(p, xb + static_cast<size_t>(rows[r]) * din, data.w_q.data(), data.b_q.data(), &q[r * dout]);
+
+#pragma omp parallel for collapse(2) schedule(dynamic) reduction(max : max_abs_score)
+    for (int h = 0; h < H; ++h)
+      for (size_t r = 0; r < R; ++r) {
+        const int i = rows[r];
+        const int visible = p.causal ? i + 1 : T;
+        std::vector<double> s(T, ninf);
+        double m = ninf;
+        for (int j = 0; j < visible; ++j) {
+          double acc = 0.0;
+          for (int d = 0; d < hd; ++d)
+            acc += q[r * dout + h * hd + d] * k[static_cast<size_t>(j) * dout + h * hd + d];
+          s[j] = acc * scale;
+          m = std::max(m, s[j]);
+          max_abs_score = std::max(max_abs_score, std::abs(s[j]));
+        }
+        const size_t stat = (static_cast<size_t>(b) * H + h) * R + r;
+        const size_t kept = stat * T;
+        if (keep_weights) std::copy(s.begin(), s.end(), res.scores.begin() + kept);
+        double sum = 0.0;
+        for (int j = 0; j < visible; ++j) sum += (s[j] = std::exp(s[j] - m));
+        double ent = 0.0, wmax = 0.0;
+        for (int j = 0; j < visible; ++j) {
+          s[j] /= sum;
+          if (s[j] > 0.0) ent -= s[j] * std::log(s[j]);
+          wmax = std::max(wmax, s[j]);
+        }
+        for (int j = visible; j < T; ++j) s[j] = 0.0;
+        entropy[stat] = visible >= 2 ? ent / std::log(static_cast<double>(visible)) : std::nan("");
+        max_weight[stat] = visible >= 2 ? wmax : std::nan("");
+        if (p.dropout_p > 0.0f) {
+          const uint64_t key = ab_dropout_row_key(p.dropout_seed, b, h, i);
+          for (int j = 0; j < visible; ++j)
+            s[j] = ab_dropout_keep(key, j, threshold) ? s[j] * keep_scale : 0.0;
+        }
+        if (keep_weights) std::copy(s.begin(), s.end(), res.weights.begin() + kept);
+        for (int d = 0; d < hd; ++d) {
+          double acc = 0.0;
+          for (int j = 0; j < visible; ++j) acc += s[j] * v[static_cast<size_t>(j) * dout + h * hd + d];
+          ctx[r * dout + h * hd + d] = acc;
+        }
+      }
+
+    double* ob = res.out.data() + static_cast<size_t>(b) * R * dout;
+    for (size_t r = 0; r < R; ++r) {
+      if (p.out_proj) {
+        for (int c = 0; c < dout; ++c) ob[r * dout + c] = data.b_o[c];
+        for (int i = 0; i < dout; ++i) {
+          const double ci = ctx[r * dout + i];
+          for (int c = 0; c < dout; ++c) ob[r * dout + c] += ci * data.w_o[static_cast<size_t>(i) * dout + c];
+        }
+      } else {
+        std::copy(ctx.begin() + r * dout, ctx.begin() + (r + 1) * dout, ob + r * dout);
+      }
+    }
+  }
+  res.max_abs_score = max_abs_score;
+  std::vector<double> ents, maxes;
+  for (size_t i = 0; i < entropy.size(); ++i)
+    if (!std::isnan(entropy[i])) {
+      ents.push_back(entropy[i]);
+      maxes.push_back(max_weight[i]);
+    }
+  res.median_entropy = Median(ents);
+  res.median_max_weight = Median(maxes);
+  return res;
+}
+
+}  // namespace attnbench

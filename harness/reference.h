@@ -1,0 +1,36 @@
+// The float64 reference: the oracle every backend is checked against. Plain loops in double,
+// straight from the definition. K and V are computed in full; the attention itself only for the
+// requested query rows, so even T = 8192 stays cheap to validate.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "problem_data.h"
+
+namespace attnbench {
+
+struct ReferenceResult {
+  std::vector<int32_t> rows;  // the query rows computed, ascending, the same in every batch
+  // out[(b * rows.size() + r) * d_out + c]: output row rows[r] of batch b.
+  std::vector<double> out;
+  // Only with keep_weights: [b][h][r][j], j < T; masked entries are -inf in scores, 0 in weights.
+  std::vector<double> scores;   // scaled, masked, before the softmax
+  std::vector<double> weights;  // after softmax and dropout
+  double max_abs_score = 0.0;   // largest |scaled score| over visible entries
+  // Median over the rows that see >= 2 keys of the normalised entropy of the softmax (before
+  // dropout): 1 = uniform, 0 = one-hot. -1 when no row sees 2 keys (T = 1).
+  double median_entropy = -1.0;
+  double median_max_weight = -1.0;  // likewise, the largest weight of a row
+};
+
+// All rows 0..T-1.
+std::vector<int32_t> AllRows(int32_t seq_len);
+// Every row when T <= max(count, 64); otherwise the first, the last and count-2 others drawn
+// from seed.
+std::vector<int32_t> SampleRows(int32_t seq_len, int32_t count, uint64_t seed);
+
+ReferenceResult ComputeReference(const ProblemData& data, const std::vector<int32_t>& rows,
+                                 bool keep_weights = false);
+
+}  // namespace attnbench

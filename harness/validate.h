@@ -1,0 +1,60 @@
+// Cross-validation of one backend on one problem against the float64 reference.
+//
+// Tolerance (printed with every row): with u = 2^-24 (float32 unit roundoff),
+//   L   = (d_in if projected) + head_dim + T + (d_out if out_proj)   -- the reduction lengths
+//   S   = the largest |scaled score| in the reference rows
+//   tol = 16 u sqrt(L) (1 + S)
+// PASS needs relative L2 error <= tol and max abs error <= 8 tol max|ref| over the checked rows.
+// The sqrt(L) is the random-walk growth of float32 rounding along each reduction; (1 + S)
+// because an absolute error e in a score becomes a relative error e in its softmax weight and
+// score errors scale with the score. Real bugs (wrong scale, mask, head order, dropout seed)
+// give errors of order 1e-2..1 on inputs with spread, many orders above tol.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "plugin_loader.h"
+#include "problem_data.h"
+#include "reference.h"
+
+namespace attnbench {
+
+enum class Status { kPass, kFail, kMistrusted, kUnsupported };
+const char* StatusName(Status s);
+
+struct Tolerance {
+  double rel_l2 = 0.0;
+  double max_abs = 0.0;
+};
+Tolerance ComputeTolerance(const ab_problem& p, const ReferenceResult& ref);
+
+// Why the reference weights cannot tell right from wrong, or empty. A config is mistrusted when
+// the median softmax row (among rows that see >= 2 keys) is nearly uniform (normalised entropy
+// > 0.995) or nearly one-hot (largest weight > 0.995).
+std::string MistrustReason(const ReferenceResult& ref);
+
+struct CheckResult {
+  Status status = Status::kFail;
+  std::string reason;  // FAIL / UNSUPPORTED / MISTRUSTED: why
+  double max_abs_err = 0.0;
+  double rel_l2_err = 0.0;
+  Tolerance tol;
+  size_t workspace_bytes = 0;
+};
+
+// The bit pattern the output is filled with before run(): a quiet NaN with a payload no
+// arithmetic produces, so an unwritten element is told apart from a computed NaN.
+inline constexpr uint32_t kPoisonBits = 0x7FC0DEADu;
+void Poison(float* out, size_t n);
+
+// Compares out [B, T, d_out] with the reference rows; scans all of out for unwritten elements
+// and NaN / Inf.
+CheckResult CompareOutput(const ab_problem& p, const float* out, const ReferenceResult& ref);
+
+// supports -> prepare -> poison -> run -> compare -> destroy. Never throws for a backend's
+// failure: that becomes kFail with the reason.
+CheckResult CheckBackend(const LoadedBackend& backend, const ProblemData& data,
+                         const ReferenceResult& ref);
+
+}  // namespace attnbench
