@@ -71,7 +71,7 @@ ProblemData MakeRandomProblemData(const ab_problem& p, uint64_t seed) {
     const size_t rows = static_cast<size_t>(p.batch) * p.seq_len;
     std::vector<double> a(kRank * static_cast<size_t>(p.d_in));
     for (double& v : a) v = rng.Normal();
-    const double c = std::sqrt(0.8 / din);
+    const double c = std::sqrt(1.0 / HeadDim(p));
     for (size_t r = 0; r < rows; ++r) {
       double z[kRank];
       for (double& v : z) v = rng.Normal();

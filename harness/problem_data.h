@@ -26,8 +26,8 @@ ProblemData AllocateProblemData(const ab_problem& p);
 //  - with weights: x ~ N(0,1); W_q, W_k ~ N(0, 2/d_in) so scaled scores have std ~2;
 //    W_v, W_o ~ N(0, 1/d_in); biases ~ N(0, 0.25).
 //  - simplified (no weights): x = c (Z A + 0.3 N) with Z [B*T, 4], A [4, d_in] and N standard
-//    normal, c^2 = 0.8/d_in: rows share a 4-dimensional structure, so x_i . x_j spreads over a
-//    few units instead of the diagonal dominating by a factor of d_in.
+//    normal, c^2 = 1/head_dim: rows share a 4-dimensional structure, so a head's x_i . x_j
+//    spreads over a few units instead of the diagonal dominating by a factor of head_dim.
 ProblemData MakeRandomProblemData(const ab_problem& p, uint64_t seed);
 
 // A small deterministic generator (SplitMix64 + Box-Muller): portable, unlike std::*_distribution.

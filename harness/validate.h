@@ -34,6 +34,19 @@ Tolerance ComputeTolerance(const ab_problem& p, const ReferenceResult& ref);
 // > 0.995) or nearly one-hot (largest weight > 0.995).
 std::string MistrustReason(const ReferenceResult& ref);
 
+// One config ready to check backends against: inputs, the sampled rows and the reference.
+struct ValidationCase {
+  ProblemData data;
+  std::vector<int32_t> rows;
+  ReferenceResult ref;
+  uint64_t data_seed = 0;  // the seed the data was drawn from (for reproducer lines)
+};
+
+// Draws the data from `seed`; when the reference weights come out too uniform or one-hot to
+// tell right from wrong (tiny T can do that by chance), draws again from seed+1, seed+2, ...
+// up to 8 times. The case stays mistrusted only if every draw is.
+ValidationCase PrepareCase(const ab_problem& p, uint64_t seed, int sample_rows);
+
 struct CheckResult {
   Status status = Status::kFail;
   std::string reason;  // FAIL / UNSUPPORTED / MISTRUSTED: why

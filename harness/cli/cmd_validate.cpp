@@ -61,13 +61,12 @@ int RunValidate(const ValidateOptions& o, const CLI::App& sub) {
   for (size_t ci = 0; ci < configs.size(); ++ci) {
     const Config& c = configs[ci];
     if (progress) std::fprintf(stderr, "\r[%zu/%zu] %s\033[K", ci + 1, configs.size(), c.Describe().c_str());
-    const ProblemData data = MakeRandomProblemData(c.problem, data_seed);
-    const auto rowset = SampleRows(c.problem.seq_len, o.sample_rows, data_seed);
-    const ReferenceResult ref = ComputeReference(data, rowset);
+    const ValidationCase vc = PrepareCase(c.problem, data_seed, o.sample_rows);
+    const ReferenceResult& ref = vc.ref;
     for (const LoadedBackend* b : backends) {
-      const CheckResult r = CheckBackend(*b, data, ref);
+      const CheckResult r = CheckBackend(*b, vc.data, ref);
       ++counts[r.status];
-      const std::string repro = r.status == Status::kFail ? Repro(o, *b, c, data_seed) : "";
+      const std::string repro = r.status == Status::kFail ? Repro(o, *b, c, vc.data_seed) : "";
       if (o.json) {
         rows.push_back({{"backend", b->name}, {"variant", VariantName(c.variant)}, {"config", c.Describe()},
                         {"batch", c.problem.batch}, {"seq_len", c.problem.seq_len}, {"d_in", c.problem.d_in},

@@ -1,0 +1,127 @@
+// A small, straightforward attention backend with one deliberate bug chosen at compile time
+// (MUTANT_KIND). The validation tests require every mutant but "none" to FAIL on the default
+// grid: that is what proves the checks can fail. "none" is the control: the same code without a
+// bug must PASS, so a FAIL of the others comes from their bug, not from this file.
+#include <attnbench/attnbench.h>
+
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string_view>
+#include <vector>
+
+#ifndef MUTANT_KIND
+#error "define MUTANT_KIND"
+#endif
+
+namespace {
+
+constexpr std::string_view kKind = MUTANT_KIND;
+bool Is(std::string_view k) { return kKind == k; }
+
+class MutantAttention {
+ public:
+  static constexpr const char* kName = "mutant-" MUTANT_KIND;
+  static constexpr const char* kDescription = "deliberately wrong backend for tests: " MUTANT_KIND;
+
+  MutantAttention(const ab_problem& p, const ab_weights& w)
+      : p_(p), w_(w), q_(static_cast<size_t>(p.seq_len) * p.d_out), k_(q_.size()), v_(q_.size()),
+        ctx_(q_.size()), s_(static_cast<size_t>(p.seq_len) * p.seq_len) {}
+  size_t WorkspaceBytes() const { return (q_.size() * 4 + s_.size()) * sizeof(float); }
+
+  void Run(const float* x, float* out) {
+    if (Is("throw")) throw std::runtime_error("mutant-throw: thrown on purpose");
+    const int T = p_.seq_len, din = p_.d_in, dout = p_.d_out, H = p_.heads, hd = dout / H;
+    for (int b = 0; b < p_.batch; ++b) {
+      const float* xb = x + static_cast<size_t>(b) * T * din;
+      Project(xb, w_.w_q, w_.b_q, q_.data());
+      Project(xb, w_.w_k, w_.b_k, k_.data());
+      Project(xb, w_.w_v, w_.b_v, v_.data());
+      for (int h = 0; h < H; ++h) {
+        // heads_swapped: head 0 and head 1 write each other's columns.
+        int dst = h;
+        if (Is("heads_swapped") && H >= 2 && h < 2) dst = 1 - h;
+        Head(b, h, dst * hd);
+      }
+      float* ob = out + static_cast<size_t>(b) * T * dout;
+      const int rows = Is("unwritten") && b == p_.batch - 1 ? T - 1 : T;
+      for (int t = 0; t < rows; ++t)
+        for (int c = 0; c < dout; ++c) {
+          double acc = 0.0;
+          if (p_.out_proj) {
+            acc = w_.b_o[c];
+            for (int i = 0; i < dout; ++i) acc += ctx_[t * dout + i] * w_.w_o[static_cast<size_t>(i) * dout + c];
+          } else {
+            acc = ctx_[t * dout + c];
+          }
+          ob[static_cast<size_t>(t) * dout + c] = static_cast<float>(acc);
+        }
+      if (Is("nan")) ob[0] = std::numeric_limits<float>::quiet_NaN();
+    }
+  }
+
+ private:
+  void Project(const float* x, const float* w, const float* bias, float* y) const {
+    const int T = p_.seq_len, din = p_.d_in, dout = p_.d_out;
+    for (int t = 0; t < T; ++t)
+      for (int c = 0; c < dout; ++c) {
+        double acc = p_.qkv_proj ? (bias ? bias[c] : 0.0) : x[static_cast<size_t>(t) * din + c];
+        if (p_.qkv_proj)
+          for (int i = 0; i < din; ++i) acc += x[static_cast<size_t>(t) * din + i] * w[static_cast<size_t>(i) * dout + c];
+        y[static_cast<size_t>(t) * dout + c] = static_cast<float>(acc);
+      }
+  }
+
+  bool Visible(int i, int j) const {
+    if (!p_.causal) return true;
+    if (Is("mask_lt")) return j < i;          // the diagonal masked too
+    if (Is("mask_leak")) return j <= i + 1;   // one future token leaks
+    if (Is("mask_inverted")) return j >= i;
+    return j <= i;
+  }
+
+  void Head(int b, int h, int dst_col) {
+    const int T = p_.seq_len, dout = p_.d_out, hd = dout / p_.heads, col = h * hd;
+    const double scale = Is("no_scale") || !p_.qkv_proj ? 1.0 : 1.0 / std::sqrt(static_cast<double>(hd));
+    const double ninf = -std::numeric_limits<double>::infinity();
+    for (int i = 0; i < T; ++i)
+      for (int j = 0; j < T; ++j) {
+        double acc = 0.0;
+        for (int d = 0; d < hd; ++d) acc += q_[i * dout + col + d] * k_[j * dout + col + d];
+        s_[i * T + j] = Visible(i, j) ? acc * scale : ninf;
+      }
+    // Softmax along keys (rows of s), or along queries (columns) for the softmax_axis mutant.
+    const bool by_column = Is("softmax_axis");
+    for (int a = 0; a < T; ++a) {
+      auto at = [&](int k) -> double& { return by_column ? s_[k * T + a] : s_[a * T + k]; };
+      double m = ninf, sum = 0.0;
+      for (int k = 0; k < T; ++k) m = std::max(m, at(k));
+      for (int k = 0; k < T; ++k) sum += (at(k) = m == ninf ? 0.0 : std::exp(at(k) - m));
+      for (int k = 0; k < T; ++k) at(k) = sum > 0.0 ? at(k) / sum : 0.0;
+    }
+    if (p_.dropout_p > 0.0f) {
+      const uint64_t seed = p_.dropout_seed + (Is("dropout_seed") ? 1 : 0);
+      const uint64_t threshold = ab_dropout_threshold(p_.dropout_p);
+      for (int i = 0; i < T; ++i) {
+        const uint64_t key = ab_dropout_row_key(seed, b, h, i);
+        for (int j = 0; j < T; ++j)
+          s_[i * T + j] = ab_dropout_keep(key, j, threshold) ? s_[i * T + j] / (1.0 - p_.dropout_p) : 0.0;
+      }
+    }
+    for (int i = 0; i < T; ++i)
+      for (int d = 0; d < hd; ++d) {
+        double acc = 0.0;
+        for (int j = 0; j < T; ++j) acc += s_[i * T + j] * v_[j * dout + col + d];
+        ctx_[i * dout + dst_col + d] = static_cast<float>(acc);
+      }
+  }
+
+  ab_problem p_;
+  ab_weights w_;
+  std::vector<float> q_, k_, v_, ctx_;
+  std::vector<double> s_;
+};
+
+}  // namespace
+
+ATTNBENCH_REGISTER_BACKEND(MutantAttention)
