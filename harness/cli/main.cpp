@@ -16,6 +16,9 @@ int main(int argc, char** argv) {
   cli::AddListCommand(app, rc);
   cli::AddValidateCommand(app, rc);
   cli::AddRunCommand(app, rc);
+  cli::AddBenchCommand(app, rc);
+  cli::AddPlotCommand(app, rc);
+  cli::AddCompareCommand(app, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

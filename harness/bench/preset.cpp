@@ -1,0 +1,172 @@
+#include "preset.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace attnbench::bench {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string Trim(const std::string& s) {
+  const auto a = s.find_first_not_of(" \t\r"), b = s.find_last_not_of(" \t\r");
+  return a == std::string::npos ? "" : s.substr(a, b - a + 1);
+}
+
+// Sets one key; false when the key is unknown.
+bool SetKey(Section& s, const std::string& key, const std::string& value) {
+  GridSpec& g = s.grid;
+  if (key == "variant" || key == "variants") g.variants = value;
+  else if (key == "batch") g.batch = value;
+  else if (key == "seq-len") g.seq_len = value;
+  else if (key == "heads") g.heads = value;
+  else if (key == "d-in") g.d_in = value;
+  else if (key == "d-out") g.d_out = value;
+  else if (key == "dropout") g.dropout = value;
+  else if (key == "qkv-bias") g.qkv_bias = value;
+  else if (key == "causal") g.causal = value;
+  else if (key == "seed") g.seed = std::stoull(value);
+  else if (key == "threads") s.threads = value;
+  else return false;
+  return true;
+}
+
+}  // namespace
+
+GridSpec BenchDefaults() {
+  GridSpec g;
+  g.variants = "mha";
+  g.batch = "1";
+  g.seq_len = "1024";
+  g.heads = "12";
+  g.d_in = "768";
+  g.d_out = "768";
+  g.dropout = "0";
+  g.qkv_bias = "0";
+  g.causal = "default";
+  g.seed = 1;
+  return g;
+}
+
+std::vector<Section> ParsePreset(const std::string& text, const std::string& origin) {
+  std::vector<Section> out;
+  std::set<std::string> names;
+  std::istringstream in(text);
+  std::string line;
+  int lineno = 0;
+  auto fail = [&](const std::string& why) {
+    throw InputError(origin + ":" + std::to_string(lineno) + ": " + why);
+  };
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (auto hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+    line = Trim(line);
+    if (line.empty()) continue;
+    if (line.front() == '[') {
+      if (line.back() != ']') fail("section header must look like [name]");
+      Section s;
+      s.name = Trim(line.substr(1, line.size() - 2));
+      if (s.name.empty() || s.name.find_first_of(" ,\t") != std::string::npos)
+        fail("section name must be one word, got '" + s.name + "'");
+      if (!names.insert(s.name).second) fail("duplicate section [" + s.name + "]");
+      s.grid = BenchDefaults();
+      out.push_back(std::move(s));
+      continue;
+    }
+    const auto eq = line.find('=');
+    if (eq == std::string::npos) fail("expected 'key = value', got '" + line + "'");
+    const std::string key = Trim(line.substr(0, eq)), value = Trim(line.substr(eq + 1));
+    if (out.empty()) fail("'" + key + "' before the first [section]");
+    if (value.empty()) fail("empty value for '" + key + "'");
+    bool known = false;
+    try {
+      known = SetKey(out.back(), key, value);
+    } catch (const std::exception&) {
+      fail("bad value '" + value + "' for '" + key + "'");
+    }
+    if (!known)
+      fail("unknown key '" + key + "' (known: variant batch seq-len heads d-in d-out dropout qkv-bias causal seed threads)");
+  }
+  if (out.empty()) throw InputError(origin + ": no [section] in preset");
+  return out;
+}
+
+std::vector<std::string> KnownPresets(const std::vector<std::string>& search_dirs) {
+  std::set<std::string> names;
+  for (const auto& d : search_dirs) {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(d, ec))
+      if (e.path().extension() == ".preset") names.insert(e.path().stem().string());
+  }
+  return {names.begin(), names.end()};
+}
+
+std::vector<Section> LoadPreset(const std::string& name, const std::vector<std::string>& search_dirs) {
+  fs::path file;
+  if (name.find('/') != std::string::npos || fs::is_regular_file(name)) {
+    file = name;
+  } else {
+    for (const auto& d : search_dirs)
+      if (fs::is_regular_file(fs::path(d) / (name + ".preset"))) {
+        file = fs::path(d) / (name + ".preset");
+        break;
+      }
+  }
+  if (file.empty() || !fs::is_regular_file(file)) {
+    std::string known;
+    for (const auto& k : KnownPresets(search_dirs)) known += (known.empty() ? "" : ", ") + k;
+    throw InputError("--preset: no preset or file '" + name + "' (known presets: " +
+                     (known.empty() ? "none found" : known) + ")");
+  }
+  std::ifstream f(file);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ParsePreset(ss.str(), file.string());
+}
+
+std::vector<int> ParseThreads(const std::string& text, int cores) {
+  std::vector<int> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    item = Trim(item);
+    int n = 0;
+    if (item == "all") {
+      n = cores;
+    } else {
+      try {
+        size_t used = 0;
+        n = std::stoi(item, &used);
+        if (used != item.size()) n = 0;
+      } catch (const std::exception&) {
+        n = 0;
+      }
+      if (n < 1 || n > 4096) throw InputError("threads: '" + item + "' is not 'all' or an integer in [1, 4096]");
+    }
+    if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(n);
+  }
+  if (out.empty()) throw InputError("threads: empty list '" + text + "'");
+  return out;
+}
+
+std::vector<Config> ExpandSection(const Section& s, int cores) {
+  std::vector<Config> out;
+  for (int t : ParseThreads(s.threads, cores)) {
+    GridSpec g = s.grid;
+    g.threads = t;
+    std::vector<Config> part;
+    try {
+      part = ExpandGrid(g);
+    } catch (const InputError& e) {
+      throw InputError("[" + s.name + "] " + e.what());
+    }
+    out.insert(out.end(), part.begin(), part.end());
+  }
+  return out;
+}
+
+}  // namespace attnbench::bench

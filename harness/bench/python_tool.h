@@ -1,0 +1,17 @@
+// The plot and compare commands are Python scripts (Debian's python3-matplotlib, python3-scipy,
+// and google/benchmark's tools from libbenchmark-tools). This runs one with the system
+// interpreter -- /usr/bin/python3, or $ATTNBENCH_PYTHON -- because a python3 earlier on PATH
+// (pyenv, a venv) usually lacks those packages.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace attnbench::bench {
+
+// Runs <project>/scripts/<script> with args and returns its exit status (127 when it cannot be
+// started, 128 + signal when it died of one). Throws std::runtime_error when the script is not
+// found.
+int RunPythonScript(const std::string& script, const std::vector<std::string>& args);
+
+}  // namespace attnbench::bench

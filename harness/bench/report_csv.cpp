@@ -1,0 +1,217 @@
+// summary.csv: one row per backend x config with every metric and the validation result
+// (RFC 4180 quoting; numbers in shortest round-trip form). The columns are one table below, used
+// both to write and to read, so the two cannot drift apart.
+#include <charconv>
+#include <functional>
+#include <sstream>
+#include <stdexcept>
+
+#include "report.h"
+
+namespace attnbench::bench {
+
+namespace {
+
+std::string Num(double v) {
+  char buf[64];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return ec == std::errc() ? std::string(buf, p) : "nan";
+}
+double ToDouble(const std::string& s) {
+  if (s.empty()) return 0.0;
+  double v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) throw std::runtime_error("not a number: '" + s + "'");
+  return v;
+}
+int64_t ToInt(const std::string& s) {
+  if (s.empty()) return 0;
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) throw std::runtime_error("not an integer: '" + s + "'");
+  return v;
+}
+
+struct Column {
+  const char* name;
+  std::function<std::string(const Cell&)> get;
+  std::function<void(Cell&, const std::string&)> set;
+};
+
+#define STR_COL(field) \
+  Column { #field, [](const Cell& c) { return c.field; }, [](Cell& c, const std::string& v) { c.field = v; } }
+#define DBL_COL(field) \
+  Column { #field, [](const Cell& c) { return Num(c.field); }, [](Cell& c, const std::string& v) { c.field = ToDouble(v); } }
+#define INT_COL(field) \
+  Column { #field, [](const Cell& c) { return std::to_string(c.field); }, \
+           [](Cell& c, const std::string& v) { c.field = static_cast<decltype(c.field)>(ToInt(v)); } }
+#define PROB_COL(name, field) \
+  Column { name, [](const Cell& c) { return std::to_string(c.config.problem.field); }, \
+           [](Cell& c, const std::string& v) { c.config.problem.field = static_cast<decltype(c.config.problem.field)>(ToInt(v)); } }
+
+const std::vector<Column>& Columns() {
+  static const std::vector<Column> cols = {
+      Column{"section", [](const Cell& c) { return c.section; }, [](Cell& c, const std::string& v) { c.section = v; }},
+      STR_COL(backend),
+      Column{"variant", [](const Cell& c) { return std::string(VariantName(c.config.variant)); },
+             [](Cell& c, const std::string& v) {
+               auto var = ParseVariant(v);
+               if (!var) throw std::runtime_error("unknown variant '" + v + "'");
+               c.config.variant = *var;
+             }},
+      PROB_COL("batch", batch),
+      PROB_COL("seq_len", seq_len),
+      PROB_COL("d_in", d_in),
+      PROB_COL("d_out", d_out),
+      PROB_COL("heads", heads),
+      Column{"head_dim", [](const Cell& c) { return std::to_string(c.config.problem.heads ? HeadDim(c.config.problem) : 0); },
+             [](Cell&, const std::string&) {}},
+      PROB_COL("qkv_proj", qkv_proj),
+      PROB_COL("causal", causal),
+      PROB_COL("qkv_bias", qkv_bias),
+      PROB_COL("out_proj", out_proj),
+      Column{"dropout", [](const Cell& c) { return Num(c.config.problem.dropout_p); },
+             [](Cell& c, const std::string& v) { c.config.problem.dropout_p = static_cast<float>(ToDouble(v)); }},
+      PROB_COL("threads", threads),
+      STR_COL(name),
+      STR_COL(status),
+      STR_COL(reason),
+      DBL_COL(median_s),
+      DBL_COL(mean_s),
+      DBL_COL(stddev_s),
+      DBL_COL(cv),
+      DBL_COL(min_s),
+      INT_COL(repetitions),
+      INT_COL(iterations),
+      DBL_COL(flops),
+      DBL_COL(gflops),
+      DBL_COL(sgemm_gflops),
+      DBL_COL(pct_sgemm),
+      STR_COL(baseline),
+      DBL_COL(speedup),
+      INT_COL(workspace_bytes),
+      INT_COL(rotation),
+      DBL_COL(predicted_s),
+      DBL_COL(max_abs_err),
+      DBL_COL(rel_l2_err),
+      DBL_COL(tol_rel_l2),
+  };
+  return cols;
+}
+
+std::string Quote(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char ch : s) {
+    if (ch == '"') out += '"';
+    out += ch;
+  }
+  return out + "\"";
+}
+
+// Splits the whole text into records of fields (quoted fields may hold commas and newlines).
+std::vector<std::vector<std::string>> ParseRecords(const std::string& text) {
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> row;
+  std::string field;
+  bool quoted = false, any = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char ch = text[i];
+    if (quoted) {
+      if (ch == '"') {
+        if (i + 1 < text.size() && text[i + 1] == '"') {
+          field += '"';
+          ++i;
+        } else {
+          quoted = false;
+        }
+      } else {
+        field += ch;
+      }
+      continue;
+    }
+    if (ch == '"') {
+      quoted = true;
+      any = true;
+    } else if (ch == ',') {
+      row.push_back(std::move(field));
+      field.clear();
+      any = true;
+    } else if (ch == '\n') {
+      row.push_back(std::move(field));
+      field.clear();
+      rows.push_back(std::move(row));
+      row.clear();
+      any = false;
+    } else if (ch != '\r') {
+      field += ch;
+      any = true;
+    }
+  }
+  if (quoted) throw std::runtime_error("summary.csv: unterminated quoted field");
+  if (any) {
+    row.push_back(std::move(field));
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+class CsvReporter : public Reporter {
+ public:
+  std::string FileName() const override { return "summary.csv"; }
+  std::string Render(const BenchRun& run) const override {
+    std::ostringstream os;
+    const auto& cols = Columns();
+    for (size_t i = 0; i < cols.size(); ++i) os << (i ? "," : "") << cols[i].name;
+    os << "\n";
+    for (const Cell& c : run.cells) {
+      for (size_t i = 0; i < cols.size(); ++i) os << (i ? "," : "") << Quote(cols[i].get(c));
+      os << "\n";
+    }
+    return os.str();
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Reporter> MakeCsvReporter() { return std::make_unique<CsvReporter>(); }
+
+std::vector<std::string> SummaryCsvColumns() {
+  std::vector<std::string> out;
+  for (const auto& c : Columns()) out.push_back(c.name);
+  return out;
+}
+
+std::vector<Cell> ParseSummaryCsv(const std::string& text) {
+  const auto records = ParseRecords(text);
+  if (records.empty()) throw std::runtime_error("summary.csv: empty");
+  const auto& header = records[0];
+  const auto& cols = Columns();
+  std::vector<const Column*> by_index;
+  for (const auto& h : header) {
+    const Column* found = nullptr;
+    for (const auto& c : cols)
+      if (h == c.name) found = &c;
+    by_index.push_back(found);  // unknown columns (a newer writer) are ignored
+  }
+  std::vector<Cell> cells;
+  for (size_t r = 1; r < records.size(); ++r) {
+    if (records[r].size() != header.size())
+      throw std::runtime_error("summary.csv: row " + std::to_string(r + 1) + " has " +
+                               std::to_string(records[r].size()) + " fields, the header " +
+                               std::to_string(header.size()));
+    Cell c;
+    for (size_t i = 0; i < header.size(); ++i)
+      if (by_index[i]) {
+        try {
+          by_index[i]->set(c, records[r][i]);
+        } catch (const std::exception& e) {
+          throw std::runtime_error("summary.csv: row " + std::to_string(r + 1) + " column " + header[i] + ": " + e.what());
+        }
+      }
+    cells.push_back(std::move(c));
+  }
+  return cells;
+}
+
+}  // namespace attnbench::bench

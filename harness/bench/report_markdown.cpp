@@ -1,0 +1,143 @@
+// report.md: what a person reads. The machine and the BLAS kernel first (never hidden), then per
+// section and config the backends ranked by median time, then everything not timed and why.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <sstream>
+
+#include "report.h"
+
+namespace attnbench::bench {
+
+namespace {
+
+std::string Fixed(double v, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+std::string EnvString(const nlohmann::json& j, std::initializer_list<const char*> path) {
+  const nlohmann::json* p = &j;
+  for (const char* k : path) {
+    if (!p->is_object() || !p->contains(k)) return "?";
+    p = &(*p)[k];
+  }
+  if (p->is_string()) return p->get<std::string>();
+  return p->dump();
+}
+
+std::string ConfigTitle(const Config& c) {
+  return c.Describe() + " (threads " + std::to_string(c.problem.threads) + ")";
+}
+
+class MarkdownReporter : public Reporter {
+ public:
+  std::string FileName() const override { return "report.md"; }
+  std::string Render(const BenchRun& run) const override {
+    std::ostringstream os;
+    const auto& env = run.env;
+    os << "# attnbench report\n\n";
+    os << "- **Machine:** " << EnvString(env, {"cpu", "model"}) << ", " << EnvString(env, {"cpu", "cores"})
+       << " cores, ISA: " << EnvString(env, {"cpu", "isa"}) << "\n";
+    os << "- **BLAS:** " << EnvString(env, {"blas", "library"}) << " " << EnvString(env, {"blas", "version"})
+       << ", kernel **" << EnvString(env, {"blas", "kernel"}) << "**, OPENBLAS_CORETYPE="
+       << (EnvString(env, {"blas", "openblas_coretype_env"}).empty() ? "(unset)" : EnvString(env, {"blas", "openblas_coretype_env"}))
+       << "\n";
+    if (const auto w = EnvString(env, {"blas", "kernel_warning"}); !w.empty() && w != "?")
+      os << "- **" << w << "**\n";
+    os << "- **Highway target:** "
+       << (EnvString(env, {"highway_target"}).empty() ? "(no highway backend loaded)" : EnvString(env, {"highway_target"}))
+       << "\n";
+    os << "- **SGEMM ceiling (same run):**";
+    for (const auto& [t, g] : run.sgemm_gflops) os << " " << Fixed(g, 1) << " GFLOP/s at " << t << " thread(s);";
+    os << "\n";
+    os << "- **Compiler:** " << EnvString(env, {"compiler", "id"}) << ", flags `" << EnvString(env, {"compiler", "flags"})
+       << "` (" << EnvString(env, {"compiler", "build_type"}) << ")\n";
+    os << "- **Commit:** " << EnvString(env, {"git", "commit"})
+       << (EnvString(env, {"git", "dirty"}) == "true" ? " (with uncommitted changes)" : "") << "\n";
+    os << "- **Date / host:** " << EnvString(env, {"date"}) << ", " << EnvString(env, {"host"}) << "\n";
+    os << "- **Timing:** " << EnvString(env, {"timing", "description"}) << "\n";
+    os << "- **Cache policy:** " << EnvString(env, {"timing", "cache"}) << "\n";
+    os << "- **Backends:**";
+    if (env.contains("backends"))
+      for (const auto& [name, info] : env["backends"].items())
+        os << " `" << name << "`" << (info.get<std::string>().empty() ? "" : " (" + info.get<std::string>() + ")") << ";";
+    os << "\n\n";
+    os << "GFLOP/s use one FLOP model for every backend (Q/K/V projections, Q.K^T, P.V, output "
+          "projection; causal counts T(T+1)/2 query-key pairs), see docs/benchmarking.md. Speedup = "
+          "baseline median / backend median on the same config. cv = stddev / mean over the repetitions.\n\n";
+
+    // Sections in order of first appearance; configs in order within each.
+    std::vector<std::string> sections;
+    std::map<std::string, std::vector<std::string>> configs_of;  // section -> config keys
+    std::map<std::string, std::vector<const Cell*>> cells_of;    // config key -> cells
+    for (const Cell& c : run.cells) {
+      const std::string key = ConfigTitle(c.config);
+      if (!cells_of.count(key)) {
+        for (const auto& s : SplitSections(c.section)) {
+          if (!configs_of.count(s)) sections.push_back(s);
+          configs_of[s].push_back(key);
+        }
+      }
+      cells_of[key].push_back(&c);
+    }
+    for (const auto& s : sections) {
+      os << "## " << s << "\n\n";
+      for (const auto& key : configs_of[s]) {
+        auto cells = cells_of[key];
+        std::stable_sort(cells.begin(), cells.end(), [](const Cell* a, const Cell* b) {
+          if (a->timed() != b->timed()) return a->timed();
+          return a->timed() && a->median_s < b->median_s;
+        });
+        os << "### " << key << "\n\n";
+        os << "| # | backend | status | median | cv | GFLOP/s | % SGEMM | speedup | workspace | rel. error |\n";
+        os << "|--:|---|---|--:|--:|--:|--:|--:|--:|--:|\n";
+        int rank = 0;
+        for (const Cell* c : cells) {
+          if (c->timed()) {
+            os << "| " << ++rank << " | " << c->backend << " | " << c->status << " | " << FormatSeconds(c->median_s)
+               << " | " << Fixed(100 * c->cv, 1) << "% | " << Fixed(c->gflops, 2) << " | " << Fixed(c->pct_sgemm, 1)
+               << "% | " << (c->speedup > 0 ? Fixed(c->speedup, 2) + "x" : "-") << " | "
+               << FormatBytes(c->workspace_bytes) << " | " << Num(c->rel_l2_err) << " |\n";
+          } else {
+            os << "| - | " << c->backend << " | " << c->status << " | - | - | - | - | - | - | "
+               << (c->status == "FAIL" ? Num(c->rel_l2_err) : "-") << " |\n";
+          }
+        }
+        os << "\n";
+      }
+    }
+    std::ostringstream notes;
+    for (const Cell& c : run.cells)
+      if (!c.timed() || c.status == "MISTRUSTED")
+        notes << "| " << c.backend << " | " << ConfigTitle(c.config) << " | " << c.status << " | " << Escape(c.reason)
+              << " |\n";
+    os << "## Not timed, failed or mistrusted\n\n";
+    if (notes.str().empty()) {
+      os << "Every cell passed validation and was timed.\n";
+    } else {
+      os << "| backend | config | status | why |\n|---|---|---|---|\n" << notes.str();
+    }
+    return os.str();
+  }
+
+ private:
+  static std::string Num(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2e", v);
+    return buf;
+  }
+  static std::string Escape(const std::string& s) {
+    std::string out;
+    for (char ch : s) out += ch == '|' ? std::string("\\|") : ch == '\n' ? std::string(" ") : std::string(1, ch);
+    return out;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Reporter> MakeMarkdownReporter() { return std::make_unique<MarkdownReporter>(); }
+
+}  // namespace attnbench::bench

@@ -1,0 +1,48 @@
+// What one bench run produces, independent of any output format: the environment, the SGEMM
+// ceiling, and one Cell per (section, config, backend). The reporters render this; the CSV
+// reader reads it back (compare and the tests use it).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "../grid.h"
+
+namespace attnbench::bench {
+
+// PASS / MISTRUSTED cells are timed. FAIL, UNSUPPORTED, SKIPPED (budget), FILTERED
+// (--benchmark_filter) and ERROR (run failed while timing) are not.
+struct Cell {
+  std::string section;  // the preset section: "seq-sweep", "heads-sweep", "variants", ...
+  std::string backend;
+  std::string name;     // the Google Benchmark name, unique in the run
+  Config config{};
+  std::string status;   // PASS, MISTRUSTED, FAIL, UNSUPPORTED, SKIPPED, FILTERED, ERROR
+  std::string reason;   // why, for every status but PASS
+  double max_abs_err = 0, rel_l2_err = 0, tol_rel_l2 = 0;
+  double flops = 0;                 // the FLOP model (flop_model.h)
+  int64_t repetitions = 0;          // timed repetitions
+  int64_t iterations = 0;           // iterations per repetition
+  double median_s = 0, mean_s = 0, stddev_s = 0, cv = 0, min_s = 0;  // per run() call
+  double gflops = 0;                // flops / median
+  double sgemm_gflops = 0;          // same-run SGEMM rate at this thread count
+  double pct_sgemm = 0;             // 100 * gflops / sgemm_gflops
+  std::string baseline;             // the baseline backend ("" = none measured here)
+  double speedup = 0;               // baseline median / this median (0 = n/a)
+  uint64_t workspace_bytes = 0;
+  int rotation = 1;                 // input/state copies cycled through (cache policy)
+  double predicted_s = 0;           // the budget's prediction of one run() (0 = none)
+  bool timed() const { return status == "PASS" || status == "MISTRUSTED"; }
+};
+
+struct BenchRun {
+  nlohmann::json env;                   // env.json
+  std::map<int, double> sgemm_gflops;   // threads -> GFLOP/s
+  std::vector<Cell> cells;
+  nlohmann::json gbench;                // Google Benchmark's JSON (context + benchmarks)
+};
+
+}  // namespace attnbench::bench

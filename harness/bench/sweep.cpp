@@ -1,0 +1,338 @@
+#include "sweep.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <optional>
+#include <regex>
+
+#include "../problem_data.h"
+#include "../reference.h"
+#include "../sysinfo.h"
+#include "../validate.h"
+#include "flop_model.h"
+#include "report.h"
+#include "timing.h"
+
+namespace attnbench::bench {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+std::string Short(const Config& c) {
+  const ab_problem& p = c.problem;
+  std::string s = std::string(VariantName(c.variant)) + " B=" + std::to_string(p.batch) + " T=" +
+                  std::to_string(p.seq_len) + " d=" + std::to_string(p.d_in) + " H=" + std::to_string(p.heads) +
+                  " thr=" + std::to_string(p.threads);
+  return s;
+}
+
+std::string Duration(double s) {
+  char buf[32];
+  if (s < 60)
+    std::snprintf(buf, sizeof buf, "%.0fs", s);
+  else if (s < 3600)
+    std::snprintf(buf, sizeof buf, "%.0fm%02.0fs", std::floor(s / 60), std::fmod(s, 60));
+  else
+    std::snprintf(buf, sizeof buf, "%.1fh", s / 3600);
+  return buf;
+}
+
+ProblemData Clone(const ProblemData& d) {
+  ProblemData c = AllocateProblemData(d.problem);
+  auto copy = [](AlignedBuffer<float>& dst, const AlignedBuffer<float>& src) {
+    if (!src.empty()) dst.CopyFrom(src.data());
+  };
+  copy(c.x, d.x);
+  copy(c.w_q, d.w_q);
+  copy(c.w_k, d.w_k);
+  copy(c.w_v, d.w_v);
+  copy(c.b_q, d.b_q);
+  copy(c.b_k, d.b_k);
+  copy(c.b_v, d.b_v);
+  copy(c.w_o, d.w_o);
+  copy(c.b_o, d.b_o);
+  return c;
+}
+
+// One prepared backend state with its own inputs, weights and output: the unit the timed loop
+// cycles through.
+struct Instance {
+  const ab_backend_i* tab = nullptr;
+  ProblemData data;
+  AlignedBuffer<float> out;
+  void* state = nullptr;
+  Instance() = default;
+  Instance(const Instance&) = delete;
+  Instance& operator=(const Instance&) = delete;
+  ~Instance() {
+    if (state) tab->destroy(state);
+  }
+};
+
+std::unique_ptr<Instance> Prepare(const ab_backend_i* tab, const ProblemData& base, std::string* err) {
+  auto in = std::make_unique<Instance>();
+  in->tab = tab;
+  in->data = Clone(base);
+  in->out = AlignedBuffer<float>(OutputElems(base.problem));
+  in->out.Fill(0.0f);
+  char msg[1024] = {0};
+  const ab_weights w = in->data.Weights();
+  if (tab->prepare(&in->data.problem, &w, &in->state, msg, sizeof msg) != AB_OK || !in->state) {
+    in->state = nullptr;
+    *err = std::string("prepare failed: ") + msg;
+    return nullptr;
+  }
+  return in;
+}
+
+size_t DataBytes(const ProblemData& d) {
+  return d.x.bytes() + d.w_q.bytes() + d.w_k.bytes() + d.w_v.bytes() + d.b_q.bytes() + d.b_k.bytes() +
+         d.b_v.bytes() + d.w_o.bytes() + d.b_o.bytes() + OutputElems(d.problem) * sizeof(float);
+}
+
+}  // namespace
+
+std::vector<PlannedConfig> PlanConfigs(const std::vector<Section>& sections, int cores) {
+  std::vector<PlannedConfig> plan;
+  std::map<std::string, size_t> index;
+  for (const auto& s : sections)
+    for (const Config& c : ExpandSection(s, cores)) {
+      const std::string key = BenchmarkName("", c);
+      auto it = index.find(key);
+      if (it == index.end()) {
+        index[key] = plan.size();
+        plan.push_back({s.name, c});
+      } else if (SplitSections(plan[it->second].sections).back() != s.name) {
+        plan[it->second].sections += ";" + s.name;
+      }
+    }
+  return plan;
+}
+
+std::string BenchmarkName(const std::string& backend, const Config& c) {
+  const ab_problem& p = c.problem;
+  std::string s = backend + "/" + VariantName(c.variant) + "/B:" + std::to_string(p.batch) + "/T:" +
+                  std::to_string(p.seq_len) + "/din:" + std::to_string(p.d_in) + "/dout:" + std::to_string(p.d_out) +
+                  "/H:" + std::to_string(p.heads) + "/threads:" + std::to_string(p.threads);
+  const ab_problem def = MakeProblem(c.variant, 1, 1, 1, 1, 1);
+  if (p.causal != def.causal) s += "/causal:" + std::to_string(p.causal);
+  if (p.dropout_p > 0) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "/dropout:%g", static_cast<double>(p.dropout_p));
+    s += buf;
+  }
+  if (p.qkv_bias) s += "/bias";
+  return s;
+}
+
+int RotationCount(size_t bytes_per_copy, size_t cold_bytes, bool cold) {
+  if (!cold || bytes_per_copy == 0) return 1;
+  const size_t k = (cold_bytes + bytes_per_copy - 1) / bytes_per_copy;
+  return static_cast<int>(std::clamp<size_t>(k, 1, 64));
+}
+
+void ComputeDerived(BenchRun& run, const std::string& baseline) {
+  std::map<std::string, double> base;  // config name -> baseline median
+  for (const Cell& c : run.cells)
+    if (c.backend == baseline && c.timed() && c.median_s > 0) base[BenchmarkName("", c.config)] = c.median_s;
+  for (Cell& c : run.cells) {
+    c.flops = CountFlops(c.config.problem).total();
+    auto it = run.sgemm_gflops.find(c.config.problem.threads);
+    c.sgemm_gflops = it == run.sgemm_gflops.end() ? 0 : it->second;
+    if (!c.timed() || c.median_s <= 0) {
+      c.gflops = c.pct_sgemm = c.speedup = 0;
+      continue;
+    }
+    c.gflops = c.flops / c.median_s * 1e-9;
+    c.pct_sgemm = c.sgemm_gflops > 0 ? 100 * c.gflops / c.sgemm_gflops : 0;
+    c.baseline = baseline;
+    auto b = base.find(BenchmarkName("", c.config));
+    c.speedup = b == base.end() ? 0 : b->second / c.median_s;
+  }
+}
+
+void RunSweep(const std::vector<PlannedConfig>& plan, const std::vector<const LoadedBackend*>& backends,
+              const SweepOptions& o, BenchRun& run) {
+  std::optional<std::regex> filter;
+  if (!o.filter.empty() && o.filter != "all") filter.emplace(o.filter, std::regex::extended);
+  auto selected = [&](const std::string& name) { return !filter || std::regex_search(name, *filter); };
+  size_t total = 0;
+  for (const auto& pc : plan)
+    for (const auto* b : backends) total += selected(BenchmarkName(b->name, pc.config));
+
+  if (!run.gbench.contains("benchmarks")) run.gbench["benchmarks"] = nlohmann::json::array();
+  BudgetPredictor predictor;
+  const auto start = Clock::now();
+  size_t done = 0;
+  double time_spent_cells = 0;  // seconds in finished cells, for the ETA
+  auto eta = [&](size_t index_of_config) {
+    // Remaining cells: the predicted cost when the backend has a rate (capped by the budget,
+    // 0 when it will be skipped), else the average so far.
+    const double avg = done ? time_spent_cells / done : 0;
+    double s = 0;
+    for (size_t i = index_of_config; i < plan.size(); ++i)
+      for (const auto* b : backends) {
+        const double t = predictor.Predict(b->name, plan[i].config.problem);
+        const double cell = t > 0 ? CellSeconds(t, o.timing) : avg;
+        s += cell > o.budget_s ? 0 : cell;
+      }
+    return s;
+  };
+
+  for (size_t ci = 0; ci < plan.size(); ++ci) {
+    const Config& cfg = plan[ci].config;
+    const ab_problem& p = cfg.problem;
+    SetThreads(p.threads);
+    std::optional<ProblemData> data;
+    std::optional<ReferenceResult> ref;
+    for (const LoadedBackend* b : backends) {
+      const std::string name = BenchmarkName(b->name, cfg);
+      if (!selected(name)) continue;
+      const auto cell_start = Clock::now();
+      ++done;
+      Cell cell;
+      cell.section = plan[ci].sections;
+      cell.backend = b->name;
+      cell.name = name;
+      cell.config = cfg;
+      if (o.progress)
+        std::fprintf(stderr, "[%zu/%zu] %-12s %-40s ... ETA %s\n", done, total, b->name.c_str(), Short(cfg).c_str(),
+                     Duration(eta(ci) - 0).c_str());
+      auto finish = [&] {
+        if (o.progress) {
+          if (cell.timed())
+            std::fprintf(stderr, "        %s %s (cv %.1f%%, %lld reps), %.2f GFLOP/s\n", cell.status.c_str(),
+                         FormatSeconds(cell.median_s).c_str(), 100 * cell.cv, static_cast<long long>(cell.repetitions),
+                         CountFlops(p).total() / cell.median_s * 1e-9);
+          else
+            std::fprintf(stderr, "        %s: %s\n", cell.status.c_str(), cell.reason.c_str());
+        }
+        time_spent_cells += Since(cell_start);
+        run.cells.push_back(cell);
+      };
+
+      char why[1024] = {0};
+      if (!b->table->supports(&p, why, sizeof why)) {
+        cell.status = "UNSUPPORTED";
+        cell.reason = why[0] ? why : "unsupported (no reason given)";
+        finish();
+        continue;
+      }
+      std::string basis;
+      const double predicted = predictor.Predict(b->name, p, &basis);
+      cell.predicted_s = predicted;
+      if (predicted > 0 && CellSeconds(predicted, o.timing) > o.budget_s) {
+        char buf[512];
+        std::snprintf(buf, sizeof buf,
+                      "too slow: predicted %s per run from its rate on %s (FLOP model), the cell would take ~%s > "
+                      "--budget %gs; not validated, not timed",
+                      FormatSeconds(predicted).c_str(), basis.c_str(), Duration(CellSeconds(predicted, o.timing)).c_str(),
+                      o.budget_s);
+        cell.status = "SKIPPED";
+        cell.reason = buf;
+        finish();
+        continue;
+      }
+      // Validate right before timing, on the same data the timing uses.
+      if (!data) data.emplace(MakeRandomProblemData(p, o.data_seed));
+      if (!ref) ref.emplace(ComputeReference(*data, SampleRows(p.seq_len, o.sample_rows, o.data_seed)));
+      const auto check_start = Clock::now();
+      const CheckResult r = CheckBackend(*b, *data, *ref);
+      const double t_check = Since(check_start);
+      cell.status = StatusName(r.status);
+      cell.reason = r.reason;
+      cell.max_abs_err = r.max_abs_err;
+      cell.rel_l2_err = r.rel_l2_err;
+      cell.tol_rel_l2 = r.tol.rel_l2;
+      cell.workspace_bytes = r.workspace_bytes;
+      if (!cell.timed()) {
+        if (r.status == Status::kFail) cell.reason = "validation failed, not timed: " + cell.reason;
+        finish();
+        continue;
+      }
+      if (predicted <= 0) cell.predicted_s = t_check;
+      if (CellSeconds(t_check, o.timing) > o.budget_s) {
+        predictor.Record(b->name, p, t_check);
+        char buf[512];
+        std::snprintf(buf, sizeof buf,
+                      "too slow: validation (%s) passed but one run took %s, the cell would take ~%s > --budget %gs; "
+                      "not timed",
+                      cell.status.c_str(), FormatSeconds(t_check).c_str(), Duration(CellSeconds(t_check, o.timing)).c_str(),
+                      o.budget_s);
+        cell.status = "SKIPPED";
+        cell.reason = buf;
+        finish();
+        continue;
+      }
+      // Prepare the copies to cycle through (prepare is never timed).
+      std::string err;
+      std::vector<std::unique_ptr<Instance>> copies;
+      if (auto first = Prepare(b->table, *data, &err)) copies.push_back(std::move(first));
+      if (!copies.empty()) {
+        const size_t per_copy = DataBytes(*data) + b->table->workspace_bytes(copies[0]->state);
+        const int k = RotationCount(per_copy, o.cold_bytes, o.cold_cache);
+        while (static_cast<int>(copies.size()) < k && err.empty())
+          if (auto in = Prepare(b->table, *data, &err)) copies.push_back(std::move(in));
+      }
+      char msg[1024] = {0};
+      // Warm-up pass: page faults and lazy initialisation of every copy happen here, untimed.
+      for (auto& in : copies)
+        if (err.empty() && in->tab->run(in->state, in->data.x.data(), in->out.data(), msg, sizeof msg) != AB_OK)
+          err = std::string("run failed: ") + msg;
+      if (!err.empty()) {
+        cell.status = "ERROR";
+        cell.reason = err;
+        finish();
+        continue;
+      }
+      cell.rotation = static_cast<int>(copies.size());
+      size_t next = 0;
+      const TimedCell t = TimeCell(name, [&](std::string* e) {
+        Instance& in = *copies[next];
+        next = next + 1 == copies.size() ? 0 : next + 1;
+        if (in.tab->run(in.state, in.data.x.data(), in.out.data(), msg, sizeof msg) != AB_OK) {
+          *e = std::string("run failed: ") + msg;
+          return false;
+        }
+        return true;
+      });
+      copies.clear();
+      if (run.gbench.value("context", nlohmann::json()).is_null()) run.gbench["context"] = t.context;
+      for (const auto& j : t.benchmarks) run.gbench["benchmarks"].push_back(j);
+      if (!t.error.empty()) {
+        cell.status = "ERROR";
+        cell.reason = t.error;
+        finish();
+        continue;
+      }
+      const Stats s = ComputeStats(t.seconds);
+      cell.median_s = s.median;
+      cell.mean_s = s.mean;
+      cell.stddev_s = s.stddev;
+      cell.cv = s.cv;
+      cell.min_s = s.min;
+      cell.repetitions = static_cast<int64_t>(t.seconds.size());
+      cell.iterations = t.iterations;
+      predictor.Record(b->name, p, s.median);
+      finish();
+    }
+    if (o.checkpoint) {
+      ComputeDerived(run, o.baseline);
+      o.checkpoint(run);
+    }
+  }
+  ComputeDerived(run, o.baseline);
+  if (o.progress)
+    std::fprintf(stderr, "done: %zu cells in %s\n", done, Duration(Since(start)).c_str());
+}
+
+}  // namespace attnbench::bench
