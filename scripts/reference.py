@@ -1,0 +1,94 @@
+#!/usr/bin/python3
+"""Recompute an `attnbench run --dump DIR` result with numpy (float64) and compare it to out.npy.
+
+    scripts/reference.py DIR [--tol 1e-4]
+
+Reads problem.json, x.npy, w_*.npy / b_*.npy and out.npy from DIR; exits 0 when out.npy matches
+(relative L2 error below --tol), 1 otherwise. The dropout mask is the counter-based function of
+include/attnbench/dropout.h, written here again in numpy so that anyone can check a dump without
+attnbench.
+"""
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def mix64(z):
+    """SplitMix64 finaliser of z + golden ratio, on uint64 arrays (wrapping arithmetic)."""
+    with np.errstate(over="ignore"):
+        z = (z + np.uint64(0x9E3779B97F4A7C15)) & M64
+        z = ((z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & M64
+        z = ((z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & M64
+        return z ^ (z >> np.uint64(31))
+
+
+def dropout_keep(seed, b, h, i, T, p):
+    """Boolean keep-mask over keys j = 0..T-1 for query i of head h in batch b."""
+    u = np.uint64
+    row_key = mix64(mix64(mix64(u(seed) ^ u(b)) ^ u(h)) ^ u(i))
+    j = np.arange(T, dtype=np.uint64)
+    threshold = u(int(float(np.float32(p)) * 4294967296.0))
+    return (mix64(row_key ^ j) >> u(32)) >= threshold
+
+
+def attention(prob, x, w):
+    B, T, H = prob["batch"], prob["seq_len"], prob["heads"]
+    dout = prob["d_out"]
+    hd = dout // H
+    x = x.astype(np.float64)
+    if prob["qkv_proj"]:
+        proj = lambda n: x @ w["w_" + n] + (w["b_" + n] if prob["qkv_bias"] else 0.0)
+        q, k, v = proj("q"), proj("k"), proj("v")
+        scale = 1.0 / np.sqrt(hd)
+    else:
+        q = k = v = x
+        scale = 1.0
+    ctx = np.zeros((B, T, dout))
+    p = prob["dropout_p"]
+    for b in range(B):
+        for h in range(H):
+            cols = slice(h * hd, (h + 1) * hd)
+            s = (q[b, :, cols] @ k[b, :, cols].T) * scale
+            if prob["causal"]:
+                s[np.triu(np.ones((T, T), dtype=bool), 1)] = -np.inf
+            s = np.exp(s - s.max(axis=1, keepdims=True))
+            s /= s.sum(axis=1, keepdims=True)
+            if p > 0:
+                for i in range(T):
+                    keep = dropout_keep(prob["dropout_seed"], b, h, i, T, p)
+                    s[i] = np.where(keep, s[i] / (1.0 - float(np.float32(p))), 0.0)
+            ctx[b, :, cols] = s @ v[b, :, cols]
+    if prob["out_proj"]:
+        return ctx @ w["w_o"] + w["b_o"]
+    return ctx
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("dir", help="a directory written by `attnbench run --dump`")
+    ap.add_argument("--tol", type=float, default=1e-4, help="largest relative L2 error accepted (default 1e-4)")
+    args = ap.parse_args()
+    with open(os.path.join(args.dir, "problem.json")) as f:
+        prob = json.load(f)
+    load = lambda n: np.load(os.path.join(args.dir, n + ".npy"))
+    w = {n: load(n).astype(np.float64) for n in ("w_q", "w_k", "w_v", "b_q", "b_k", "b_v", "w_o", "b_o")
+         if os.path.exists(os.path.join(args.dir, n + ".npy"))}
+    want = attention(prob, load("x"), w)
+    got = load("out").astype(np.float64)
+    if got.shape != want.shape:
+        print(f"out.npy has shape {got.shape}, expected {want.shape}")
+        return 1
+    rel = np.linalg.norm(got - want) / max(np.linalg.norm(want), 1e-300)
+    ok = rel <= args.tol
+    print(f"{'OK' if ok else 'MISMATCH'}: out.npy vs numpy float64, relative L2 error {rel:.3g}, "
+          f"max abs error {np.abs(got - want).max():.3g} (tolerance {args.tol:g})")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

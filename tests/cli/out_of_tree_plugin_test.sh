@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Builds examples/plugin as its own CMake project against this build tree, exactly as the
+# README's "Add a backend" says, then loads and validates it.
+# Usage: out_of_tree_plugin_test.sh ATTNBENCH_CLI SOURCE_DIR BUILD_DIR
+set -euo pipefail
+cli=$1
+src=$2
+build=$3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cp -r "$src/examples/plugin" "$tmp/my-backend"
+cmake -S "$tmp/my-backend" -B "$tmp/build" -Dattnbench_DIR="$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$tmp/build" >/dev/null
+so="$tmp/build/libattnbench-example.so"
+"$cli" list --plugin "$so" | grep -A2 "^  example"
+"$cli" validate --plugin "$so" --backends example -q \
+  --seq-len 1,3,17,65 --heads 1,3,4 --batch 1,2 --dropout 0,0.1 --qkv-bias 0,1
+# And through the environment variable instead of --plugin.
+ATTNBENCH_PLUGIN_PATH="$tmp/build" "$cli" list | grep -q "^  example"
