@@ -79,18 +79,16 @@ struct HeadView {
 // ctx_h = softmax(scale Q_h K_h^T, mask) . V_h, `row_block` query rows at a time with scores
 // [row_block, T] in `scores`. With row_block = T this is the book's formulation (full T x T
 // scores, masked afterwards); with a smaller block and a causal mask, block [i0, i1) only
-// multiplies keys [0, i1), skipping about half the work of both products.
-// softmax_threads > 1 splits the softmax rows over OpenMP threads (only between BLAS calls,
-// never around one).
+// multiplies keys [0, i1), skipping about half the work of both products. The softmax loop is
+// serial: an OpenMP region between multi-threaded GEMMs doubles the time (docs/threads.md).
 inline void AttendHead(const ab_problem& p, const RowSoftmax& softmax, const HeadView& v, float* scores,
-                       int row_block, int softmax_threads) {
+                       int row_block) {
   const int T = p.seq_len, hd = HeadDim(p);
   const float scale = static_cast<float>(ScoreScale(p));
   for (int i0 = 0; i0 < T; i0 += row_block) {
     const int rows = std::min(row_block, T - i0);
     const int keys = p.causal ? std::min(T, i0 + rows) : T;
     GemmNT(rows, keys, hd, scale, v.q + static_cast<size_t>(i0) * v.ldq, v.ldq, v.k, v.ldk, 0.0f, scores, keys);
-#pragma omp parallel for num_threads(softmax_threads) schedule(static) if (softmax_threads > 1)
     for (int r = 0; r < rows; ++r)
       softmax(scores + static_cast<size_t>(r) * keys, p.causal ? i0 + r + 1 : T, keys, v.b, v.h, i0 + r);
     Gemm(rows, hd, keys, 1.0f, scores, keys, v.v, v.ldv, 0.0f, v.ctx + static_cast<size_t>(i0) * v.ldc, v.ldc);
@@ -132,9 +130,9 @@ void AttendHeads(const ab_problem& p, int n_items, ViewFn view, float* scores, s
     SerialBlasScope serial;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int it = 0; it < n_items; ++it)
-      AttendHead(p, softmax, view(it), scores + omp_get_thread_num() * scores_per_thread, row_block, 1);
+      AttendHead(p, softmax, view(it), scores + omp_get_thread_num() * scores_per_thread, row_block);
   } else {
-    for (int it = 0; it < n_items; ++it) AttendHead(p, softmax, view(it), scores, row_block, 1);
+    for (int it = 0; it < n_items; ++it) AttendHead(p, softmax, view(it), scores, row_block);
   }
 }
 
