@@ -80,7 +80,10 @@ struct Adapter {
   static void Destroy(void* state) { delete static_cast<K*>(state); }
   static const char* RuntimeInfo() {
     if constexpr (requires { K::RuntimeInfo(); }) {
-      static const std::string info = K::RuntimeInfo();
+      // Recomputed on every call (thread counts change with --threads); valid until the next
+      // call on the same thread.
+      static thread_local std::string info;
+      info = K::RuntimeInfo();
       return info.c_str();
     } else {
       return nullptr;
