@@ -1,0 +1,44 @@
+// The FLOP model against counts worked out by hand (docs/benchmarking.md).
+#include <catch2/catch.hpp>
+
+#include "bench/flop_model.h"
+
+using namespace attnbench;
+using namespace attnbench::bench;
+
+TEST_CASE("GPT-2 small causal MHA at T = 1024, by hand") {
+  const ab_problem p = MakeProblem(Variant::kMha, 1, 1024, 768, 768, 12);
+  const FlopCount f = CountFlops(p);
+  // Q, K, V: 3 x 2 x 1024 x 768 x 768
+  CHECK(f.projections == 3.0 * 2 * 1024 * 768 * 768);
+  // causal pairs 1024 * 1025 / 2 = 524800; per head 2 * pairs * 64; 12 heads
+  CHECK(QueryKeyPairs(p) == 524800.0);
+  CHECK(f.scores == 12.0 * 2 * 524800 * 64);
+  CHECK(f.weighted_sum == f.scores);
+  CHECK(f.out_projection == 2.0 * 1024 * 768 * 768);
+  CHECK(f.total() == Approx(4 * 2.0 * 1024 * 768 * 768 + 4.0 * 12 * 524800 * 64));
+  CHECK(f.total() == 4831838208.0 + 1612185600.0);  // 6.44 GFLOP
+}
+
+TEST_CASE("simplified attention has no projections and sees every key") {
+  const ab_problem p = MakeProblem(Variant::kSimplified, 2, 3, 4, 4, 1);
+  const FlopCount f = CountFlops(p);
+  CHECK(f.projections == 0);
+  CHECK(f.out_projection == 0);
+  CHECK(QueryKeyPairs(p) == 9);
+  CHECK(f.scores == 2.0 * 1 * 9 * 4 * 2);  // B=2: 2 * pairs * head_dim per batch
+  CHECK(f.total() == 288.0);  // Q.K^T 144 + P.V 144
+}
+
+TEST_CASE("causal counts T(T+1)/2 pairs; self counts T^2; heads split head_dim") {
+  ab_problem self = MakeProblem(Variant::kSelf, 1, 5, 6, 4, 2);
+  ab_problem causal = MakeProblem(Variant::kCausal, 1, 5, 6, 4, 2);
+  CHECK(QueryKeyPairs(self) == 25);
+  CHECK(QueryKeyPairs(causal) == 15);
+  // self: proj 3*2*5*6*4 = 720; scores 2 heads * 2 * 25 * 2 = 200; P.V the same; no out proj
+  CHECK(CountFlops(self).total() == 720 + 200 + 200);
+  CHECK(CountFlops(causal).total() == 720 + 120 + 120);
+  // The attention part does not depend on H at fixed d_out: H * head_dim = d_out.
+  ab_problem h1 = MakeProblem(Variant::kMha, 1, 64, 48, 48, 1), h4 = MakeProblem(Variant::kMha, 1, 64, 48, 48, 4);
+  CHECK(CountFlops(h1).total() == CountFlops(h4).total());
+}

@@ -1,0 +1,154 @@
+// The writers: summary.csv round trip, bench.json / env.json are valid JSON with what the tools
+// need, report.md names the BLAS kernel and everything not timed; atomic writes.
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "bench/atomic_file.h"
+#include "bench/report.h"
+#include "bench/sweep.h"
+
+using namespace attnbench;
+using namespace attnbench::bench;
+namespace fs = std::filesystem;
+
+namespace {
+
+BenchRun SampleRun() {
+  BenchRun run;
+  run.env = {{"cpu", {{"model", "Test CPU"}, {"cores", 2}, {"isa", "avx2"}}},
+             {"blas", {{"library", "OpenBLAS"}, {"version", "0.3.21"}, {"kernel", "Prescott"}}},
+             {"backends", {{"naive", ""}, {"blas", "kernel Prescott"}}}};
+  run.sgemm_gflops[2] = 100.0;
+  const Config cfg{Variant::kMha, MakeProblem(Variant::kMha, 1, 128, 64, 64, 4)};
+  Config c2 = cfg;
+  c2.problem.threads = 2;
+  Cell a;
+  a.section = "seq-sweep;threads";
+  a.backend = "blas";
+  a.config = c2;
+  a.name = BenchmarkName("blas", c2);
+  a.status = "PASS";
+  a.median_s = 0.001;
+  a.mean_s = 0.0011;
+  a.stddev_s = 1e-5;
+  a.cv = 1e-5 / 0.0011;
+  a.min_s = 0.00095;
+  a.repetitions = 5;
+  a.iterations = 100;
+  a.workspace_bytes = 123456;
+  a.rotation = 7;
+  a.rel_l2_err = 3.5e-7;
+  Cell b = a;
+  b.backend = "naive";
+  b.name = BenchmarkName("naive", c2);
+  b.median_s = 0.004;
+  Cell c = a;
+  c.backend = "slow";
+  c.name = BenchmarkName("slow", c2);
+  c.status = "SKIPPED";
+  c.reason = "too slow: predicted 12 s, \"quoted\", with, commas\nand a newline";
+  c.median_s = 0;
+  run.cells = {a, b, c};
+  run.gbench = {{"context", {{"executable", "attnbench"}}},
+                {"benchmarks", {{{"name", a.name + "/real_time"}, {"run_type", "iteration"}, {"real_time", 1.0},
+                                 {"cpu_time", 1.0}, {"time_unit", "ms"}}}}};
+  ComputeDerived(run, "blas");
+  return run;
+}
+
+}  // namespace
+
+TEST_CASE("derived metrics: GFLOP/s, % of SGEMM, speedup vs baseline") {
+  const BenchRun run = SampleRun();
+  const Cell& blas = run.cells[0];
+  const Cell& naive = run.cells[1];
+  CHECK(blas.gflops == Approx(blas.flops / 0.001 * 1e-9));
+  CHECK(blas.pct_sgemm == Approx(100 * blas.gflops / 100.0));
+  CHECK(blas.speedup == Approx(1.0));
+  CHECK(naive.speedup == Approx(0.25));
+  CHECK(run.cells[2].speedup == 0);
+  CHECK(run.cells[2].gflops == 0);
+}
+
+TEST_CASE("summary.csv round trip keeps every field") {
+  const BenchRun run = SampleRun();
+  const std::string csv = MakeReporter("csv")->Render(run);
+  const auto back = ParseSummaryCsv(csv);
+  REQUIRE(back.size() == run.cells.size());
+  for (size_t i = 0; i < back.size(); ++i) {
+    const Cell &x = run.cells[i], &y = back[i];
+    CHECK(y.section == x.section);
+    CHECK(y.backend == x.backend);
+    CHECK(y.name == x.name);
+    CHECK(y.status == x.status);
+    CHECK(y.reason == x.reason);
+    CHECK(y.config.variant == x.config.variant);
+    CHECK(y.config.problem.seq_len == x.config.problem.seq_len);
+    CHECK(y.config.problem.heads == x.config.problem.heads);
+    CHECK(y.config.problem.threads == x.config.problem.threads);
+    CHECK(y.config.problem.causal == x.config.problem.causal);
+    CHECK(y.median_s == x.median_s);  // shortest round-trip form: exact
+    CHECK(y.cv == x.cv);
+    CHECK(y.gflops == x.gflops);
+    CHECK(y.speedup == x.speedup);
+    CHECK(y.workspace_bytes == x.workspace_bytes);
+    CHECK(y.rotation == x.rotation);
+    CHECK(y.rel_l2_err == x.rel_l2_err);
+  }
+  // Re-rendering what was read gives the same text.
+  BenchRun again = run;
+  again.cells = back;
+  CHECK(MakeReporter("csv")->Render(again) == csv);
+}
+
+TEST_CASE("summary.csv reader rejects malformed input") {
+  CHECK_THROWS(ParseSummaryCsv(""));
+  CHECK_THROWS(ParseSummaryCsv("backend,seq_len\nnaive\n"));
+  CHECK_THROWS(ParseSummaryCsv("backend,seq_len\nnaive,abc\n"));
+  CHECK_THROWS(ParseSummaryCsv("backend,reason\nnaive,\"unterminated\n"));
+}
+
+TEST_CASE("bench.json and env.json are JSON with what the tools read") {
+  const BenchRun run = SampleRun();
+  const auto bench = nlohmann::json::parse(MakeReporter("json")->Render(run));
+  CHECK(bench["benchmarks"].size() == 1);
+  CHECK(bench["context"]["executable"] == "attnbench");
+  const auto env = nlohmann::json::parse(MakeReporter("env")->Render(run));
+  CHECK(env["blas"]["kernel"] == "Prescott");
+  CHECK(env["sgemm_gflops"]["2"] == 100.0);
+  CHECK_THROWS_AS(MakeReporter("xml"), std::invalid_argument);
+}
+
+TEST_CASE("report.md names the BLAS kernel, ranks the backends, lists what was skipped") {
+  const std::string md = MakeReporter("markdown")->Render(SampleRun());
+  CHECK(md.find("kernel **Prescott**") != std::string::npos);
+  CHECK(md.find("## seq-sweep") != std::string::npos);
+  CHECK(md.find("## threads") != std::string::npos);
+  CHECK(md.find("| 1 | blas | PASS") != std::string::npos);
+  CHECK(md.find("| 2 | naive | PASS") != std::string::npos);
+  CHECK(md.find("| slow |") != std::string::npos);
+  CHECK(md.find("too slow") != std::string::npos);
+}
+
+TEST_CASE("WriteFileAtomic replaces the file whole and leaves no temporary") {
+  const fs::path dir = fs::temp_directory_path() / ("attnbench-atomic-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  const std::string path = (dir / "out.txt").string();
+  WriteFileAtomic(path, "first\n");
+  WriteFileAtomic(path, "second\n");
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  CHECK(ss.str() == "second\n");
+  CHECK(!fs::exists(TempPathFor(path)));
+  // A write that cannot happen leaves the target untouched and no temporary behind.
+  CHECK_THROWS(WriteFileAtomic((dir / "no-such-dir" / "x.txt").string(), "y"));
+  size_t n = 0;
+  for (const auto& e : fs::directory_iterator(dir)) n += e.path().filename().string().find(".tmp.") != std::string::npos;
+  CHECK(n == 0);
+  fs::remove_all(dir);
+}
