@@ -1,0 +1,72 @@
+// Flash-style fused attention on the CPU (docs/fused.md). Plain C++ interface shared by the
+// plugin (fused_backend.cpp) and the per-target unit test (tests/unit/fused_test.cpp), which
+// links the attnbench_fused_kernels library directly so hwy::SetSupportedTargetsForTest reaches
+// its dispatch tables.
+#ifndef ATTNBENCH_FUSED_FUSED_ATTENTION_H_
+#define ATTNBENCH_FUSED_FUSED_ATTENTION_H_
+
+#include <attnbench/attnbench.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace attnbench {
+
+// Everything a kernel task reads. Filled by the FusedAttention constructor; the per-target code
+// only reads the fields (and writes the buffers it is handed).
+struct FusedState {
+  ab_problem p{};
+  size_t head_dim = 0;
+  size_t hd_pad = 0;     // head_dim rounded up to kPad: row stride of packed V and of O
+  size_t t_pad = 0;      // T rounded up to the key block: row stride of packed K^T
+  size_t br = 0;         // query rows per task (a multiple of kGroup, see docs/fused.md)
+  size_t bc = 0;         // keys per block (a multiple of kPad)
+  float scale = 1.0f;    // 1/sqrt(head_dim), or 1 for simplified attention
+  float keep_scale = 1.0f;
+  uint64_t dropout_threshold = 0;
+
+  // Q source: row i of batch b, head h starts at q_src + (b*T + i)*ld_q + h*head_dim.
+  const float* q_src = nullptr;
+  size_t ld_q = 0;
+  AlignedBuffer<float> kt;  // [B*H, head_dim, t_pad]: K^T per head, zero padded
+  AlignedBuffer<float> vp;  // [B*H, t_pad, hd_pad]: V per head, zero padded
+
+  // Per-thread scratch, scratch_stride floats each:
+  //   q   [br, head_dim]   the task's query rows, pre-multiplied by scale
+  //   o   [br, hd_pad]     unnormalised output accumulator
+  //   s   [kGroup, bc]     scores / probabilities of one row group and one key block
+  //   m, l [br]            running max and running sum per row
+  //   alpha, bmax [kGroup] per-row rescale factor and block max for the current group
+  size_t scratch_stride = 0;
+
+  static constexpr size_t kPad = 16;    // widest x86 vector in floats
+  static constexpr size_t kGroup = 6;   // rows of one register tile (micro-kernel height)
+};
+
+class FusedAttention {
+ public:
+  FusedAttention(const ab_problem& p, const ab_weights& w);
+  void Run(const float* x, float* out);  // no allocation
+  size_t WorkspaceBytes() const;
+  static const char* TargetName();  // the Highway target Run dispatches to right now
+
+  size_t QueryBlock() const { return s_.br; }
+  size_t KeyBlock() const { return s_.bc; }
+
+ private:
+  void ProjectAndPack(const float* x, int thread);  // inside the parallel region
+  void Attend(float* ctx, float* scratch);
+  void ProjectOut(float* out);
+
+  FusedState s_;
+  ab_weights w_{};
+  AlignedBuffer<float> w_qkv_, b_qkv_;  // [d_in, 3 d_out], [3 d_out]: W_q | W_k | W_v
+  AlignedBuffer<float> qkv_;            // [B*T, 3 d_out] (qkv_proj only)
+  AlignedBuffer<float> ctx_;            // [B*T, d_out] (out_proj only)
+  AlignedBuffer<float> scratch_;        // threads * scratch_stride
+  size_t in_panel_ = 0;                 // rows per projection task
+};
+
+}  // namespace attnbench
+
+#endif  // ATTNBENCH_FUSED_FUSED_ATTENTION_H_

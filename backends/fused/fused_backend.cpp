@@ -1,0 +1,34 @@
+// fused: the plugin face of FusedAttention (fused_attention.h). The kernels live in the
+// attnbench_fused_kernels library, shared with the per-target unit test.
+#include <attnbench/attnbench.h>
+
+#include <string>
+
+#include "../blas/blas_ops.h"
+#include "fused_attention.h"
+
+namespace {
+
+class FusedBackend {
+ public:
+  static constexpr const char* kName = "fused";
+  static constexpr const char* kDescription =
+      "flash-style: fused QKV GEMM, tiled online-softmax attention (Highway SIMD micro-kernels, "
+      "causal block skipping), OpenMP over batch x heads x query blocks, output GEMM";
+
+  static std::string RuntimeInfo() {
+    return std::string("highway target ") + attnbench::FusedAttention::TargetName() + "; " +
+           attnbench::blas_ops::BlasRuntimeInfo();
+  }
+
+  FusedBackend(const ab_problem& p, const ab_weights& w) : impl_(p, w) {}
+  void Run(const float* x, float* out) { impl_.Run(x, out); }
+  size_t WorkspaceBytes() const { return impl_.WorkspaceBytes(); }
+
+ private:
+  attnbench::FusedAttention impl_;
+};
+
+}  // namespace
+
+ATTNBENCH_REGISTER_BACKEND(FusedBackend)

@@ -1,0 +1,456 @@
+// fused: flash-style attention. Per-target micro-kernels (compiled once per instruction set by
+// foreach_target.h, dispatched with HWY_DYNAMIC_DISPATCH) and the target-independent driver.
+//
+// Run = one OpenMP parallel region with three phases (docs/fused.md):
+//   1. QKV = X . [W_q | W_k | W_v] (+ b): row panels, one single-threaded cblas_sgemm each, and
+//      the same thread packs its panel's K (transposed) and V per head while it is in cache;
+//   2. attention: tasks of br query rows of one (batch, head), dynamically scheduled, most
+//      expensive (latest causal) blocks first; per task an online softmax over key blocks of bc
+//      keys, never materialising the T x T scores;
+//   3. out = ctx . W_o + b_o: row panels, one single-threaded cblas_sgemm each.
+// No BLAS thread pool runs between OpenMP phases (docs/threads.md: alternating the two pools
+// is what costs); the BLAS is single-threaded inside the region.
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "fused_kernels.cc"
+#include "hwy/foreach_target.h"  // must come before highway.h
+
+#include "hwy/highway.h"
+
+// Reused from the highway backend: StoreColumns (exact tail stores), ExpSubSum (exp + row sum),
+// kMatMulColVecs (register tile width per target).
+#include "../highway/attention-inl.h"
+#include "fused_attention.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace attnbench {
+namespace HWY_NAMESPACE {
+
+int64_t FusedCurrentTarget() { return HWY_TARGET; }
+
+// Scores of kR query rows against one chunk of kC key vectors:
+//   s[r, col + c] = q_r . K^T[:, key0 + col + c], -inf where key >= limit[r] (causal / padding).
+// q is pre-scaled. Also folds the chunk's row maxima into bmax[r].
+template <size_t kR, size_t kC, class D>
+HWY_INLINE void ScoreTile(D d, const float* HWY_RESTRICT q, size_t hd,
+                          const float* HWY_RESTRICT kt, size_t ldkt, size_t col,
+                          float* HWY_RESTRICT s, size_t lds, const float* lim, bool mask,
+                          float* HWY_RESTRICT bmax) {
+  using V = hn::Vec<D>;
+  const size_t N = hn::Lanes(d);
+  V acc[kR][kC];
+  for (size_t r = 0; r < kR; ++r)
+    for (size_t j = 0; j < kC; ++j) acc[r][j] = hn::Zero(d);
+  const float* HWY_RESTRICT b = kt + col;
+  for (size_t kk = 0; kk < hd; ++kk, b += ldkt) {
+    V bv[kC];
+    for (size_t j = 0; j < kC; ++j) bv[j] = hn::LoadU(d, b + j * N);
+    for (size_t r = 0; r < kR; ++r) {
+      const V av = hn::Set(d, q[r * hd + kk]);
+      for (size_t j = 0; j < kC; ++j) acc[r][j] = hn::MulAdd(av, bv[j], acc[r][j]);
+    }
+  }
+  const V ninf = hn::Set(d, -std::numeric_limits<float>::infinity());
+  for (size_t r = 0; r < kR; ++r) {
+    V vmax = ninf;
+    if (mask) {
+      // Key index relative to the block, as float (exact: < 2^24).
+      const V limit = hn::Set(d, lim[r]);
+      V index = hn::Add(hn::Iota(d, 0.0f), hn::Set(d, static_cast<float>(col)));
+      const V step = hn::Set(d, static_cast<float>(N));
+      for (size_t j = 0; j < kC; ++j, index = hn::Add(index, step)) {
+        acc[r][j] = hn::IfThenElse(hn::Lt(index, limit), acc[r][j], ninf);
+        vmax = hn::Max(vmax, acc[r][j]);
+        hn::StoreU(acc[r][j], d, s + r * lds + col + j * N);
+      }
+    } else {
+      for (size_t j = 0; j < kC; ++j) {
+        vmax = hn::Max(vmax, acc[r][j]);
+        hn::StoreU(acc[r][j], d, s + r * lds + col + j * N);
+      }
+    }
+    bmax[r] = HWY_MAX(bmax[r], hn::GetLane(hn::MaxOfLanes(d, vmax)));
+  }
+}
+
+// o[r, col + c] = o[r, col + c] * alpha[r] + sum_k p[r, k] * v[k, col + c] for kR rows and kC
+// vectors of head_dim columns: the online-softmax rescale fused into the accumulator load.
+template <size_t kR, size_t kC, class D>
+HWY_INLINE void PvTile(D d, const float* HWY_RESTRICT p, size_t ldp, size_t keys,
+                       const float* HWY_RESTRICT v, size_t ldv, size_t col, float* HWY_RESTRICT o,
+                       size_t ldo, const float* HWY_RESTRICT alpha) {
+  using V = hn::Vec<D>;
+  const size_t N = hn::Lanes(d);
+  V acc[kR][kC];
+  for (size_t r = 0; r < kR; ++r) {
+    const V a = hn::Set(d, alpha[r]);
+    for (size_t j = 0; j < kC; ++j) acc[r][j] = hn::Mul(hn::LoadU(d, o + r * ldo + col + j * N), a);
+  }
+  const float* HWY_RESTRICT b = v + col;
+  for (size_t kk = 0; kk < keys; ++kk, b += ldv) {
+    V bv[kC];
+    for (size_t j = 0; j < kC; ++j) bv[j] = hn::LoadU(d, b + j * N);
+    for (size_t r = 0; r < kR; ++r) {
+      const V av = hn::Set(d, p[r * ldp + kk]);
+      for (size_t j = 0; j < kC; ++j) acc[r][j] = hn::MulAdd(av, bv[j], acc[r][j]);
+    }
+  }
+  for (size_t r = 0; r < kR; ++r)
+    for (size_t j = 0; j < kC; ++j) hn::StoreU(acc[r][j], d, o + r * ldo + col + j * N);
+}
+
+struct GroupArgs {
+  const float* q;     // [kR, hd] pre-scaled query rows
+  const float* kt;    // K^T block start (column key0), row stride ldkt
+  size_t ldkt;
+  const float* v;     // V block start (row key0), row stride hd_pad
+  float* o;           // [kR, hd_pad] accumulators
+  float* s;           // [kGroup, bc]
+  float* m;           // running max [kR]
+  float* l;           // running sum [kR]
+  float* alpha;       // [kGroup]
+  float* bmax;        // [kGroup]
+  float lim[FusedState::kGroup];  // visible keys of each row, relative to key0 (may be <= 0)
+  size_t width;       // keys of this block any row of the group sees (1..bc)
+  bool mask;          // some row sees fewer than width_pad keys
+  size_t key0;        // absolute index of the block's first key
+  size_t row0;        // absolute query index of the group's first row
+  size_t b, h;
+};
+
+// One row group (kR query rows) against one key block: scores, online softmax update, dropout,
+// P . V accumulation.
+template <size_t kR, class D>
+HWY_NOINLINE void GroupBlock(D d, const FusedState& st, const GroupArgs& g) {
+  const size_t N = hn::Lanes(d);
+  const size_t hd = st.head_dim, bc = st.bc;
+  const size_t vecs = (g.width + N - 1) / N;
+  const size_t wpad = vecs * N;
+  for (size_t r = 0; r < kR; ++r) g.bmax[r] = -std::numeric_limits<float>::infinity();
+  size_t vec = 0;
+  for (; vec + kMatMulColVecs <= vecs; vec += kMatMulColVecs)
+    ScoreTile<kR, kMatMulColVecs>(d, g.q, hd, g.kt, g.ldkt, vec * N, g.s, bc, g.lim, g.mask, g.bmax);
+  for (; vec < vecs; ++vec) ScoreTile<kR, 1>(d, g.q, hd, g.kt, g.ldkt, vec * N, g.s, bc, g.lim, g.mask, g.bmax);
+
+  // Online softmax: new max, rescale factor for what was accumulated, exp and sum of the block.
+  // The sum counts dropped weights too (dropout acts on the normalised weights).
+  for (size_t r = 0; r < kR; ++r) {
+    const float m_old = g.m[r];
+    const float m_new = HWY_MAX(m_old, g.bmax[r]);
+    float* row = g.s + r * bc;
+    if (m_new == -std::numeric_limits<float>::infinity()) {
+      // Nothing visible yet for this row (only possible for a row above a straddling block).
+      for (size_t j = 0; j < wpad; ++j) row[j] = 0.0f;
+      g.alpha[r] = 1.0f;
+      continue;
+    }
+    const float alpha = m_old == m_new ? 1.0f : std::exp(m_old - m_new);
+    const float sum = ExpSubSum(d, row, wpad, m_new);
+    g.m[r] = m_new;
+    g.l[r] = g.l[r] * alpha + sum;
+    g.alpha[r] = alpha;
+    if (st.dropout_threshold != 0) {
+      const uint64_t key = ab_dropout_row_key(st.p.dropout_seed, g.b, g.h, g.row0 + r);
+      const size_t visible = g.lim[r] <= 0.0f ? 0 : HWY_MIN(g.width, static_cast<size_t>(g.lim[r]));
+      for (size_t j = 0; j < visible; ++j)
+        if (!ab_dropout_keep(key, g.key0 + j, st.dropout_threshold)) row[j] = 0.0f;
+    }
+  }
+
+  const size_t ovecs = st.hd_pad / N;
+  size_t ov = 0;
+  for (; ov + kMatMulColVecs <= ovecs; ov += kMatMulColVecs)
+    PvTile<kR, kMatMulColVecs>(d, g.s, bc, g.width, g.v, st.hd_pad, ov * N, g.o, st.hd_pad, g.alpha);
+  for (; ov < ovecs; ++ov) PvTile<kR, 1>(d, g.s, bc, g.width, g.v, st.hd_pad, ov * N, g.o, st.hd_pad, g.alpha);
+}
+
+// Context rows [i0, i0 + br) of head h in batch b into ctx (row stride ldc). scratch is this
+// thread's.
+void AttendTask(const FusedState& st, float* ctx, size_t ldc, size_t b, size_t h, size_t i0,
+                float* scratch) {
+  const hn::ScalableTag<float> d;
+  const ab_problem& p = st.p;
+  const size_t T = p.seq_len, hd = st.head_dim, H = p.heads, bc = st.bc;
+  const size_t rows = HWY_MIN(st.br, T - i0);
+  float* q = scratch;
+  float* o = q + st.br * hd;
+  float* s = o + st.br * st.hd_pad;
+  float* m = s + FusedState::kGroup * bc;
+  float* l = m + st.br;
+  float* alpha = l + st.br;
+  float* bmax = alpha + FusedState::kGroup;
+
+  // Pack (and pre-scale) the task's query rows: contiguous, so the broadcasts of the score
+  // tile never conflict in L1 the way rows 3 d_out apart would.
+  for (size_t r = 0; r < rows; ++r) {
+    const float* src = st.q_src + (b * T + i0 + r) * st.ld_q + h * hd;
+    for (size_t k = 0; k < hd; ++k) q[r * hd + k] = src[k] * st.scale;
+    m[r] = -std::numeric_limits<float>::infinity();
+    l[r] = 0.0f;
+  }
+  for (size_t k = 0; k < rows * st.hd_pad; ++k) o[k] = 0.0f;
+
+  const size_t bh = b * H + h;
+  const float* kt = st.kt.data() + bh * hd * st.t_pad;
+  const float* vp = st.vp.data() + bh * st.t_pad * st.hd_pad;
+  const size_t key_end = p.causal ? i0 + rows : T;  // keys any row of the task sees
+  for (size_t key0 = 0; key0 < key_end; key0 += bc) {
+    for (size_t g0 = 0; g0 < rows; g0 += FusedState::kGroup) {
+      const size_t gr = HWY_MIN(FusedState::kGroup, rows - g0);
+      const size_t last_visible = p.causal ? i0 + g0 + gr : T;  // keys the group's last row sees
+      if (last_visible <= key0) continue;  // the whole group is above the diagonal: skip
+      GroupArgs g;
+      g.q = q + g0 * hd;
+      g.kt = kt + key0;
+      g.ldkt = st.t_pad;
+      g.v = vp + key0 * st.hd_pad;
+      g.o = o + g0 * st.hd_pad;
+      g.s = s;
+      g.m = m + g0;
+      g.l = l + g0;
+      g.alpha = alpha;
+      g.bmax = bmax;
+      g.width = HWY_MIN(bc, last_visible - key0);
+      const size_t wpad = hwy::RoundUpTo(g.width, hn::Lanes(d));
+      g.mask = false;
+      for (size_t r = 0; r < gr; ++r) {
+        const size_t visible = p.causal ? i0 + g0 + r + 1 : T;
+        g.lim[r] = static_cast<float>(static_cast<double>(visible) - static_cast<double>(key0));
+        if (key0 + wpad > visible) g.mask = true;
+      }
+      g.key0 = key0;
+      g.row0 = i0 + g0;
+      g.b = b;
+      g.h = h;
+      switch (gr) {
+        case 6: GroupBlock<6>(d, st, g); break;
+        case 5: GroupBlock<5>(d, st, g); break;
+        case 4: GroupBlock<4>(d, st, g); break;
+        case 3: GroupBlock<3>(d, st, g); break;
+        case 2: GroupBlock<2>(d, st, g); break;
+        default: GroupBlock<1>(d, st, g); break;
+      }
+    }
+  }
+
+  // ctx = O * keep_scale / l; exact stores (the neighbouring columns are another head's).
+  const size_t N = hn::Lanes(d);
+  for (size_t r = 0; r < rows; ++r) {
+    const auto f = hn::Set(d, st.keep_scale / l[r]);
+    float* dst = ctx + (b * T + i0 + r) * ldc + h * hd;
+    for (size_t c = 0; c < hd; c += N) StoreColumns(d, hn::Mul(hn::LoadU(d, o + r * st.hd_pad + c), f), c, hd, dst);
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace attnbench
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "../blas/blas_ops.h"
+
+#if HWY_ARCH_X86
+#include <xmmintrin.h>
+#endif
+
+namespace attnbench {
+
+HWY_EXPORT(FusedCurrentTarget);
+HWY_EXPORT(AttendTask);
+
+namespace {
+
+namespace ops = blas_ops;
+constexpr size_t kPad = FusedState::kPad;
+
+size_t RoundUp(size_t n, size_t m) { return (n + m - 1) / m * m; }
+
+// FTZ + DAZ in every worker, the caller's MXCSR restored on exit (same policy and reasoning as
+// backends/highway: masked scores are -inf so masking makes no subnormal, but Highway 1.0.3's
+// Exp returns subnormals for inputs in about [-104, -87], and those are legitimate weights).
+class FlushDenormals {
+ public:
+#if HWY_ARCH_X86
+  FlushDenormals() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | kFtz | kDaz); }
+  ~FlushDenormals() { _mm_setcsr(saved_); }
+
+ private:
+  static constexpr unsigned kFtz = 1u << 15, kDaz = 1u << 6;
+  unsigned saved_;
+#endif
+};
+
+AlignedBuffer<float> Zeroed(size_t n) {
+  AlignedBuffer<float> buf(n);
+  buf.Fill(0.0f);
+  return buf;
+}
+
+// Block sizes (docs/fused.md): defaults measured best on Zen 4; the environment overrides are
+// for the block-size experiments only.
+size_t EnvSize(const char* name, size_t fallback) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return fallback;
+  const long n = std::strtol(v, nullptr, 10);
+  return n > 0 ? static_cast<size_t>(n) : fallback;
+}
+
+}  // namespace
+
+FusedAttention::FusedAttention(const ab_problem& p, const ab_weights& w) : w_(w) {
+  FusedState& s = s_;
+  s.p = p;
+  s.head_dim = HeadDim(p);
+  const size_t B = p.batch, T = p.seq_len, din = p.d_in, dout = p.d_out, H = p.heads;
+  const size_t hd = s.head_dim;
+  s.hd_pad = RoundUp(hd, kPad);
+  s.scale = static_cast<float>(ScoreScale(p));
+  s.keep_scale = static_cast<float>(1.0 / (1.0 - static_cast<double>(p.dropout_p)));
+  s.dropout_threshold = ab_dropout_threshold(p.dropout_p);
+  s.br = RoundUp(EnvSize("ATTNBENCH_FUSED_BR", 64), 1);
+  s.bc = RoundUp(EnvSize("ATTNBENCH_FUSED_BC", 64), kPad);
+  s.t_pad = RoundUp(T, s.bc);
+
+  if (p.qkv_proj) {
+    const size_t n3 = 3 * dout;
+    w_qkv_ = Zeroed(din * n3);
+    const float* ws[3] = {w.w_q, w.w_k, w.w_v};
+    const float* bs[3] = {w.b_q, w.b_k, w.b_v};
+    if (p.qkv_bias) b_qkv_ = Zeroed(n3);
+    for (size_t m = 0; m < 3; ++m) {
+      for (size_t k = 0; k < din; ++k)
+        std::memcpy(w_qkv_.data() + k * n3 + m * dout, ws[m] + k * dout, dout * sizeof(float));
+      if (p.qkv_bias) std::memcpy(b_qkv_.data() + m * dout, bs[m], dout * sizeof(float));
+    }
+    qkv_ = AlignedBuffer<float>(B * T * n3);
+    s.q_src = qkv_.data();
+    s.ld_q = n3;
+  } else {
+    s.ld_q = din;  // q_src = x, set per Run
+  }
+  if (p.out_proj) ctx_ = AlignedBuffer<float>(B * T * dout);
+  s.kt = Zeroed(B * H * hd * s.t_pad);
+  s.vp = Zeroed(B * H * s.t_pad * s.hd_pad);
+  s.scratch_stride = RoundUp(s.br * hd + s.br * s.hd_pad + FusedState::kGroup * s.bc + 2 * s.br +
+                                 2 * FusedState::kGroup,
+                             kPad) + kPad;
+  scratch_ = Zeroed(static_cast<size_t>(p.threads) * s.scratch_stride);
+  // Projection panels: big enough that OpenBLAS's packing of the weights is amortised, small
+  // enough that both threads get several (dynamic scheduling).
+  const size_t rows_per_thread = (T + p.threads - 1) / p.threads;
+  in_panel_ = std::clamp<size_t>(rows_per_thread, 1, 256);
+}
+
+size_t FusedAttention::WorkspaceBytes() const {
+  return w_qkv_.bytes() + b_qkv_.bytes() + qkv_.bytes() + ctx_.bytes() + s_.kt.bytes() +
+         s_.vp.bytes() + scratch_.bytes();
+}
+
+const char* FusedAttention::TargetName() {
+  return hwy::TargetName(HWY_DYNAMIC_DISPATCH(FusedCurrentTarget)());
+}
+
+void FusedAttention::Run(const float* x, float* out) {
+  const ab_problem& p = s_.p;
+  if (!p.qkv_proj) s_.q_src = x;
+  float* ctx = p.out_proj ? ctx_.data() : out;
+  ops::SerialBlasScope serial;  // the BLAS runs single-threaded inside our region
+#pragma omp parallel num_threads(p.threads)
+  {
+    FlushDenormals ftz;
+    const int thread = omp_get_thread_num();
+    ProjectAndPack(x, thread);  // ends with a barrier
+    Attend(ctx, scratch_.data() + thread * s_.scratch_stride);
+    if (p.out_proj) ProjectOut(out);
+  }
+}
+
+// Phase 1 (orphaned worksharing inside Run's region): per panel of rows of one batch, the QKV
+// GEMM, then K^T and V of those rows packed per head.
+void FusedAttention::ProjectAndPack(const float* x, int /*thread*/) {
+  const ab_problem& p = s_.p;
+  const size_t T = p.seq_len, H = p.heads, hd = s_.head_dim;
+  const size_t panels_per_batch = (T + in_panel_ - 1) / in_panel_;
+  const long panels = static_cast<long>(p.batch * panels_per_batch);
+  const size_t n3 = 3 * static_cast<size_t>(p.d_out);
+#pragma omp for schedule(dynamic)
+  for (long t = 0; t < panels; ++t) {
+    const size_t b = t / panels_per_batch;
+    const size_t t0 = t % panels_per_batch * in_panel_, t1 = std::min(T, t0 + in_panel_);
+    const float* kv;  // row t of batch b: K at kv + (b*T + t)*ld + k_off, V at + v_off
+    size_t ld, k_off, v_off;
+    if (p.qkv_proj) {
+      const size_t r0 = b * T + t0;
+      ops::Project(static_cast<int>(t1 - t0), static_cast<int>(n3), p.d_in, x + r0 * p.d_in, p.d_in,
+                   w_qkv_.data(), static_cast<int>(n3), p.qkv_bias ? b_qkv_.data() : nullptr,
+                   qkv_.data() + r0 * n3, static_cast<int>(n3));
+      kv = qkv_.data(), ld = n3, k_off = p.d_out, v_off = 2 * static_cast<size_t>(p.d_out);
+    } else {
+      kv = x, ld = p.d_in, k_off = 0, v_off = 0;
+    }
+    for (size_t h = 0; h < H; ++h) {
+      const size_t bh = b * H + h;
+      float* kt = s_.kt.data() + bh * hd * s_.t_pad;
+      float* vp = s_.vp.data() + bh * s_.t_pad * s_.hd_pad;
+      constexpr size_t kBlock = 16;  // transpose in 16 x 16 blocks: both sides along lines
+      for (size_t j0 = t0; j0 < t1; j0 += kBlock)
+        for (size_t d0 = 0; d0 < hd; d0 += kBlock)
+          for (size_t j = j0; j < std::min(j0 + kBlock, t1); ++j) {
+            const float* k = kv + (b * T + j) * ld + k_off + h * hd;
+            for (size_t dd = d0; dd < std::min(d0 + kBlock, hd); ++dd) kt[dd * s_.t_pad + j] = k[dd];
+          }
+      for (size_t j = t0; j < t1; ++j)
+        std::memcpy(vp + j * s_.hd_pad, kv + (b * T + j) * ld + v_off + h * hd, hd * sizeof(float));
+    }
+  }
+}
+
+// Phase 2: one task per (batch, head, block of br query rows). Causal: the latest blocks (the
+// most keys) of every head first, then earlier ones -- longest-processing-time-first with
+// dynamic scheduling, so the cheap first blocks fill the gaps at the end. Non-causal: head by
+// head (all tasks cost the same; neighbours share K and V in the cache).
+void FusedAttention::Attend(float* ctx, float* scratch) {
+  const ab_problem& p = s_.p;
+  const size_t blocks = (p.seq_len + s_.br - 1) / s_.br;
+  const size_t heads = static_cast<size_t>(p.batch) * p.heads;
+  const long tasks = static_cast<long>(heads * blocks);
+  const size_t ldc = p.d_out;
+#pragma omp for schedule(dynamic)
+  for (long t = 0; t < tasks; ++t) {
+    size_t bh, blk;
+    if (p.causal) {
+      blk = blocks - 1 - t / heads;
+      bh = t % heads;
+    } else {
+      bh = t / blocks;
+      blk = t % blocks;
+    }
+    HWY_DYNAMIC_DISPATCH(AttendTask)(s_, ctx, ldc, bh / p.heads, bh % p.heads, blk * s_.br, scratch);
+  }
+}
+
+// Phase 3: out = ctx . W_o + b_o, row panels.
+void FusedAttention::ProjectOut(float* out) {
+  const ab_problem& p = s_.p;
+  const size_t rows = static_cast<size_t>(p.batch) * p.seq_len;
+  const long panels = static_cast<long>((rows + in_panel_ - 1) / in_panel_);
+#pragma omp for schedule(dynamic)
+  for (long t = 0; t < panels; ++t) {
+    const size_t r0 = t * in_panel_, r1 = std::min(rows, r0 + in_panel_);
+    ops::Project(static_cast<int>(r1 - r0), p.d_out, p.d_out, ctx_.data() + r0 * p.d_out, p.d_out, w_.w_o,
+                 p.d_out, w_.b_o, out + r0 * p.d_out, p.d_out);
+  }
+}
+
+}  // namespace attnbench
+
+#endif  // HWY_ONCE
