@@ -14,6 +14,8 @@ const char* StatusName(Status s) {
     case Status::kFail: return "FAIL";
     case Status::kMistrusted: return "MISTRUSTED";
     case Status::kUnsupported: return "UNSUPPORTED";
+    case Status::kCrashed: return "CRASHED";
+    case Status::kTimeout: return "TIMEOUT";
   }
   return "?";
 }

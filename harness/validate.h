@@ -20,7 +20,8 @@
 
 namespace attnbench {
 
-enum class Status { kPass, kFail, kMistrusted, kUnsupported };
+// kCrashed / kTimeout only come from isolated runs (isolate.h); they count as failures.
+enum class Status { kPass, kFail, kMistrusted, kUnsupported, kCrashed, kTimeout };
 const char* StatusName(Status s);
 
 struct Tolerance {

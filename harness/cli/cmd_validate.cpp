@@ -1,12 +1,21 @@
 // attnbench validate: every backend on every config of a grid, against the float64 reference.
+//
+// The cells (config x backend, config-major) run in this process, or with --isolate in a
+// worker process (this executable re-run with --worker, see isolate.h) so that a plugin that
+// crashes or hangs is reported CRASHED / TIMEOUT and the run goes on. Isolation is not the
+// default: the worker recomputes inputs and the reference, which roughly doubles the time of a
+// grid of small configs, and an in-tree plugin that crashes is a bug the test suite catches;
+// use --isolate for plugins you do not trust (`bench` has the same flag).
 #include <unistd.h>
 
 #include <cstdio>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 
+#include "../isolate.h"
 #include "../reference.h"
 #include "../sysinfo.h"
 #include "../validate.h"
@@ -25,91 +34,166 @@ struct ValidateOptions {
   uint64_t data_seed = 0;
   bool json = false;
   bool quiet = false;
+  bool isolate = false;
+  double timeout = 300.0;
+  bool worker = false;     // hidden: run cells from --start on, print JSON lines
+  size_t start = 0;        // hidden
 };
 
-std::string Repro(const ValidateOptions& o, const LoadedBackend& b, const Config& c, uint64_t data_seed) {
-  std::string s = "attnbench validate --backends " + b.name + " " + ConfigFlags(c) +
+std::string Repro(const ValidateOptions& o, const std::string& backend, const Config& c, uint64_t data_seed) {
+  std::string s = "attnbench validate --backends " + backend + " " + ConfigFlags(c) +
                   " --data-seed " + std::to_string(data_seed) + " --sample-rows " + std::to_string(o.sample_rows);
+  if (o.isolate) s += " --isolate";
   for (const auto& p : o.plugins.plugins) s += " --plugin " + p;
   return s;
 }
 
-int RunValidate(const ValidateOptions& o, const CLI::App& sub) {
+// The flags that make a worker see exactly this run's grid, plugins and data.
+std::vector<std::string> WorkerArgv(const ValidateOptions& o, const std::string& backends, uint64_t data_seed,
+                                    size_t start) {
+  const GridSpec& g = o.grid;
+  std::vector<std::string> a = {SelfExe(), "validate", "--worker", "--start", std::to_string(start),
+                                "--backends", backends, "--data-seed", std::to_string(data_seed),
+                                "--sample-rows", std::to_string(o.sample_rows), "--variant", g.variants,
+                                "--batch", g.batch, "--seq-len", g.seq_len, "--heads", g.heads,
+                                "--d-in", g.d_in, "--d-out", g.d_out, "--dropout", g.dropout,
+                                "--qkv-bias", g.qkv_bias, "--seed", std::to_string(g.seed),
+                                "--threads", std::to_string(g.threads)};
+  if (g.causal == "on") a.push_back("--causal");
+  if (g.causal == "off") a.push_back("--no-causal");
+  if (o.plugins.no_default) a.push_back("--no-default-plugins");
+  for (const auto& p : o.plugins.plugins) a.insert(a.end(), {"--plugin", p});
+  return a;
+}
+
+nlohmann::json ResultJson(const CheckResult& r, uint64_t data_seed, size_t rows) {
+  return {{"status", StatusName(r.status)}, {"reason", r.reason}, {"max_abs_err", r.max_abs_err},
+          {"rel_l2_err", r.rel_l2_err}, {"tol_rel_l2", r.tol.rel_l2}, {"tol_max_abs", r.tol.max_abs},
+          {"rows_checked", rows}, {"workspace_bytes", r.workspace_bytes}, {"data_seed", data_seed}};
+}
+
+// Runs cells [start, configs x backends) in this process; calls emit(cell, result json).
+template <class Emit>
+void RunCells(const std::vector<Config>& configs, const std::vector<const LoadedBackend*>& backends,
+              const ValidateOptions& o, uint64_t data_seed, size_t start, bool announce, Emit emit) {
+  const size_t nb = backends.size();
+  for (size_t ci = start / nb; ci < configs.size(); ++ci) {
+    std::optional<ValidationCase> vc;
+    for (size_t bi = 0; bi < nb; ++bi) {
+      const size_t cell = ci * nb + bi;
+      if (cell < start) continue;
+      if (announce) {
+        std::printf("%s\n", nlohmann::json{{"begin", cell}}.dump().c_str());
+        std::fflush(stdout);
+      }
+      if (!vc) vc = PrepareCase(configs[ci].problem, data_seed, o.sample_rows);
+      emit(cell, ResultJson(CheckBackend(*backends[bi], vc->data, vc->ref), vc->data_seed, vc->ref.rows.size()));
+    }
+  }
+}
+
+int RunValidate(ValidateOptions& o, const CLI::App& sub) {
   // Everything the user typed is checked before anything is allocated.
   const std::vector<Config> configs = ExpandGrid(o.grid);
   for (const auto& c : configs) CheckMemory(c);
   if (o.sample_rows < 0) throw InputError("--sample-rows must be >= 0 (0 = every row)");
+  if (!(o.timeout > 0)) throw InputError("--timeout must be > 0 seconds");
   PluginRegistry reg;
   LoadPlugins(o.plugins, reg);
   const auto backends = SelectBackends(reg, o.backends);
   const uint64_t data_seed = sub.count("--data-seed") ? o.data_seed : std::random_device{}() * 0x100000001ull + std::random_device{}();
   SetThreads(o.grid.threads);
+  const size_t nb = backends.size(), cells = configs.size() * nb;
+
+  if (o.worker) {
+    RunCells(configs, backends, o, data_seed, o.start, true, [](size_t cell, nlohmann::json r) {
+      r["result"] = cell;
+      std::printf("%s\n", r.dump().c_str());
+      std::fflush(stdout);
+    });
+    return kExitOk;
+  }
 
   const BlasInfo blas = GetBlasInfo();
   if (auto w = BlasKernelWarning(blas); !w.empty() && !o.quiet) std::cerr << w << "\n";
   if (!o.json) {
-    std::printf("attnbench validate: %zu configs x %zu backends, data seed %llu, threads %d, BLAS %s (%s)\n",
-                configs.size(), backends.size(), static_cast<unsigned long long>(data_seed), o.grid.threads,
-                blas.kernel.c_str(), blas.library.c_str());
+    std::printf("attnbench validate: %zu configs x %zu backends, data seed %llu, threads %d, BLAS %s %s kernel %s%s\n",
+                configs.size(), nb, static_cast<unsigned long long>(data_seed), o.grid.threads,
+                blas.library.c_str(), blas.version.c_str(), blas.kernel.c_str(), o.isolate ? ", isolated" : "");
     std::printf("tolerance: rel_l2 <= 16 u sqrt(L) (1 + S), max_abs <= 8 tol max|ref| "
                 "(u = 2^-24, L = sum of reduction lengths, S = max |scaled score|)\n");
     std::printf("%-11s %-12s %-72s %9s %9s %9s\n", "STATUS", "BACKEND", "CONFIG", "MAX_ABS", "REL_L2", "TOL_L2");
   }
   const bool progress = !o.json && !o.quiet && isatty(STDERR_FILENO);
-  std::map<Status, int> counts;
+  std::map<std::string, int> counts;
   nlohmann::json rows = nlohmann::json::array();
-  for (size_t ci = 0; ci < configs.size(); ++ci) {
-    const Config& c = configs[ci];
-    if (progress) std::fprintf(stderr, "\r[%zu/%zu] %s\033[K", ci + 1, configs.size(), c.Describe().c_str());
-    const ValidationCase vc = PrepareCase(c.problem, data_seed, o.sample_rows);
-    const ReferenceResult& ref = vc.ref;
-    for (const LoadedBackend* b : backends) {
-      const CheckResult r = CheckBackend(*b, vc.data, ref);
-      ++counts[r.status];
-      const std::string repro = r.status == Status::kFail ? Repro(o, *b, c, vc.data_seed) : "";
-      if (o.json) {
-        rows.push_back({{"backend", b->name}, {"variant", VariantName(c.variant)}, {"config", c.Describe()},
-                        {"batch", c.problem.batch}, {"seq_len", c.problem.seq_len}, {"d_in", c.problem.d_in},
-                        {"d_out", c.problem.d_out}, {"heads", c.problem.heads}, {"causal", c.problem.causal != 0},
-                        {"dropout", c.problem.dropout_p}, {"seed", c.problem.dropout_seed},
-                        {"qkv_bias", c.problem.qkv_bias != 0}, {"out_proj", c.problem.out_proj != 0},
-                        {"status", StatusName(r.status)}, {"reason", r.reason},
-                        {"max_abs_err", r.max_abs_err}, {"rel_l2_err", r.rel_l2_err},
-                        {"tol_rel_l2", r.tol.rel_l2}, {"tol_max_abs", r.tol.max_abs},
-                        {"rows_checked", ref.rows.size()}, {"workspace_bytes", r.workspace_bytes},
-                        {"repro", repro}});
-        continue;
-      }
-      if (progress) std::fprintf(stderr, "\r\033[K");
-      if (r.status == Status::kPass || r.status == Status::kMistrusted || r.status == Status::kFail) {
-        if (o.quiet && r.status == Status::kPass) continue;
-        std::printf("%-11s %-12s %-72s %9.2e %9.2e %9.2e\n", StatusName(r.status), b->name.c_str(),
-                    c.Describe().c_str(), r.max_abs_err, r.rel_l2_err, r.tol.rel_l2);
+
+  auto emit = [&](size_t cell, nlohmann::json r) {
+    const Config& c = configs[cell / nb];
+    const std::string& name = backends[cell % nb]->name;
+    const std::string status = r["status"];
+    ++counts[status];
+    const bool failed = status == "FAIL" || status == "CRASHED" || status == "TIMEOUT";
+    const std::string repro = failed ? Repro(o, name, c, r.value("data_seed", data_seed)) : "";
+    if (progress) std::fprintf(stderr, "\r\033[K");
+    if (o.json) {
+      const ab_problem& p = c.problem;
+      r.update({{"backend", name}, {"variant", VariantName(c.variant)}, {"config", c.Describe()},
+                {"batch", p.batch}, {"seq_len", p.seq_len}, {"d_in", p.d_in}, {"d_out", p.d_out},
+                {"heads", p.heads}, {"causal", p.causal != 0}, {"dropout", p.dropout_p},
+                {"seed", p.dropout_seed}, {"qkv_bias", p.qkv_bias != 0}, {"out_proj", p.out_proj != 0},
+                {"repro", repro}});
+      rows.push_back(std::move(r));
+    } else if (!(o.quiet && status == "PASS")) {
+      if (r.contains("max_abs_err") && (status == "PASS" || status == "MISTRUSTED" || status == "FAIL")) {
+        std::printf("%-11s %-12s %-72s %9.2e %9.2e %9.2e\n", status.c_str(), name.c_str(), c.Describe().c_str(),
+                    r["max_abs_err"].is_number() ? r["max_abs_err"].get<double>() : INFINITY,
+                    r["rel_l2_err"].is_number() ? r["rel_l2_err"].get<double>() : INFINITY,
+                    r["tol_rel_l2"].get<double>());
       } else {
-        std::printf("%-11s %-12s %-72s\n", StatusName(r.status), b->name.c_str(), c.Describe().c_str());
+        std::printf("%-11s %-12s %-72s\n", status.c_str(), name.c_str(), c.Describe().c_str());
       }
-      if (!r.reason.empty()) std::printf("            %s\n", r.reason.c_str());
+      const std::string reason = r.value("reason", "");
+      if (!reason.empty()) std::printf("            %s\n", reason.c_str());
       if (!repro.empty()) std::printf("            repro: %s\n", repro.c_str());
       std::fflush(stdout);
     }
+    if (progress && cell + 1 < cells)
+      std::fprintf(stderr, "[%zu/%zu] %s %s", cell + 2, cells, backends[(cell + 1) % nb]->name.c_str(),
+                   configs[(cell + 1) / nb].Describe().c_str());
+  };
+
+  if (o.isolate) {
+    std::string names;
+    for (const auto* b : backends) names += (names.empty() ? "" : ",") + b->name;
+    RunIsolated(cells, o.timeout, [&](size_t start) { return WorkerArgv(o, names, data_seed, start); },
+                [&](const WorkerEvent& e) {
+                  if (e.kind == "result") return emit(e.cell, e.result);
+                  emit(e.cell, {{"status", e.kind == "timeout" ? "TIMEOUT" : "CRASHED"}, {"reason", e.reason}});
+                });
+  } else {
+    RunCells(configs, backends, o, data_seed, 0, false, emit);
   }
   if (progress) std::fprintf(stderr, "\r\033[K");
-  const bool failed = counts[Status::kFail] > 0;
+
+  const int failures = counts["FAIL"] + counts["CRASHED"] + counts["TIMEOUT"];
   if (o.json) {
+    nlohmann::json summary;
+    for (const auto& [k, v] : counts) summary[k] = v;
     nlohmann::json doc = {{"data_seed", data_seed},
                           {"threads", o.grid.threads},
+                          {"isolated", o.isolate},
                           {"blas", {{"library", blas.library}, {"version", blas.version}, {"kernel", blas.kernel}}},
-                          {"summary", {{"pass", counts[Status::kPass]}, {"fail", counts[Status::kFail]},
-                                       {"mistrusted", counts[Status::kMistrusted]},
-                                       {"unsupported", counts[Status::kUnsupported]}}},
+                          {"summary", summary},
                           {"results", rows}};
     std::cout << doc.dump(2) << "\n";
   } else {
-    std::printf("%s: %d PASS, %d FAIL, %d MISTRUSTED, %d UNSUPPORTED\n", failed ? "FAIL" : "PASS",
-                counts[Status::kPass], counts[Status::kFail], counts[Status::kMistrusted],
-                counts[Status::kUnsupported]);
+    std::printf("%s: %d PASS, %d FAIL, %d MISTRUSTED, %d UNSUPPORTED", failures ? "FAIL" : "PASS",
+                counts["PASS"], counts["FAIL"], counts["MISTRUSTED"], counts["UNSUPPORTED"]);
+    if (counts["CRASHED"] || counts["TIMEOUT"]) std::printf(", %d CRASHED, %d TIMEOUT", counts["CRASHED"], counts["TIMEOUT"]);
+    std::printf("\n");
   }
-  return failed ? kExitFailed : kExitOk;
+  return failures ? kExitFailed : kExitOk;
 }
 
 }  // namespace
@@ -119,7 +203,7 @@ void AddValidateCommand(CLI::App& app, int& rc) {
   CLI::App* sub = app.add_subcommand(
       "validate",
       "Run backends on a grid of problems and compare each output with the float64 reference "
-      "on fresh random inputs. Exit 1 if anything FAILs.");
+      "on fresh random inputs. Exit 1 if anything FAILs (or CRASHes / TIMEs OUT with --isolate).");
   AddPluginFlags(sub, o.plugins);
   AddGridFlags(sub, o.grid);
   sub->add_option("--backends", o.backends, "Comma list of backends (default: every loaded one)");
@@ -130,6 +214,13 @@ void AddValidateCommand(CLI::App& app, int& rc) {
   sub->add_option("--data-seed", o.data_seed, "Seed of the random inputs and weights (default: fresh each run)");
   sub->add_flag("--json", o.json, "Print the results as JSON on stdout instead of the table");
   sub->add_flag("--quiet,-q", o.quiet, "Print only rows that are not PASS, and the summary");
+  sub->add_flag("--isolate", o.isolate,
+                "Run the backends in a child process: a crash or hang is reported CRASHED / TIMEOUT "
+                "and the run goes on");
+  sub->add_option("--timeout", o.timeout, "With --isolate: seconds one (config, backend) may take")
+      ->capture_default_str();
+  sub->add_flag("--worker", o.worker)->group("");  // internal: the child of --isolate
+  sub->add_option("--start", o.start)->group("");
   sub->callback([&rc, sub] { rc = RunValidate(o, *sub); });
 }
 

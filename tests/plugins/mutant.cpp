@@ -1,10 +1,15 @@
 // A small, straightforward attention backend with one deliberate bug chosen at compile time
 // (MUTANT_KIND). The validation tests require every mutant but "none" to FAIL on the default
 // grid: that is what proves the checks can fail. "none" is the control: the same code without a
-// bug must PASS, so a FAIL of the others comes from their bug, not from this file.
+// bug must PASS, so a FAIL of the others comes from their bug, not from this file. "segv",
+// "abort" and "hang" test --isolate.
 #include <attnbench/attnbench.h>
 
+#include <chrono>
+#include <csignal>
 #include <cmath>
+#include <cstdlib>
+#include <thread>
 #include <limits>
 #include <stdexcept>
 #include <string_view>
@@ -31,6 +36,13 @@ class MutantAttention {
 
   void Run(const float* x, float* out) {
     if (Is("throw")) throw std::runtime_error("mutant-throw: thrown on purpose");
+    // Crash and hang only in bigger problems, so that an isolated run shows the others passing.
+    if (p_.seq_len >= 17) {
+      if (Is("segv")) std::raise(SIGSEGV);
+      if (Is("abort")) std::abort();
+      if (Is("hang"))
+        for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
     const int T = p_.seq_len, din = p_.d_in, dout = p_.d_out, H = p_.heads, hd = dout / H;
     for (int b = 0; b < p_.batch; ++b) {
       const float* xb = x + static_cast<size_t>(b) * T * din;
