@@ -81,6 +81,13 @@ std::vector<Config> ExpandGrid(const GridSpec& s) {
     throw InputError("causal must be default, on or off, got '" + s.causal + "'");
   if (s.threads < 1) throw InputError("--threads: must be >= 1, got " + std::to_string(s.threads));
 
+  // A grid is a cartesian product: refuse one too large to run before building it.
+  const double cells = static_cast<double>(variants.size()) * batch.size() * seq.size() * heads.size() *
+                       d_in.size() * d_out.size() * dropout.size() * bias.size();
+  if (cells > kMaxGridConfigs)
+    throw InputError("the grid has " + std::to_string(static_cast<long long>(cells)) + " configs, more than " +
+                     std::to_string(kMaxGridConfigs) + "; use shorter lists");
+
   std::vector<Config> out;
   std::set<std::tuple<int, int, int, int, int, int, int, int, int, float>> seen;
   for (Variant v : variants)

@@ -41,6 +41,8 @@ struct GridSpec {
 std::vector<int64_t> ParseIntList(const std::string& flag, const std::string& text, int64_t lo, int64_t hi);
 std::vector<double> ParseRealList(const std::string& flag, const std::string& text);
 
+inline constexpr int kMaxGridConfigs = 100000;
+
 // Every config of the grid, in a stable order, duplicates removed (e.g. simplified ignores
 // d_out and qkv-bias). Throws InputError naming the flag and value when anything is malformed
 // or a config is not a valid problem (e.g. d_out not divisible by heads).

@@ -46,6 +46,9 @@ TEST_CASE("grid: bad problems are refused before anything is allocated") {
   s.seq_len = "0";
   CHECK_THAT(ErrorOf(s), Catch::Contains("--seq-len: 0 is out of range"));
   s = GridSpec{};
+  s.seq_len = s.d_in = s.d_out = s.batch = "1,2,3,4,5,6,7,8,9,10,11,12";
+  CHECK_THAT(ErrorOf(s), Catch::Contains("configs, more than 100000"));
+  s = GridSpec{};
   s.threads = 0;
   CHECK_THAT(ErrorOf(s), Catch::Contains("--threads"));
 }
