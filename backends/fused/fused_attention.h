@@ -22,13 +22,14 @@ struct FusedState {
   size_t br = 0;         // query rows per task (a multiple of kGroup, see docs/fused.md)
   size_t bc = 0;         // keys per block (a multiple of kPad)
   float scale = 1.0f;    // 1/sqrt(head_dim), or 1 for simplified attention
+  float q_scale = 1.0f;  // scale * log2(e): the kernel works in log2 units (exp2)
   float keep_scale = 1.0f;
   uint64_t dropout_threshold = 0;
 
   // Q source: row i of batch b, head h starts at q_src + (b*T + i)*ld_q + h*head_dim.
   const float* q_src = nullptr;
   size_t ld_q = 0;
-  AlignedBuffer<float> kt;  // [B*H, head_dim, t_pad]: K^T per head, zero padded
+  AlignedBuffer<float> kt;  // [B*H, t_pad/bc, head_dim, bc]: K^T per head and key block, zero padded
   AlignedBuffer<float> vp;  // [B*H, t_pad, hd_pad]: V per head, zero padded
 
   // Per-thread scratch, scratch_stride floats each:
@@ -65,6 +66,7 @@ class FusedAttention {
   AlignedBuffer<float> ctx_;            // [B*T, d_out] (out_proj only)
   AlignedBuffer<float> scratch_;        // threads * scratch_stride
   size_t in_panel_ = 0;                 // rows per projection task
+  int order_ = 0;                       // causal task order (docs/fused.md); 1 = all heads' last blocks first
 };
 
 }  // namespace attnbench

@@ -17,9 +17,7 @@
 
 #include "hwy/highway.h"
 
-// Reused from the highway backend: StoreColumns (exact tail stores), ExpSubSum (exp + row sum),
-// kMatMulColVecs (register tile width per target).
-#include "../highway/attention-inl.h"
+#include "fused-inl.h"
 #include "fused_attention.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -27,142 +25,6 @@ namespace attnbench {
 namespace HWY_NAMESPACE {
 
 int64_t FusedCurrentTarget() { return HWY_TARGET; }
-
-// Scores of kR query rows against one chunk of kC key vectors:
-//   s[r, col + c] = q_r . K^T[:, key0 + col + c], -inf where key >= limit[r] (causal / padding).
-// q is pre-scaled. Also folds the chunk's row maxima into bmax[r].
-template <size_t kR, size_t kC, class D>
-HWY_INLINE void ScoreTile(D d, const float* HWY_RESTRICT q, size_t hd,
-                          const float* HWY_RESTRICT kt, size_t ldkt, size_t col,
-                          float* HWY_RESTRICT s, size_t lds, const float* lim, bool mask,
-                          float* HWY_RESTRICT bmax) {
-  using V = hn::Vec<D>;
-  const size_t N = hn::Lanes(d);
-  V acc[kR][kC];
-  for (size_t r = 0; r < kR; ++r)
-    for (size_t j = 0; j < kC; ++j) acc[r][j] = hn::Zero(d);
-  const float* HWY_RESTRICT b = kt + col;
-  for (size_t kk = 0; kk < hd; ++kk, b += ldkt) {
-    V bv[kC];
-    for (size_t j = 0; j < kC; ++j) bv[j] = hn::LoadU(d, b + j * N);
-    for (size_t r = 0; r < kR; ++r) {
-      const V av = hn::Set(d, q[r * hd + kk]);
-      for (size_t j = 0; j < kC; ++j) acc[r][j] = hn::MulAdd(av, bv[j], acc[r][j]);
-    }
-  }
-  const V ninf = hn::Set(d, -std::numeric_limits<float>::infinity());
-  for (size_t r = 0; r < kR; ++r) {
-    V vmax = ninf;
-    if (mask) {
-      // Key index relative to the block, as float (exact: < 2^24).
-      const V limit = hn::Set(d, lim[r]);
-      V index = hn::Add(hn::Iota(d, 0.0f), hn::Set(d, static_cast<float>(col)));
-      const V step = hn::Set(d, static_cast<float>(N));
-      for (size_t j = 0; j < kC; ++j, index = hn::Add(index, step)) {
-        acc[r][j] = hn::IfThenElse(hn::Lt(index, limit), acc[r][j], ninf);
-        vmax = hn::Max(vmax, acc[r][j]);
-        hn::StoreU(acc[r][j], d, s + r * lds + col + j * N);
-      }
-    } else {
-      for (size_t j = 0; j < kC; ++j) {
-        vmax = hn::Max(vmax, acc[r][j]);
-        hn::StoreU(acc[r][j], d, s + r * lds + col + j * N);
-      }
-    }
-    bmax[r] = HWY_MAX(bmax[r], hn::GetLane(hn::MaxOfLanes(d, vmax)));
-  }
-}
-
-// o[r, col + c] = o[r, col + c] * alpha[r] + sum_k p[r, k] * v[k, col + c] for kR rows and kC
-// vectors of head_dim columns: the online-softmax rescale fused into the accumulator load.
-template <size_t kR, size_t kC, class D>
-HWY_INLINE void PvTile(D d, const float* HWY_RESTRICT p, size_t ldp, size_t keys,
-                       const float* HWY_RESTRICT v, size_t ldv, size_t col, float* HWY_RESTRICT o,
-                       size_t ldo, const float* HWY_RESTRICT alpha) {
-  using V = hn::Vec<D>;
-  const size_t N = hn::Lanes(d);
-  V acc[kR][kC];
-  for (size_t r = 0; r < kR; ++r) {
-    const V a = hn::Set(d, alpha[r]);
-    for (size_t j = 0; j < kC; ++j) acc[r][j] = hn::Mul(hn::LoadU(d, o + r * ldo + col + j * N), a);
-  }
-  const float* HWY_RESTRICT b = v + col;
-  for (size_t kk = 0; kk < keys; ++kk, b += ldv) {
-    V bv[kC];
-    for (size_t j = 0; j < kC; ++j) bv[j] = hn::LoadU(d, b + j * N);
-    for (size_t r = 0; r < kR; ++r) {
-      const V av = hn::Set(d, p[r * ldp + kk]);
-      for (size_t j = 0; j < kC; ++j) acc[r][j] = hn::MulAdd(av, bv[j], acc[r][j]);
-    }
-  }
-  for (size_t r = 0; r < kR; ++r)
-    for (size_t j = 0; j < kC; ++j) hn::StoreU(acc[r][j], d, o + r * ldo + col + j * N);
-}
-
-struct GroupArgs {
-  const float* q;     // [kR, hd] pre-scaled query rows
-  const float* kt;    // K^T block start (column key0), row stride ldkt
-  size_t ldkt;
-  const float* v;     // V block start (row key0), row stride hd_pad
-  float* o;           // [kR, hd_pad] accumulators
-  float* s;           // [kGroup, bc]
-  float* m;           // running max [kR]
-  float* l;           // running sum [kR]
-  float* alpha;       // [kGroup]
-  float* bmax;        // [kGroup]
-  float lim[FusedState::kGroup];  // visible keys of each row, relative to key0 (may be <= 0)
-  size_t width;       // keys of this block any row of the group sees (1..bc)
-  bool mask;          // some row sees fewer than width_pad keys
-  size_t key0;        // absolute index of the block's first key
-  size_t row0;        // absolute query index of the group's first row
-  size_t b, h;
-};
-
-// One row group (kR query rows) against one key block: scores, online softmax update, dropout,
-// P . V accumulation.
-template <size_t kR, class D>
-HWY_NOINLINE void GroupBlock(D d, const FusedState& st, const GroupArgs& g) {
-  const size_t N = hn::Lanes(d);
-  const size_t hd = st.head_dim, bc = st.bc;
-  const size_t vecs = (g.width + N - 1) / N;
-  const size_t wpad = vecs * N;
-  for (size_t r = 0; r < kR; ++r) g.bmax[r] = -std::numeric_limits<float>::infinity();
-  size_t vec = 0;
-  for (; vec + kMatMulColVecs <= vecs; vec += kMatMulColVecs)
-    ScoreTile<kR, kMatMulColVecs>(d, g.q, hd, g.kt, g.ldkt, vec * N, g.s, bc, g.lim, g.mask, g.bmax);
-  for (; vec < vecs; ++vec) ScoreTile<kR, 1>(d, g.q, hd, g.kt, g.ldkt, vec * N, g.s, bc, g.lim, g.mask, g.bmax);
-
-  // Online softmax: new max, rescale factor for what was accumulated, exp and sum of the block.
-  // The sum counts dropped weights too (dropout acts on the normalised weights).
-  for (size_t r = 0; r < kR; ++r) {
-    const float m_old = g.m[r];
-    const float m_new = HWY_MAX(m_old, g.bmax[r]);
-    float* row = g.s + r * bc;
-    if (m_new == -std::numeric_limits<float>::infinity()) {
-      // Nothing visible yet for this row (only possible for a row above a straddling block).
-      for (size_t j = 0; j < wpad; ++j) row[j] = 0.0f;
-      g.alpha[r] = 1.0f;
-      continue;
-    }
-    const float alpha = m_old == m_new ? 1.0f : std::exp(m_old - m_new);
-    const float sum = ExpSubSum(d, row, wpad, m_new);
-    g.m[r] = m_new;
-    g.l[r] = g.l[r] * alpha + sum;
-    g.alpha[r] = alpha;
-    if (st.dropout_threshold != 0) {
-      const uint64_t key = ab_dropout_row_key(st.p.dropout_seed, g.b, g.h, g.row0 + r);
-      const size_t visible = g.lim[r] <= 0.0f ? 0 : HWY_MIN(g.width, static_cast<size_t>(g.lim[r]));
-      for (size_t j = 0; j < visible; ++j)
-        if (!ab_dropout_keep(key, g.key0 + j, st.dropout_threshold)) row[j] = 0.0f;
-    }
-  }
-
-  const size_t ovecs = st.hd_pad / N;
-  size_t ov = 0;
-  for (; ov + kMatMulColVecs <= ovecs; ov += kMatMulColVecs)
-    PvTile<kR, kMatMulColVecs>(d, g.s, bc, g.width, g.v, st.hd_pad, ov * N, g.o, st.hd_pad, g.alpha);
-  for (; ov < ovecs; ++ov) PvTile<kR, 1>(d, g.s, bc, g.width, g.v, st.hd_pad, ov * N, g.o, st.hd_pad, g.alpha);
-}
 
 // Context rows [i0, i0 + br) of head h in batch b into ctx (row stride ldc). scratch is this
 // thread's.
@@ -180,11 +42,11 @@ void AttendTask(const FusedState& st, float* ctx, size_t ldc, size_t b, size_t h
   float* alpha = l + st.br;
   float* bmax = alpha + FusedState::kGroup;
 
-  // Pack (and pre-scale) the task's query rows: contiguous, so the broadcasts of the score
+  // Pack (and pre-scale by scale * log2(e): scores in log2 units for Exp2SubSum) the task's query rows: contiguous, so the broadcasts of the score
   // tile never conflict in L1 the way rows 3 d_out apart would.
   for (size_t r = 0; r < rows; ++r) {
     const float* src = st.q_src + (b * T + i0 + r) * st.ld_q + h * hd;
-    for (size_t k = 0; k < hd; ++k) q[r * hd + k] = src[k] * st.scale;
+    for (size_t k = 0; k < hd; ++k) q[r * hd + k] = src[k] * st.q_scale;
     m[r] = -std::numeric_limits<float>::infinity();
     l[r] = 0.0f;
   }
@@ -201,8 +63,8 @@ void AttendTask(const FusedState& st, float* ctx, size_t ldc, size_t b, size_t h
       if (last_visible <= key0) continue;  // the whole group is above the diagonal: skip
       GroupArgs g;
       g.q = q + g0 * hd;
-      g.kt = kt + key0;
-      g.ldkt = st.t_pad;
+      g.kt = kt + key0 * hd;  // block-major K^T: [t_pad / bc][hd][bc]
+      g.ldkt = bc;
       g.v = vp + key0 * st.hd_pad;
       g.o = o + g0 * st.hd_pad;
       g.s = s;
@@ -314,11 +176,13 @@ FusedAttention::FusedAttention(const ab_problem& p, const ab_weights& w) : w_(w)
   const size_t hd = s.head_dim;
   s.hd_pad = RoundUp(hd, kPad);
   s.scale = static_cast<float>(ScoreScale(p));
+  s.q_scale = static_cast<float>(ScoreScale(p) * 1.4426950408889634);  // * log2(e)
   s.keep_scale = static_cast<float>(1.0 / (1.0 - static_cast<double>(p.dropout_p)));
   s.dropout_threshold = ab_dropout_threshold(p.dropout_p);
   s.br = RoundUp(EnvSize("ATTNBENCH_FUSED_BR", 64), 1);
   s.bc = RoundUp(EnvSize("ATTNBENCH_FUSED_BC", 64), kPad);
   s.t_pad = RoundUp(T, s.bc);
+  order_ = static_cast<int>(EnvSize("ATTNBENCH_FUSED_ORDER", 0));
 
   if (p.qkv_proj) {
     const size_t n3 = 3 * dout;
@@ -402,11 +266,13 @@ void FusedAttention::ProjectAndPack(const float* x, int /*thread*/) {
       float* kt = s_.kt.data() + bh * hd * s_.t_pad;
       float* vp = s_.vp.data() + bh * s_.t_pad * s_.hd_pad;
       constexpr size_t kBlock = 16;  // transpose in 16 x 16 blocks: both sides along lines
+      const size_t bc = s_.bc;
       for (size_t j0 = t0; j0 < t1; j0 += kBlock)
         for (size_t d0 = 0; d0 < hd; d0 += kBlock)
           for (size_t j = j0; j < std::min(j0 + kBlock, t1); ++j) {
             const float* k = kv + (b * T + j) * ld + k_off + h * hd;
-            for (size_t dd = d0; dd < std::min(d0 + kBlock, hd); ++dd) kt[dd * s_.t_pad + j] = k[dd];
+            float* dst = kt + (j / bc) * hd * bc + j % bc;  // block-major: [t_pad/bc][hd][bc]
+            for (size_t dd = d0; dd < std::min(d0 + kBlock, hd); ++dd) dst[dd * bc] = k[dd];
           }
       for (size_t j = t0; j < t1; ++j)
         std::memcpy(vp + j * s_.hd_pad, kv + (b * T + j) * ld + v_off + h * hd, hd * sizeof(float));
@@ -427,9 +293,12 @@ void FusedAttention::Attend(float* ctx, float* scratch) {
 #pragma omp for schedule(dynamic)
   for (long t = 0; t < tasks; ++t) {
     size_t bh, blk;
-    if (p.causal) {
+    if (p.causal && order_ == 1) {
       blk = blocks - 1 - t / heads;
       bh = t % heads;
+    } else if (p.causal) {
+      bh = t / blocks;
+      blk = blocks - 1 - t % blocks;
     } else {
       bh = t / blocks;
       blk = t % blocks;

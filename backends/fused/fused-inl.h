@@ -1,0 +1,225 @@
+// fused: the per-target micro-kernels of the flash-style attention, written once with Highway
+// and compiled for every target by the including translation unit (fused_kernels.cc, and
+// fused_microbench.cc which times each of them alone). Include after hwy/foreach_target.h.
+//
+// A task (br query rows of one head) walks the key blocks (bc keys each); inside a block it
+// walks row groups of kR <= 6 rows. For one group and one block, GroupBlock does:
+//   ScoreTile  S = Q_g . K^T_block      (kR x kMatMulColVecs register tile, hd-long FMA chain)
+//              + causal / padding mask (-inf) + row max, fused into the tile's epilogue
+//   softmax    m_new = max(m, rowmax); alpha = 2^(m - m_new); P = 2^(S - m_new) (Exp2SubSum,
+//              scores in log2 units);
+//              l = alpha l + sum(P); dropout zeroes P after the sum
+//   PvTile     O_g = alpha O_g + P . V_block (the rescale fused into the accumulator load)
+
+// Per-target include guard: toggled by foreach_target.h for every target it compiles.
+#if defined(ATTNBENCH_FUSED_FUSED_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef ATTNBENCH_FUSED_FUSED_INL_H_
+#undef ATTNBENCH_FUSED_FUSED_INL_H_
+#else
+#define ATTNBENCH_FUSED_FUSED_INL_H_
+#endif
+
+#include <cmath>
+#include <limits>
+
+#include "hwy/highway.h"
+// Reused from the highway backend: StoreColumns (exact tail stores), ExpSubSum (exp + row sum, the hn::Exp variant kept for the micro-benchmark),
+// kMatMulColVecs (register tile width per target).
+#include "../highway/attention-inl.h"
+#include "fused_attention.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace attnbench {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// 2^x for x <= 0 (a score minus its row maximum, both in log2 units: the query rows carry
+// scale * log2(e)). Cheaper than hn::Exp (no upper clamp, no two-step ldexp): round to the
+// nearest integer n, a degree-6 polynomial for 2^f on f in [-0.5, 0.5] (coefficients fitted on
+// Chebyshev nodes; 1.6 ulp max relative error with float evaluation), then add n to the
+// exponent field. Inputs below -125 (the -inf of the mask included) give exactly 0: no
+// subnormal can come out of here, unlike hn::Exp in about [-104, -87].
+template <class D>
+HWY_INLINE hn::Vec<D> Exp2NonPositive(D d, hn::Vec<D> x) {
+  const hn::RebindToSigned<D> di;
+  const auto lo = hn::Set(d, -125.0f);
+  const auto tiny = hn::Lt(x, lo);
+  x = hn::Max(x, lo);
+  const auto n = hn::Round(x);
+  const auto f = hn::Sub(x, n);
+  auto p = hn::Set(d, 1.546144485e-04f);
+  p = hn::MulAdd(p, f, hn::Set(d, 1.340042800e-03f));
+  p = hn::MulAdd(p, f, hn::Set(d, 9.618056938e-03f));
+  p = hn::MulAdd(p, f, hn::Set(d, 5.550327152e-02f));
+  p = hn::MulAdd(p, f, hn::Set(d, 2.402265072e-01f));
+  p = hn::MulAdd(p, f, hn::Set(d, 6.931471825e-01f));
+  p = hn::MulAdd(p, f, hn::Set(d, 1.0f));
+  const auto bits = hn::Add(hn::BitCast(di, p), hn::ShiftLeft<23>(hn::ConvertTo(di, n)));
+  return hn::IfThenZeroElse(tiny, hn::BitCast(d, bits));
+}
+
+// row[0, padded) = 2^(row - max); returns the sum. Two independent chains.
+template <class D>
+HWY_INLINE float Exp2SubSum(D d, float* HWY_RESTRICT row, size_t padded, float max) {
+  using V = hn::Vec<D>;
+  const size_t N = hn::Lanes(d);
+  const V vmax = hn::Set(d, max);
+  V sum0 = hn::Zero(d), sum1 = hn::Zero(d);
+  size_t j = 0;
+  for (; j + 2 * N <= padded; j += 2 * N) {
+    const V e0 = Exp2NonPositive(d, hn::Sub(hn::LoadU(d, row + j), vmax));
+    const V e1 = Exp2NonPositive(d, hn::Sub(hn::LoadU(d, row + j + N), vmax));
+    sum0 = hn::Add(sum0, e0);
+    sum1 = hn::Add(sum1, e1);
+    hn::StoreU(e0, d, row + j);
+    hn::StoreU(e1, d, row + j + N);
+  }
+  for (; j < padded; j += N) {
+    const V e = Exp2NonPositive(d, hn::Sub(hn::LoadU(d, row + j), vmax));
+    sum0 = hn::Add(sum0, e);
+    hn::StoreU(e, d, row + j);
+  }
+  return hn::GetLane(hn::SumOfLanes(d, hn::Add(sum0, sum1)));
+}
+
+// Scores of kR query rows against one chunk of kC key vectors:
+//   s[r, col + c] = q_r . K^T[:, key0 + col + c], -inf where key >= limit[r] (causal / padding).
+// q is pre-scaled. Also folds the chunk's row maxima into bmax[r].
+template <size_t kR, size_t kC, class D>
+HWY_INLINE void ScoreTile(D d, const float* HWY_RESTRICT q, size_t hd,
+                          const float* HWY_RESTRICT kt, size_t ldkt, size_t col,
+                          float* HWY_RESTRICT s, size_t lds, const float* lim, bool mask,
+                          float* HWY_RESTRICT bmax) {
+  using V = hn::Vec<D>;
+  const size_t N = hn::Lanes(d);
+  V acc[kR][kC];
+  for (size_t r = 0; r < kR; ++r)
+    for (size_t j = 0; j < kC; ++j) acc[r][j] = hn::Zero(d);
+  const float* HWY_RESTRICT b = kt + col;
+  for (size_t kk = 0; kk < hd; ++kk, b += ldkt) {
+    V bv[kC];
+    for (size_t j = 0; j < kC; ++j) bv[j] = hn::LoadU(d, b + j * N);
+    for (size_t r = 0; r < kR; ++r) {
+      const V av = hn::Set(d, q[r * hd + kk]);
+      for (size_t j = 0; j < kC; ++j) acc[r][j] = hn::MulAdd(av, bv[j], acc[r][j]);
+    }
+  }
+  const V ninf = hn::Set(d, -std::numeric_limits<float>::infinity());
+  for (size_t r = 0; r < kR; ++r) {
+    V vmax = ninf;
+    if (mask) {
+      // Key index relative to the block, as float (exact: < 2^24).
+      const V limit = hn::Set(d, lim[r]);
+      V index = hn::Add(hn::Iota(d, 0.0f), hn::Set(d, static_cast<float>(col)));
+      const V step = hn::Set(d, static_cast<float>(N));
+      for (size_t j = 0; j < kC; ++j, index = hn::Add(index, step)) {
+        acc[r][j] = hn::IfThenElse(hn::Lt(index, limit), acc[r][j], ninf);
+        vmax = hn::Max(vmax, acc[r][j]);
+        hn::StoreU(acc[r][j], d, s + r * lds + col + j * N);
+      }
+    } else {
+      for (size_t j = 0; j < kC; ++j) {
+        vmax = hn::Max(vmax, acc[r][j]);
+        hn::StoreU(acc[r][j], d, s + r * lds + col + j * N);
+      }
+    }
+    bmax[r] = HWY_MAX(bmax[r], hn::GetLane(hn::MaxOfLanes(d, vmax)));
+  }
+}
+
+// o[r, col + c] = o[r, col + c] * alpha[r] + sum_k p[r, k] * v[k, col + c] for kR rows and kC
+// vectors of head_dim columns: the online-softmax rescale fused into the accumulator load.
+template <size_t kR, size_t kC, class D>
+HWY_INLINE void PvTile(D d, const float* HWY_RESTRICT p, size_t ldp, size_t keys,
+                       const float* HWY_RESTRICT v, size_t ldv, size_t col, float* HWY_RESTRICT o,
+                       size_t ldo, const float* HWY_RESTRICT alpha) {
+  using V = hn::Vec<D>;
+  const size_t N = hn::Lanes(d);
+  V acc[kR][kC];
+  for (size_t r = 0; r < kR; ++r) {
+    const V a = hn::Set(d, alpha[r]);
+    for (size_t j = 0; j < kC; ++j) acc[r][j] = hn::Mul(hn::LoadU(d, o + r * ldo + col + j * N), a);
+  }
+  const float* HWY_RESTRICT b = v + col;
+  for (size_t kk = 0; kk < keys; ++kk, b += ldv) {
+    V bv[kC];
+    for (size_t j = 0; j < kC; ++j) bv[j] = hn::LoadU(d, b + j * N);
+    for (size_t r = 0; r < kR; ++r) {
+      const V av = hn::Set(d, p[r * ldp + kk]);
+      for (size_t j = 0; j < kC; ++j) acc[r][j] = hn::MulAdd(av, bv[j], acc[r][j]);
+    }
+  }
+  for (size_t r = 0; r < kR; ++r)
+    for (size_t j = 0; j < kC; ++j) hn::StoreU(acc[r][j], d, o + r * ldo + col + j * N);
+}
+
+struct GroupArgs {
+  const float* q;     // [kR, hd] pre-scaled query rows
+  const float* kt;    // K^T block start (column key0), row stride ldkt
+  size_t ldkt;
+  const float* v;     // V block start (row key0), row stride hd_pad
+  float* o;           // [kR, hd_pad] accumulators
+  float* s;           // [kGroup, bc]
+  float* m;           // running max [kR]
+  float* l;           // running sum [kR]
+  float* alpha;       // [kGroup]
+  float* bmax;        // [kGroup]
+  float lim[FusedState::kGroup];  // visible keys of each row, relative to key0 (may be <= 0)
+  size_t width;       // keys of this block any row of the group sees (1..bc)
+  bool mask;          // some row sees fewer than width_pad keys
+  size_t key0;        // absolute index of the block's first key
+  size_t row0;        // absolute query index of the group's first row
+  size_t b, h;
+};
+
+// One row group (kR query rows) against one key block: scores, online softmax update, dropout,
+// P . V accumulation.
+template <size_t kR, class D>
+HWY_NOINLINE void GroupBlock(D d, const FusedState& st, const GroupArgs& g) {
+  const size_t N = hn::Lanes(d);
+  const size_t hd = st.head_dim, bc = st.bc;
+  const size_t vecs = (g.width + N - 1) / N;
+  const size_t wpad = vecs * N;
+  for (size_t r = 0; r < kR; ++r) g.bmax[r] = -std::numeric_limits<float>::infinity();
+  size_t vec = 0;
+  for (; vec + kMatMulColVecs <= vecs; vec += kMatMulColVecs)
+    ScoreTile<kR, kMatMulColVecs>(d, g.q, hd, g.kt, g.ldkt, vec * N, g.s, bc, g.lim, g.mask, g.bmax);
+  for (; vec < vecs; ++vec) ScoreTile<kR, 1>(d, g.q, hd, g.kt, g.ldkt, vec * N, g.s, bc, g.lim, g.mask, g.bmax);
+
+  // Online softmax: new max, rescale factor for what was accumulated, exp and sum of the block.
+  // The sum counts dropped weights too (dropout acts on the normalised weights).
+  for (size_t r = 0; r < kR; ++r) {
+    const float m_old = g.m[r];
+    const float m_new = HWY_MAX(m_old, g.bmax[r]);
+    float* row = g.s + r * bc;
+    if (m_new == -std::numeric_limits<float>::infinity()) {
+      // Nothing visible yet for this row (only possible for a row above a straddling block).
+      for (size_t j = 0; j < wpad; ++j) row[j] = 0.0f;
+      g.alpha[r] = 1.0f;
+      continue;
+    }
+    const float alpha = m_old == m_new ? 1.0f : std::exp2(m_old - m_new);
+    const float sum = Exp2SubSum(d, row, wpad, m_new);
+    g.m[r] = m_new;
+    g.l[r] = g.l[r] * alpha + sum;
+    g.alpha[r] = alpha;
+    if (st.dropout_threshold != 0) {
+      const uint64_t key = ab_dropout_row_key(st.p.dropout_seed, g.b, g.h, g.row0 + r);
+      const size_t visible = g.lim[r] <= 0.0f ? 0 : HWY_MIN(g.width, static_cast<size_t>(g.lim[r]));
+      for (size_t j = 0; j < visible; ++j)
+        if (!ab_dropout_keep(key, g.key0 + j, st.dropout_threshold)) row[j] = 0.0f;
+    }
+  }
+
+  const size_t ovecs = st.hd_pad / N;
+  size_t ov = 0;
+  for (; ov + kMatMulColVecs <= ovecs; ov += kMatMulColVecs)
+    PvTile<kR, kMatMulColVecs>(d, g.s, bc, g.width, g.v, st.hd_pad, ov * N, g.o, st.hd_pad, g.alpha);
+  for (; ov < ovecs; ++ov) PvTile<kR, 1>(d, g.s, bc, g.width, g.v, st.hd_pad, ov * N, g.o, st.hd_pad, g.alpha);
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace attnbench
+HWY_AFTER_NAMESPACE();
+
+#endif  // per-target include guard
