@@ -164,7 +164,8 @@ HwyAttention::HwyAttention(const ab_problem& p, const ab_weights& w) {
     const float* bs[3] = {w.b_q, w.b_k, w.b_v};
     for (size_t m = 0; m < 3; ++m) {
       for (size_t k = 0; k < din; ++k)
-        std::memcpy(s.w_qkv.data() + k * s.ld_qkv + m * dout, ws[m] + k * dout, dout * sizeof(float));
+        std::memcpy(s.w_qkv.data() + k * s.ld_qkv + m * dout, ws[m] + k * dout,
+                    dout * sizeof(float));
       if (bs[m]) std::memcpy(s.b_qkv.data() + m * dout, bs[m], dout * sizeof(float));
     }
   } else {  // simplified: Q = K = V = X, all read from one padded copy of X
@@ -278,7 +279,8 @@ void HwyAttention::TransposeK() {
 // cheapest tasks come last and fill the gaps at the end of the loop.
 void HwyAttention::Attend(float* ctx) {
   const ab_problem& p = s_.p;
-  const size_t blocks = (p.seq_len + HwyAttentionState::kTaskRows - 1) / HwyAttentionState::kTaskRows;
+  constexpr size_t kRows = HwyAttentionState::kTaskRows;
+  const size_t blocks = (p.seq_len + kRows - 1) / kRows;
   const long tasks = static_cast<long>(p.batch) * p.heads * blocks;
 #pragma omp parallel num_threads(p.threads)
   {
@@ -288,7 +290,7 @@ void HwyAttention::Attend(float* ctx) {
     for (long t = 0; t < tasks; ++t) {
       const size_t bh = t / blocks, blk = blocks - 1 - t % blocks;
       HWY_DYNAMIC_DISPATCH(AttendRows)(s_, ctx, bh / p.heads, bh % p.heads,
-                                       blk * HwyAttentionState::kTaskRows, scratch);
+                                       blk * kRows, scratch);
     }
   }
 }

@@ -61,7 +61,8 @@ class OpenMpAttention {
     }
     float* ctx = p_.out_proj ? ctx_.data() : out;
     Attention(ctx);
-    if (p_.out_proj) Project(ctx, p_.d_out, w_o_.data(), b_o_.data(), out, rows, p_.d_out, p_.d_out);
+    if (p_.out_proj)
+      Project(ctx, p_.d_out, w_o_.data(), b_o_.data(), out, rows, p_.d_out, p_.d_out);
   }
 
  private:
@@ -74,7 +75,8 @@ class OpenMpAttention {
     const float* bias[3] = {w.b_q, w.b_k, w.b_v};
     for (int m = 0; m < 3; ++m) {
       for (size_t k = 0; k < din; ++k)
-        std::copy(src[m] + k * dout, src[m] + (k + 1) * dout, w_qkv_.data() + k * 3 * dout + m * dout);
+        std::copy(src[m] + k * dout, src[m] + (k + 1) * dout,
+                  w_qkv_.data() + k * 3 * dout + m * dout);
       for (size_t c = 0; c < dout; ++c) b_qkv_[m * dout + c] = bias[m] ? bias[m][c] : 0.0f;
     }
   }

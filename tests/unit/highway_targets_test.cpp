@@ -73,7 +73,8 @@ CheckResult RunHighway(const Case& c) {
 TEST_CASE("highway kernels match the float64 reference on every compiled target") {
   const std::vector<ab_problem> problems = OddProblems();
   std::vector<Case> cases;
-  for (size_t i = 0; i < problems.size(); ++i) cases.push_back(MakeCase(problems[i], 1000 + 17 * i));
+  for (size_t i = 0; i < problems.size(); ++i)
+    cases.push_back(MakeCase(problems[i], 1000 + 17 * i));
 
   for (const int64_t target : hwy::SupportedAndGeneratedTargets()) {
     const std::string name = hwy::TargetName(target);
@@ -98,7 +99,8 @@ TEST_CASE("highway kernels match the float64 reference on every compiled target"
 // on a CPU without them the list above is shorter and this says which are missing.
 TEST_CASE("highway compiles the scalar fallback and every x86 target the CPU supports") {
   std::vector<std::string> names;
-  for (const int64_t target : hwy::SupportedAndGeneratedTargets()) names.push_back(hwy::TargetName(target));
+  for (const int64_t target : hwy::SupportedAndGeneratedTargets())
+    names.push_back(hwy::TargetName(target));
   const auto has = [&](const char* n) {
     for (const auto& s : names)
       if (s == n) return true;
