@@ -69,16 +69,23 @@ std::string DescribeStatus(int status) {
 
 void RunIsolated(size_t count, double timeout_s,
                  const std::function<std::vector<std::string>(size_t start)>& argv_for,
-                 const std::function<void(const WorkerEvent&)>& on_event) {
+                 const std::function<void(const WorkerEvent&)>& on_event,
+                 const std::function<bool()>& stop) {
   using Clock = std::chrono::steady_clock;
   size_t next = 0;  // the first cell without an event
   while (next < count) {
+    if (stop && stop()) return;
     Child child = Spawn(argv_for(next));
     std::string buf;
     size_t current = next;  // the cell the child is in (after its "begin")
-    bool timed_out = false;
+    bool timed_out = false, stopped = false;
     auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
     for (;;) {
+      if (stop && stop()) {
+        stopped = true;
+        kill(child.pid, SIGKILL);
+        break;
+      }
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
       if (left <= 0) {
         timed_out = true;
@@ -91,6 +98,7 @@ void RunIsolated(size_t count, double timeout_s,
       if (pr <= 0) continue;
       char chunk[4096];
       const ssize_t n = read(child.out, chunk, sizeof chunk);
+      if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;  // EOF: the child exited (or died)
       buf.append(chunk, static_cast<size_t>(n));
       size_t nl;
@@ -111,8 +119,10 @@ void RunIsolated(size_t count, double timeout_s,
     }
     close(child.out);
     int status = 0;
-    waitpid(child.pid, &status, 0);
+    while (waitpid(child.pid, &status, 0) < 0 && errno == EINTR) {
+    }
     if (next >= count) break;
+    if (stopped || (stop && stop())) return;  // a child killed by the same Ctrl-C is no crash
     // Died or hung in `current`; or, having finished `next - 1`, died before starting `next`.
     WorkerEvent e;
     e.cell = std::max(current, next);

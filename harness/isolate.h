@@ -24,9 +24,12 @@ struct WorkerEvent {
 
 // Runs `argv_for(start)` (argv[0] = executable) for cells start..count-1 until every cell has an
 // event; calls on_event for each, in cell order. timeout_s applies to each cell.
+// stop (optional) is polled at least once a second and after every signal: when it returns true
+// the child is killed, the cell it was in gets no event, and RunIsolated returns early.
 void RunIsolated(size_t count, double timeout_s,
                  const std::function<std::vector<std::string>(size_t start)>& argv_for,
-                 const std::function<void(const WorkerEvent&)>& on_event);
+                 const std::function<void(const WorkerEvent&)>& on_event,
+                 const std::function<bool()>& stop = nullptr);
 
 // The executable of this process (/proc/self/exe).
 std::string SelfExe();

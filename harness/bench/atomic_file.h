@@ -1,7 +1,8 @@
 // Files the bench writes are replaced atomically: the content goes to a temporary file in the
-// same directory, is flushed to disk, then renamed over the target. A reader (or an interrupted
-// run) sees the old file or the new one, never half of one. SIGINT / SIGTERM during a write
-// remove the temporary file before the process dies.
+// same directory (unnamed, O_TMPFILE, when the file system can: it vanishes even on SIGKILL), is
+// flushed to disk, then renamed over the target. A reader (or an interrupted run) sees the old
+// file or the new one, never half of one. SIGINT / SIGTERM during a write remove a named
+// temporary file before the process dies.
 #pragma once
 
 #include <string>
@@ -12,11 +13,23 @@ namespace attnbench::bench {
 // target is then untouched and no temporary file is left behind.
 void WriteFileAtomic(const std::string& path, const std::string& content);
 
+// Removes temporary files (".NAME.tmp.PID") in dir left by a writer that no longer runs: only
+// the named fallback (no O_TMPFILE) can leave one, and only when killed with SIGKILL.
+void RemoveStaleTempFiles(const std::string& dir);
+
 // The temporary name used for path (exposed for tests): "<dir>/.<name>.tmp.<pid>".
 std::string TempPathFor(const std::string& path);
 
 // Installs the SIGINT / SIGTERM handler that unlinks a temporary file being written and then
 // dies of the signal as before. Idempotent.
 void InstallInterruptCleanup();
+
+// For a run that stops cleanly: the first SIGINT / SIGTERM only records the signal
+// (InterruptSignal() returns it from then on) so the caller can abandon the current cell, write
+// what is complete and exit; a second one behaves as InstallInterruptCleanup (unlinks the
+// temporary file being written, dies of the signal). Replaces that handler. Idempotent.
+void InstallGracefulInterrupt();
+// The first SIGINT / SIGTERM received since InstallGracefulInterrupt, 0 when none.
+int InterruptSignal();
 
 }  // namespace attnbench::bench

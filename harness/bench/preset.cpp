@@ -105,7 +105,7 @@ std::vector<std::string> KnownPresets(const std::vector<std::string>& search_dir
   return {names.begin(), names.end()};
 }
 
-std::vector<Section> LoadPreset(const std::string& name, const std::vector<std::string>& search_dirs) {
+std::string ResolvePresetFile(const std::string& name, const std::vector<std::string>& search_dirs) {
   fs::path file;
   if (name.find('/') != std::string::npos || fs::is_regular_file(name)) {
     file = name;
@@ -122,10 +122,15 @@ std::vector<Section> LoadPreset(const std::string& name, const std::vector<std::
     throw InputError("--preset: no preset or file '" + name + "' (known presets: " +
                      (known.empty() ? "none found" : known) + ")");
   }
+  return file.string();
+}
+
+std::vector<Section> LoadPreset(const std::string& name, const std::vector<std::string>& search_dirs) {
+  const std::string file = ResolvePresetFile(name, search_dirs);
   std::ifstream f(file);
   std::stringstream ss;
   ss << f.rdbuf();
-  return ParsePreset(ss.str(), file.string());
+  return ParsePreset(ss.str(), file);
 }
 
 std::vector<int> ParseThreads(const std::string& text, int cores) {

@@ -33,6 +33,9 @@ std::vector<Section> ParsePreset(const std::string& text, const std::string& ori
 // listing the known presets when neither exists.
 std::vector<Section> LoadPreset(const std::string& name_or_path, const std::vector<std::string>& search_dirs);
 
+// The file LoadPreset reads for NAME or FILE (same errors).
+std::string ResolvePresetFile(const std::string& name_or_path, const std::vector<std::string>& search_dirs);
+
 // The preset names found in search_dirs, sorted.
 std::vector<std::string> KnownPresets(const std::vector<std::string>& search_dirs);
 

@@ -26,6 +26,10 @@ std::vector<std::string> ReporterFormats();
 
 // summary.csv back into cells (compare, tests). Throws std::runtime_error on malformed input.
 std::vector<Cell> ParseSummaryCsv(const std::string& text);
+// One cell as a JSON object of the summary.csv columns (string values, numbers in shortest
+// round-trip form) and back: how a `bench --isolate` worker hands its cells to the parent.
+nlohmann::json CellToJson(const Cell& c);
+Cell CellFromJson(const nlohmann::json& j);
 // The CSV header (column names), for documentation and tests.
 std::vector<std::string> SummaryCsvColumns();
 

@@ -182,6 +182,19 @@ std::vector<std::string> SummaryCsvColumns() {
   return out;
 }
 
+nlohmann::json CellToJson(const Cell& c) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& col : Columns()) j[col.name] = col.get(c);
+  return j;
+}
+
+Cell CellFromJson(const nlohmann::json& j) {
+  Cell c;
+  for (const auto& col : Columns())
+    if (j.contains(col.name) && j[col.name].is_string()) col.set(c, j[col.name].get<std::string>());
+  return c;
+}
+
 std::vector<Cell> ParseSummaryCsv(const std::string& text) {
   const auto records = ParseRecords(text);
   if (records.empty()) throw std::runtime_error("summary.csv: empty");

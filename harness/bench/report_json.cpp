@@ -12,7 +12,7 @@ class JsonReporter : public Reporter {
   std::string FileName() const override { return "bench.json"; }
   std::string Render(const BenchRun& run) const override {
     nlohmann::json j = run.gbench;
-    if (!j.contains("context")) j["context"] = nlohmann::json::object();
+    if (!j.contains("context") || !j["context"].is_object()) j["context"] = nlohmann::json::object();
     if (!j.contains("benchmarks")) j["benchmarks"] = nlohmann::json::array();
     return j.dump(2) + "\n";
   }

@@ -60,6 +60,23 @@ class MarkdownReporter : public Reporter {
     os << "- **Date / host:** " << EnvString(env, {"date"}) << ", " << EnvString(env, {"host"}) << "\n";
     os << "- **Timing:** " << EnvString(env, {"timing", "description"}) << "\n";
     os << "- **Cache policy:** " << EnvString(env, {"timing", "cache"}) << "\n";
+    if (env.contains("isolation") && env["isolation"].is_object() && env["isolation"].value("enabled", false))
+      os << "- **Isolation:** every cell ran in a worker process (--isolate), " << env["isolation"].value("timeout_s", 0.0)
+         << " s timeout per cell; a crash or hang is a CRASHED / TIMEOUT row\n";
+    if (env.contains("resumes") && env["resumes"].is_array())
+      for (const auto& r : env["resumes"]) {
+        os << "- **Resumed** " << r.value("date", "?") << " (--resume): " << r.value("cells_kept", 0)
+           << " finished cells kept, " << r.value("cells_to_run", 0) << " left to run";
+        if (r.contains("isolation") && r["isolation"].value("enabled", false)) os << ", isolated";
+        if (r.contains("git") && r["git"].is_object() && r["git"].value("commit", "") != EnvString(env, {"git", "commit"}))
+          os << ", **at another commit** (" << r["git"].value("commit", "?") << ")";
+        os << "; SGEMM re-measured:";
+        if (r.contains("sgemm_gflops") && r["sgemm_gflops"].is_object())
+          for (const auto& [t, g] : r["sgemm_gflops"].items())
+            os << " " << (g.is_number() ? Fixed(g.get<double>(), 1) : std::string("?")) << " GFLOP/s at " << t
+               << " thread(s);";
+        os << " % SGEMM keeps the first run's ceiling above\n";
+      }
     os << "- **Backends:**";
     if (env.contains("backends"))
       for (const auto& [name, info] : env["backends"].items())

@@ -14,13 +14,14 @@
 namespace attnbench::bench {
 
 // PASS / MISTRUSTED cells are timed. FAIL, UNSUPPORTED, SKIPPED (budget), FILTERED
-// (--benchmark_filter) and ERROR (run failed while timing) are not.
+// (--benchmark_filter), ERROR (run failed while timing), CRASHED and TIMEOUT (--isolate: the
+// worker process died or hung in this cell) are not.
 struct Cell {
   std::string section;  // the preset section: "seq-sweep", "heads-sweep", "variants", ...
   std::string backend;
   std::string name;     // the Google Benchmark name, unique in the run
   Config config{};
-  std::string status;   // PASS, MISTRUSTED, FAIL, UNSUPPORTED, SKIPPED, FILTERED, ERROR
+  std::string status;   // PASS, MISTRUSTED, FAIL, UNSUPPORTED, SKIPPED, FILTERED, ERROR, CRASHED, TIMEOUT
   std::string reason;   // why, for every status but PASS
   double max_abs_err = 0, rel_l2_err = 0, tol_rel_l2 = 0;
   double flops = 0;                 // the FLOP model (flop_model.h)
@@ -36,6 +37,11 @@ struct Cell {
   int rotation = 1;                 // input/state copies cycled through (cache policy)
   double predicted_s = 0;           // the budget's prediction of one run() (0 = none)
   bool timed() const { return status == "PASS" || status == "MISTRUSTED"; }
+  // A cell `bench --resume` keeps instead of running again (everything but ERROR).
+  bool finished() const {
+    return timed() || status == "FAIL" || status == "SKIPPED" || status == "UNSUPPORTED" || status == "CRASHED" ||
+           status == "TIMEOUT" || status == "FILTERED";
+  }
 };
 
 struct BenchRun {

@@ -160,179 +160,205 @@ void ComputeDerived(BenchRun& run, const std::string& baseline) {
   }
 }
 
-void RunSweep(const std::vector<PlannedConfig>& plan, const std::vector<const LoadedBackend*>& backends,
-              const SweepOptions& o, BenchRun& run) {
+std::vector<CellRef> PlanCells(const std::vector<PlannedConfig>& plan,
+                               const std::vector<const LoadedBackend*>& backends, const std::string& filter_text) {
   std::optional<std::regex> filter;
-  if (!o.filter.empty() && o.filter != "all") filter.emplace(o.filter, std::regex::extended);
-  auto selected = [&](const std::string& name) { return !filter || std::regex_search(name, *filter); };
-  size_t total = 0;
-  for (const auto& pc : plan)
-    for (const auto* b : backends) total += selected(BenchmarkName(b->name, pc.config));
+  if (!filter_text.empty() && filter_text != "all") filter.emplace(filter_text, std::regex::extended);
+  std::vector<CellRef> cells;
+  for (size_t ci = 0; ci < plan.size(); ++ci)
+    for (const LoadedBackend* b : backends) {
+      std::string name = BenchmarkName(b->name, plan[ci].config);
+      if (!filter || std::regex_search(name, *filter)) cells.push_back({ci, b, std::move(name)});
+    }
+  return cells;
+}
+
+bool RunSweep(const std::vector<PlannedConfig>& plan, const std::vector<CellRef>& cells, const SweepOptions& o,
+              BenchRun& run, size_t start) {
+  const size_t total = o.progress_total ? o.progress_total : cells.size() - std::min(start, cells.size());
+  auto stopping = [&] { return o.stop && o.stop(); };
 
   if (!run.gbench.contains("benchmarks")) run.gbench["benchmarks"] = nlohmann::json::array();
   BudgetPredictor predictor;
-  const auto start = Clock::now();
+  for (const Cell& c : run.cells) {  // history from an earlier process (resume, isolation worker)
+    if (c.timed() && c.median_s > 0) predictor.Record(c.backend, c.config.problem, c.median_s);
+    else if (c.status == "SKIPPED" && c.predicted_s > 0) predictor.Record(c.backend, c.config.problem, c.predicted_s);
+  }
+  const auto sweep_start = Clock::now();
   size_t done = 0;
   double time_spent_cells = 0;  // seconds in finished cells, for the ETA
-  auto eta = [&](size_t index_of_config) {
+  auto eta = [&](size_t from) {
     // Remaining cells: the predicted cost when the backend has a rate (capped by the budget,
     // 0 when it will be skipped), else the average so far.
     const double avg = done ? time_spent_cells / done : 0;
     double s = 0;
-    for (size_t i = index_of_config; i < plan.size(); ++i)
-      for (const auto* b : backends) {
-        const double t = predictor.Predict(b->name, plan[i].config.problem);
-        const double cell = t > 0 ? CellSeconds(t, o.timing) : avg;
-        s += cell > o.budget_s ? 0 : cell;
-      }
+    for (size_t i = from; i < cells.size(); ++i) {
+      const double t = predictor.Predict(cells[i].backend->name, plan[cells[i].config].config.problem);
+      const double cell = t > 0 ? CellSeconds(t, o.timing) : avg;
+      s += cell > o.budget_s ? 0 : cell;
+    }
     return s;
   };
 
-  for (size_t ci = 0; ci < plan.size(); ++ci) {
-    const Config& cfg = plan[ci].config;
+  std::optional<size_t> data_config;  // the config data and ref belong to
+  std::optional<ProblemData> data;
+  std::optional<ReferenceResult> ref;
+  for (size_t pos = start; pos < cells.size(); ++pos) {
+    if (stopping()) return false;
+    const CellRef& cr = cells[pos];
+    const LoadedBackend* b = cr.backend;
+    const Config& cfg = plan[cr.config].config;
     const ab_problem& p = cfg.problem;
-    SetThreads(p.threads);
-    std::optional<ProblemData> data;
-    std::optional<ReferenceResult> ref;
-    for (const LoadedBackend* b : backends) {
-      const std::string name = BenchmarkName(b->name, cfg);
-      if (!selected(name)) continue;
-      const auto cell_start = Clock::now();
-      ++done;
-      Cell cell;
-      cell.section = plan[ci].sections;
-      cell.backend = b->name;
-      cell.name = name;
-      cell.config = cfg;
-      if (o.progress)
-        std::fprintf(stderr, "[%zu/%zu] %-12s %-40s ... ETA %s\n", done, total, b->name.c_str(), Short(cfg).c_str(),
-                     Duration(eta(ci) - 0).c_str());
-      auto finish = [&] {
-        if (o.progress) {
-          if (cell.timed())
-            std::fprintf(stderr, "        %s %s (cv %.1f%%, %lld reps), %.2f GFLOP/s\n", cell.status.c_str(),
-                         FormatSeconds(cell.median_s).c_str(), 100 * cell.cv, static_cast<long long>(cell.repetitions),
-                         CountFlops(p).total() / cell.median_s * 1e-9);
-          else
-            std::fprintf(stderr, "        %s: %s\n", cell.status.c_str(), cell.reason.c_str());
-        }
-        time_spent_cells += Since(cell_start);
-        run.cells.push_back(cell);
-      };
+    if (data_config != cr.config) {
+      SetThreads(p.threads);
+      data.reset();
+      ref.reset();
+      data_config = cr.config;
+    }
+    const std::string& name = cr.name;
+    if (o.on_begin) o.on_begin(pos);
+    const auto cell_start = Clock::now();
+    ++done;
+    Cell cell;
+    cell.section = plan[cr.config].sections;
+    cell.backend = b->name;
+    cell.name = name;
+    cell.config = cfg;
+    if (o.progress)
+      std::fprintf(stderr, "[%zu/%zu] %-12s %-40s ... ETA %s\n", o.progress_offset + done,
+                   o.progress_offset + total, b->name.c_str(), Short(cfg).c_str(), Duration(eta(pos)).c_str());
+    nlohmann::json entries = nlohmann::json::array();
+    auto finish = [&] {
+      if (o.progress) {
+        if (cell.timed())
+          std::fprintf(stderr, "        %s %s (cv %.1f%%, %lld reps), %.2f GFLOP/s\n", cell.status.c_str(),
+                       FormatSeconds(cell.median_s).c_str(), 100 * cell.cv, static_cast<long long>(cell.repetitions),
+                       CountFlops(p).total() / cell.median_s * 1e-9);
+        else
+          std::fprintf(stderr, "        %s: %s\n", cell.status.c_str(), cell.reason.c_str());
+      }
+      time_spent_cells += Since(cell_start);
+      for (const auto& j : entries) run.gbench["benchmarks"].push_back(j);
+      run.cells.push_back(cell);
+      if (o.on_cell) o.on_cell(pos, run.cells.back(), entries);
+    };
 
-      char why[1024] = {0};
-      if (!b->table->supports(&p, why, sizeof why)) {
-        cell.status = "UNSUPPORTED";
-        cell.reason = why[0] ? why : "unsupported (no reason given)";
-        finish();
-        continue;
-      }
-      std::string basis;
-      const double predicted = predictor.Predict(b->name, p, &basis);
-      cell.predicted_s = predicted;
-      if (predicted > 0 && CellSeconds(predicted, o.timing) > o.budget_s) {
-        char buf[512];
-        std::snprintf(buf, sizeof buf,
-                      "too slow: predicted %s per run from its rate on %s (FLOP model), the cell would take ~%s > "
-                      "--budget %gs; not validated, not timed",
-                      FormatSeconds(predicted).c_str(), basis.c_str(), Duration(CellSeconds(predicted, o.timing)).c_str(),
-                      o.budget_s);
-        cell.status = "SKIPPED";
-        cell.reason = buf;
-        finish();
-        continue;
-      }
-      // Validate right before timing, on the same data the timing uses.
-      if (!data) data.emplace(MakeRandomProblemData(p, o.data_seed));
-      if (!ref) ref.emplace(ComputeReference(*data, SampleRows(p.seq_len, o.sample_rows, o.data_seed)));
-      const auto check_start = Clock::now();
-      const CheckResult r = CheckBackend(*b, *data, *ref);
-      const double t_check = Since(check_start);
-      cell.status = StatusName(r.status);
-      cell.reason = r.reason;
-      cell.max_abs_err = r.max_abs_err;
-      cell.rel_l2_err = r.rel_l2_err;
-      cell.tol_rel_l2 = r.tol.rel_l2;
-      cell.workspace_bytes = r.workspace_bytes;
-      if (!cell.timed()) {
-        if (r.status == Status::kFail) cell.reason = "validation failed, not timed: " + cell.reason;
-        finish();
-        continue;
-      }
-      if (predicted <= 0) cell.predicted_s = t_check;
-      if (CellSeconds(t_check, o.timing) > o.budget_s) {
-        predictor.Record(b->name, p, t_check);
-        char buf[512];
-        std::snprintf(buf, sizeof buf,
-                      "too slow: validation (%s) passed but one run took %s, the cell would take ~%s > --budget %gs; "
-                      "not timed",
-                      cell.status.c_str(), FormatSeconds(t_check).c_str(), Duration(CellSeconds(t_check, o.timing)).c_str(),
-                      o.budget_s);
-        cell.status = "SKIPPED";
-        cell.reason = buf;
-        finish();
-        continue;
-      }
-      // Prepare the copies to cycle through (prepare is never timed).
-      std::string err;
-      std::vector<std::unique_ptr<Instance>> copies;
-      if (auto first = Prepare(b->table, *data, &err)) copies.push_back(std::move(first));
-      if (!copies.empty()) {
-        const size_t per_copy = DataBytes(*data) + b->table->workspace_bytes(copies[0]->state);
-        const int k = RotationCount(per_copy, o.cold_bytes, o.cold_cache);
-        while (static_cast<int>(copies.size()) < k && err.empty())
-          if (auto in = Prepare(b->table, *data, &err)) copies.push_back(std::move(in));
-      }
-      char msg[1024] = {0};
-      // Warm-up pass: page faults and lazy initialisation of every copy happen here, untimed.
-      for (auto& in : copies)
-        if (err.empty() && in->tab->run(in->state, in->data.x.data(), in->out.data(), msg, sizeof msg) != AB_OK)
-          err = std::string("run failed: ") + msg;
-      if (!err.empty()) {
-        cell.status = "ERROR";
-        cell.reason = err;
-        finish();
-        continue;
-      }
-      cell.rotation = static_cast<int>(copies.size());
-      size_t next = 0;
-      const TimedCell t = TimeCell(name, [&](std::string* e) {
-        Instance& in = *copies[next];
-        next = next + 1 == copies.size() ? 0 : next + 1;
-        if (in.tab->run(in.state, in.data.x.data(), in.out.data(), msg, sizeof msg) != AB_OK) {
-          *e = std::string("run failed: ") + msg;
-          return false;
-        }
-        return true;
-      });
-      copies.clear();
-      if (run.gbench.value("context", nlohmann::json()).is_null()) run.gbench["context"] = t.context;
-      for (const auto& j : t.benchmarks) run.gbench["benchmarks"].push_back(j);
-      if (!t.error.empty()) {
-        cell.status = "ERROR";
-        cell.reason = t.error;
-        finish();
-        continue;
-      }
-      const Stats s = ComputeStats(t.seconds);
-      cell.median_s = s.median;
-      cell.mean_s = s.mean;
-      cell.stddev_s = s.stddev;
-      cell.cv = s.cv;
-      cell.min_s = s.min;
-      cell.repetitions = static_cast<int64_t>(t.seconds.size());
-      cell.iterations = t.iterations;
-      predictor.Record(b->name, p, s.median);
+    char why[1024] = {0};
+    if (!b->table->supports(&p, why, sizeof why)) {
+      cell.status = "UNSUPPORTED";
+      cell.reason = why[0] ? why : "unsupported (no reason given)";
       finish();
+      continue;
     }
-    if (o.checkpoint) {
-      ComputeDerived(run, o.baseline);
-      o.checkpoint(run);
+    std::string basis;
+    const double predicted = predictor.Predict(b->name, p, &basis);
+    cell.predicted_s = predicted;
+    if (predicted > 0 && CellSeconds(predicted, o.timing) > o.budget_s) {
+      char buf[512];
+      std::snprintf(buf, sizeof buf,
+                    "too slow: predicted %s per run from its rate on %s (FLOP model), the cell would take ~%s > "
+                    "--budget %gs; not validated, not timed",
+                    FormatSeconds(predicted).c_str(), basis.c_str(), Duration(CellSeconds(predicted, o.timing)).c_str(),
+                    o.budget_s);
+      cell.status = "SKIPPED";
+      cell.reason = buf;
+      finish();
+      continue;
     }
+    // Validate right before timing, on the same data the timing uses.
+    if (!data) data.emplace(MakeRandomProblemData(p, o.data_seed));
+    if (!ref) ref.emplace(ComputeReference(*data, SampleRows(p.seq_len, o.sample_rows, o.data_seed)));
+    const auto check_start = Clock::now();
+    const CheckResult r = CheckBackend(*b, *data, *ref);
+    const double t_check = Since(check_start);
+    cell.status = StatusName(r.status);
+    cell.reason = r.reason;
+    cell.max_abs_err = r.max_abs_err;
+    cell.rel_l2_err = r.rel_l2_err;
+    cell.tol_rel_l2 = r.tol.rel_l2;
+    cell.workspace_bytes = r.workspace_bytes;
+    if (!cell.timed()) {
+      if (r.status == Status::kFail) cell.reason = "validation failed, not timed: " + cell.reason;
+      finish();
+      continue;
+    }
+    if (predicted <= 0) cell.predicted_s = t_check;
+    if (CellSeconds(t_check, o.timing) > o.budget_s) {
+      predictor.Record(b->name, p, t_check);
+      char buf[512];
+      std::snprintf(buf, sizeof buf,
+                    "too slow: validation (%s) passed but one run took %s, the cell would take ~%s > --budget %gs; "
+                    "not timed",
+                    cell.status.c_str(), FormatSeconds(t_check).c_str(), Duration(CellSeconds(t_check, o.timing)).c_str(),
+                    o.budget_s);
+      cell.status = "SKIPPED";
+      cell.reason = buf;
+      finish();
+      continue;
+    }
+    if (stopping()) return false;
+    // Prepare the copies to cycle through (prepare is never timed).
+    std::string err;
+    std::vector<std::unique_ptr<Instance>> copies;
+    if (auto first = Prepare(b->table, *data, &err)) copies.push_back(std::move(first));
+    if (!copies.empty()) {
+      const size_t per_copy = DataBytes(*data) + b->table->workspace_bytes(copies[0]->state);
+      const int k = RotationCount(per_copy, o.cold_bytes, o.cold_cache);
+      while (static_cast<int>(copies.size()) < k && err.empty())
+        if (auto in = Prepare(b->table, *data, &err)) copies.push_back(std::move(in));
+    }
+    char msg[1024] = {0};
+    // Warm-up pass: page faults and lazy initialisation of every copy happen here, untimed.
+    for (auto& in : copies)
+      if (err.empty() && in->tab->run(in->state, in->data.x.data(), in->out.data(), msg, sizeof msg) != AB_OK)
+        err = std::string("run failed: ") + msg;
+    if (!err.empty()) {
+      cell.status = "ERROR";
+      cell.reason = err;
+      finish();
+      continue;
+    }
+    cell.rotation = static_cast<int>(copies.size());
+    size_t next = 0;
+    bool interrupted = false;
+    const TimedCell t = TimeCell(name, [&](std::string* e) {
+      if (stopping()) {
+        interrupted = true;
+        *e = "interrupted";
+        return false;
+      }
+      Instance& in = *copies[next];
+      next = next + 1 == copies.size() ? 0 : next + 1;
+      if (in.tab->run(in.state, in.data.x.data(), in.out.data(), msg, sizeof msg) != AB_OK) {
+        *e = std::string("run failed: ") + msg;
+        return false;
+      }
+      return true;
+    });
+    copies.clear();
+    if (interrupted || stopping()) return false;  // abandoned: neither the cell nor its JSON
+    if (run.gbench.value("context", nlohmann::json()).is_null()) run.gbench["context"] = t.context;
+    entries = t.benchmarks;
+    if (!t.error.empty()) {
+      cell.status = "ERROR";
+      cell.reason = t.error;
+      finish();
+      continue;
+    }
+    const Stats s = ComputeStats(t.seconds);
+    cell.median_s = s.median;
+    cell.mean_s = s.mean;
+    cell.stddev_s = s.stddev;
+    cell.cv = s.cv;
+    cell.min_s = s.min;
+    cell.repetitions = static_cast<int64_t>(t.seconds.size());
+    cell.iterations = t.iterations;
+    predictor.Record(b->name, p, s.median);
+    finish();
   }
   ComputeDerived(run, o.baseline);
-  if (o.progress)
-    std::fprintf(stderr, "done: %zu cells in %s\n", done, Duration(Since(start)).c_str());
+  if (o.progress) std::fprintf(stderr, "done: %zu cells in %s\n", done, Duration(Since(sweep_start)).c_str());
+  return true;
 }
 
 }  // namespace attnbench::bench

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "../plugin_loader.h"
 #include "budget.h"
 #include "preset.h"
@@ -27,6 +29,19 @@ std::vector<PlannedConfig> PlanConfigs(const std::vector<Section>& sections, int
 // the variant's default, "/dropout:0.1", "/bias"): stable across runs, so compare pairs cells.
 std::string BenchmarkName(const std::string& backend, const Config& c);
 
+// One (config, backend) cell of the sweep.
+struct CellRef {
+  size_t config = 0;  // index into the plan
+  const LoadedBackend* backend = nullptr;
+  std::string name;   // BenchmarkName(backend, config)
+};
+
+// Every cell of the sweep in the order it runs (config-major, backends in the given order), minus
+// those --benchmark_filter (extended regex, "" or "all" = every cell) leaves out. Deterministic:
+// a `bench --isolate` worker and a `bench --resume` derive the same list from the same flags.
+std::vector<CellRef> PlanCells(const std::vector<PlannedConfig>& plan,
+                               const std::vector<const LoadedBackend*>& backends, const std::string& filter);
+
 struct SweepOptions {
   TimingPlan timing;
   double budget_s = 30;
@@ -37,15 +52,25 @@ struct SweepOptions {
   std::string baseline;             // "" = no speedups
   std::string filter;               // --benchmark_filter regex ("" = all)
   bool progress = true;             // progress + ETA on stderr
-  // Called after each config with the results so far (the bench writes its files there, so an
-  // interrupted run keeps what it measured).
-  std::function<void(const BenchRun&)> checkpoint;
+  size_t progress_offset = 0;       // cells finished before (a resumed run): added to "[k/n]"
+  size_t progress_total = 0;        // n of "[k/n]" (0 = the number of cells run here)
+  // Called right before cell `pos` (an index into the cells RunSweep was given) starts.
+  std::function<void(size_t pos)> on_begin;
+  // Called after each cell, once it is in run.cells, with its Google Benchmark JSON entries (an
+  // empty array when it was not timed): the bench writes its files here, so an interrupted run
+  // keeps what it measured.
+  std::function<void(size_t pos, const Cell& cell, const nlohmann::json& benchmarks)> on_cell;
+  // Polled between cells, between validation and timing, and every timed iteration: true
+  // abandons the cell in progress (it is not added) and ends the sweep.
+  std::function<bool()> stop;
 };
 
-// Runs the sweep, appending cells to run.cells and Google Benchmark's JSON to run.gbench.
-// run.sgemm_gflops must hold the ceiling for every thread count in the plan.
-void RunSweep(const std::vector<PlannedConfig>& plan, const std::vector<const LoadedBackend*>& backends,
-              const SweepOptions& options, BenchRun& run);
+// Runs cells[start..] of the sweep, appending a Cell to run.cells and Google Benchmark's JSON to
+// run.gbench for each. run.sgemm_gflops must hold the ceiling for every thread count in the
+// plan. Timed (and budget-skipped) cells already in run.cells seed the budget's predictions, as
+// if they had run in this process. Returns false when options.stop ended it early.
+bool RunSweep(const std::vector<PlannedConfig>& plan, const std::vector<CellRef>& cells, const SweepOptions& options,
+              BenchRun& run, size_t start = 0);
 
 // GFLOP/s, % of SGEMM, speedup vs baseline, from the medians (idempotent).
 void ComputeDerived(BenchRun& run, const std::string& baseline);
