@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The ONNX Runtime peer on a tiny grid (all four variants, odd sizes, dropout, bias): every row
+# PASS and summary.csv has the bench columns. Skipped (exit 77, CTest SKIP_RETURN_CODE) when the
+# peers venv (scripts/setup-peers) does not exist, so CI needs no network installs.
+#   peers_onnxruntime_test.sh ATTNBENCH SOURCE_DIR
+set -euo pipefail
+cli="$1"; src="$2"
+venv="${PEERS_VENV:-$src/build/peers-venv}"
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import onnxruntime, onnx" 2>/dev/null; then
+  echo "SKIP: no peers venv with onnxruntime at $venv (run scripts/setup-peers)"
+  exit 77
+fi
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+"$venv/bin/python" "$src/peers/run_peers.py" --attnbench "$cli" --peers onnxruntime --require \
+  --variant simplified,self,causal,mha --seq-len 1,3,17 --heads 1,3 --d-in 12 --d-out 12 \
+  --dropout 0,0.1 --qkv-bias 0,1 --threads 1 --repetitions 2 --min-time 0.001 --out "$out"
+rows=$(($(wc -l < "$out/summary.csv") - 1))
+pass=$(grep -c ',PASS,' "$out/summary.csv" || true)
+[ "$rows" -eq 96 ] || { echo "expected 96 rows, got $rows"; exit 1; }
+[ "$pass" -eq 96 ] || { echo "expected 96 PASS, got $pass"; cat "$out/summary.csv"; exit 1; }
+head -1 "$out/summary.csv" | grep -q '^section,backend,variant,batch,seq_len,' || { echo "bad header"; exit 1; }
+echo "OK: $pass/$rows onnxruntime peer rows PASS"
