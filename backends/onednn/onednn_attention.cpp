@@ -6,8 +6,9 @@
 //   Q.K^T        per batch and block of query rows, a 3-D matmul whose batch dimension is the
 //                heads: Q [H, rows, hd] and K^T [H, hd, T] are strided views into the projected
 //                [T, d_out] buffers (strides hd / d_out / 1), nothing is copied. The 1/sqrt(hd)
-//                scale is an output scale; the causal mask is a binary-add post-op with a
-//                prepared [rows, T] tensor of 0 / -inf (one slice per block, by data handle).
+//                scale is an output scale. The causal mask is an in-place oneDNN binary add of
+//                a prepared [rows, T] tensor of 0 / -inf (one slice per block, by data handle),
+//                broadcast over heads (as a matmul post-op, 2.6 falls back to ref:any matmul).
 //   softmax      oneDNN softmax on the last axis of the [H, rows, T] scores.
 //   dropout      the shared counter-based mask of dropout.h, a plain OpenMP loop over the
 //                softmax output (not a oneDNN primitive).
@@ -57,8 +58,8 @@ class OnednnAttention {
  public:
   static constexpr const char* kName = "onednn";
   static constexpr const char* kDescription =
-      "oneDNN matmul primitives (projections with bias, Q.K^T with output scale + causal mask "
-      "post-op, P.V on strided head views) and oneDNN softmax";
+      "oneDNN matmul primitives (projections with bias, Q.K^T with output scale, P.V on strided "
+      "head views), binary add of a causal -inf mask, oneDNN softmax";
   static constexpr int kRowBlock = 256;
 
   static std::string RuntimeInfo() {
@@ -136,6 +137,7 @@ class OnednnAttention {
         s.kt.set_data_handle(const_cast<float*>(k + base));
         if (p_.causal) s.mask.set_data_handle(mask_.data() + r0 * T);
         s.qk.execute(stream_, s.qk_args);
+        if (p_.causal) s.add_mask.execute(stream_, s.mask_args);
         s.sm.execute(stream_, s.sm_args);
         if (p_.dropout_p > 0.0f) Dropout(b, r0, s.rows);
         s.v.set_data_handle(const_cast<float*>(v + base));
@@ -156,8 +158,9 @@ class OnednnAttention {
     memory::dim rows = 0;
     dnnl::matmul qk, pv;
     dnnl::softmax_forward sm;
+    dnnl::binary add_mask;
     memory q, kt, s, v, ctx, mask;
-    Args qk_args, sm_args, pv_args;
+    Args qk_args, mask_args, sm_args, pv_args;
   };
 
   dnnl::primitive_attr UserScratch() {
@@ -193,16 +196,19 @@ class OnednnAttention {
     dnnl::primitive_attr qk_attr = UserScratch();
     if (scale != 1.0f) qk_attr.set_output_scales(0, {scale});
     memory::desc mmd({1, rows, T}, dt::f32, {rows * T, T, 1});
-    if (p_.causal) {
-      dnnl::post_ops po;
-      po.append_binary(dnnl::algorithm::binary_add, mmd);
-      qk_attr.set_post_ops(po);
-    }
     dnnl::matmul::primitive_desc qk_pd(dnnl::matmul::desc(qmd, ktmd, smd), qk_attr, eng_);
     dnnl::softmax_forward::primitive_desc sm_pd(
         dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, smd, 2), UserScratch(), eng_);
     dnnl::matmul::primitive_desc pv_pd(dnnl::matmul::desc(smd, vmd, cmd), UserScratch(), eng_);
     Track(qk_pd.scratchpad_desc()), Track(sm_pd.scratchpad_desc()), Track(pv_pd.scratchpad_desc());
+    if (p_.causal) {
+      // In-place binary add of the [1, rows, T] 0 / -inf mask, broadcast over the heads. (As a
+      // binary post-op of the Q.K^T matmul it would push oneDNN 2.6 to its reference matmul.)
+      dnnl::binary::primitive_desc mask_pd(dnnl::binary::desc(dnnl::algorithm::binary_add, smd, mmd, smd),
+                                           UserScratch(), eng_);
+      Track(mask_pd.scratchpad_desc());
+      s->add_mask = dnnl::binary(mask_pd);
+    }
     s->q = memory(qmd, eng_, nullptr);
     s->kt = memory(ktmd, eng_, nullptr);
     s->s = memory(smd, eng_, scores_.data());
@@ -211,7 +217,8 @@ class OnednnAttention {
     s->qk_args = {{DNNL_ARG_SRC, s->q}, {DNNL_ARG_WEIGHTS, s->kt}, {DNNL_ARG_DST, s->s}};
     if (p_.causal) {
       s->mask = memory(mmd, eng_, mask_.data());
-      s->qk_args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1] = s->mask;
+      s->mask_args = {{DNNL_ARG_SRC_0, s->s}, {DNNL_ARG_SRC_1, s->mask}, {DNNL_ARG_DST, s->s}};
+      all_args_.push_back(&s->mask_args);
     }
     s->sm_args = {{DNNL_ARG_SRC, s->s}, {DNNL_ARG_DST, s->s}};
     s->pv_args = {{DNNL_ARG_SRC, s->s}, {DNNL_ARG_WEIGHTS, s->v}, {DNNL_ARG_DST, s->ctx}};
