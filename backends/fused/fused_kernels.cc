@@ -119,10 +119,8 @@ HWY_AFTER_NAMESPACE();
 #include <string>
 
 #include "../blas/blas_ops.h"
+#include "../highway/flush_denormals.h"
 
-#if HWY_ARCH_X86
-#include <xmmintrin.h>
-#endif
 
 namespace attnbench {
 
@@ -135,21 +133,6 @@ namespace ops = blas_ops;
 constexpr size_t kPad = FusedState::kPad;
 
 size_t RoundUp(size_t n, size_t m) { return (n + m - 1) / m * m; }
-
-// FTZ + DAZ in every worker, the caller's MXCSR restored on exit (same policy and reasoning as
-// backends/highway: masked scores are -inf so masking makes no subnormal, but Highway 1.0.3's
-// Exp returns subnormals for inputs in about [-104, -87], and those are legitimate weights).
-class FlushDenormals {
- public:
-#if HWY_ARCH_X86
-  FlushDenormals() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | kFtz | kDaz); }
-  ~FlushDenormals() { _mm_setcsr(saved_); }
-
- private:
-  static constexpr unsigned kFtz = 1u << 15, kDaz = 1u << 6;
-  unsigned saved_;
-#endif
-};
 
 AlignedBuffer<float> Zeroed(size_t n) {
   AlignedBuffer<float> buf(n);
