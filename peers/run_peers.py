@@ -44,9 +44,9 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-_spec = importlib.util.spec_from_file_location("attnbench_reference", os.path.join(ROOT, "scripts", "reference.py"))
-reference = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(reference)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import frameworks  # noqa: E402  (peers/frameworks: one module per framework)
+from frameworks.common import reference  # noqa: E402
 
 VARIANTS = ("simplified", "self", "causal", "mha")
 COLUMNS = ["section", "backend", "variant", "batch", "seq_len", "d_in", "d_out", "heads", "head_dim", "qkv_proj",
@@ -123,18 +123,6 @@ def max_abs_score(p, x, w):
     return m
 
 
-def dropout_mask(p):
-    """[B, H, T, T] float32: 1/(1-p) where kept, 0 where dropped (include/attnbench/dropout.h)."""
-    B, H, T, prob = p["batch"], p["heads"], p["seq_len"], p["dropout_p"]
-    m = np.empty((B, H, T, T), dtype=np.float32)
-    keep_scale = np.float32(1.0 / (1.0 - float(np.float32(prob))))
-    for b in range(B):
-        for h in range(H):
-            for i in range(T):
-                m[b, h, i] = np.where(reference.dropout_keep(p["dropout_seed"], b, h, i, T, prob), keep_scale, 0.0)
-    return m
-
-
 def write_inputs(args, p, d, data_seed):
     """x.npy, weights and problem.json in d: through `attnbench run --dump`, else here."""
     if args.attnbench:
@@ -172,139 +160,8 @@ def load_inputs(d):
     return prob, x, w
 
 
-# ---------------------------------------------------------------------------------------------
-# Peers. Each: available() -> version or None; supports(p) -> "" or reason;
-# prepare(p, x, w, threads) -> run() callable returning out [B, T, d_out] float32.
+PEERS = frameworks.PEERS
 
-
-class OnnxRuntimePeer:
-    name = "onnxruntime"
-
-    @staticmethod
-    def available():
-        try:
-            import onnx  # noqa: F401
-            import onnxruntime
-            return onnxruntime.__version__
-        except ImportError:
-            return None
-
-    @staticmethod
-    def supports(p):
-        return ""
-
-    @staticmethod
-    def prepare(p, x, w, threads):
-        import onnx
-        import onnxruntime as ort
-        from onnx import TensorProto, helper, numpy_helper
-        B, T, din, dout, H = p["batch"], p["seq_len"], p["d_in"], p["d_out"], p["heads"]
-        hd = dout // H
-        nodes, inits = [], []
-
-        def const(name, arr):
-            inits.append(numpy_helper.from_array(np.ascontiguousarray(arr), name))
-            return name
-
-        def node(op, ins, out, **kw):
-            nodes.append(helper.make_node(op, ins, [out], **kw))
-            return out
-
-        def proj(src, wn, bn, out):
-            y = node("MatMul", [src, const(wn, w[wn])], out + "_mm")
-            return node("Add", [y, const(bn, w[bn])], out) if bn else y
-
-        if p["qkv_proj"]:
-            q = proj("x", "w_q", "b_q" if p["qkv_bias"] else None, "q")
-            k = proj("x", "w_k", "b_k" if p["qkv_bias"] else None, "k")
-            v = proj("x", "w_v", "b_v" if p["qkv_bias"] else None, "v")
-        else:
-            q = k = v = "x"
-        shape = const("heads_shape", np.array([B, T, H, hd], dtype=np.int64))
-        qh = node("Transpose", [node("Reshape", [q, shape], "q4")], "qh", perm=[0, 2, 1, 3])   # [B,H,T,hd]
-        kt = node("Transpose", [node("Reshape", [k, shape], "k4")], "kt", perm=[0, 2, 3, 1])   # [B,H,hd,T]
-        vh = node("Transpose", [node("Reshape", [v, shape], "v4")], "vh", perm=[0, 2, 1, 3])
-        s = node("MatMul", [qh, kt], "s")
-        if p["qkv_proj"]:
-            s = node("Mul", [s, const("scale", np.array(1.0 / math.sqrt(hd), dtype=np.float32))], "s_scaled")
-        if p["causal"]:
-            mask = np.triu(np.full((T, T), -np.inf, dtype=np.float32), 1)
-            s = node("Add", [s, const("causal_mask", mask)], "s_masked")
-        a = node("Softmax", [s], "a", axis=-1)
-        if p["dropout_p"] > 0:
-            a = node("Mul", [a, const("dropout_mask", dropout_mask(p))], "a_dropped")
-        c = node("MatMul", [a, vh], "ctx_h")
-        c = node("Reshape", [node("Transpose", [c], "ctx_t", perm=[0, 2, 1, 3]),
-                             const("ctx_shape", np.array([B, T, dout], dtype=np.int64))], "ctx")
-        if p["out_proj"]:
-            c = proj(c, "w_o", "b_o", "out")
-        graph = helper.make_graph(nodes, "attention",
-                                  [helper.make_tensor_value_info("x", TensorProto.FLOAT, [B, T, din])],
-                                  [helper.make_tensor_value_info(c, TensorProto.FLOAT, [B, T, dout])], inits)
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-        model.ir_version = min(model.ir_version, 8)
-        onnx.checker.check_model(model)
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
-        feed = {"x": np.ascontiguousarray(x, dtype=np.float32)}
-        outs = [c]
-        return lambda: sess.run(outs, feed)[0]
-
-
-class TorchPeer:
-    name = "torch"
-
-    @staticmethod
-    def available():
-        try:
-            import torch
-            return torch.__version__
-        except ImportError:
-            return None
-
-    @staticmethod
-    def supports(p):
-        if p["dropout_p"] > 0:
-            return "torch's dropout uses its own RNG, not attnbench's counter-based mask: dropout-0 only"
-        return ""
-
-    @staticmethod
-    def prepare(p, x, w, threads):
-        import torch
-        import torch.nn.functional as F
-        torch.set_num_threads(threads)
-        B, T, dout, H = p["batch"], p["seq_len"], p["d_out"], p["heads"]
-        hd = dout // H
-        t = lambda n: torch.from_numpy(np.ascontiguousarray(w[n], dtype=np.float32)) if n in w else None
-        xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-        wq, wk, wv, wo = t("w_q"), t("w_k"), t("w_v"), t("w_o")
-        bq, bk, bv, bo = (t(n) if p["qkv_bias"] or n == "b_o" else None for n in ("b_q", "b_k", "b_v", "b_o"))
-        scale = 1.0 / math.sqrt(hd) if p["qkv_proj"] else 1.0
-
-        def lin(a, wt, b):
-            y = a @ wt
-            return y + b if b is not None else y
-
-        heads = lambda a: a.view(B, T, H, hd).transpose(1, 2)
-
-        @torch.inference_mode()
-        def run():
-            if p["qkv_proj"]:
-                q, k, v = lin(xt, wq, bq), lin(xt, wk, bk), lin(xt, wv, bv)
-            else:
-                q = k = v = xt
-            c = F.scaled_dot_product_attention(heads(q), heads(k), heads(v), is_causal=bool(p["causal"]), scale=scale)
-            c = c.transpose(1, 2).reshape(B, T, dout)
-            if p["out_proj"]:
-                c = lin(c, wo, bo)
-            return c.numpy()
-        return run
-
-
-PEERS = {c.name: c for c in (OnnxRuntimePeer, TorchPeer)}
 
 
 def time_calls(fn, repetitions, min_time):
