@@ -11,10 +11,15 @@ For every config of the grid (cartesian product, as in `attnbench run`):
   3. each peer computes the output once; relative L2 error vs the reference above the attnbench
      tolerance (16 u sqrt(L) (1 + max|score|), harness/validate.cpp) is FAIL and is not timed;
   4. a PASS peer is timed: warm-up, then --repetitions repetitions of n calls each (n chosen so a
-     repetition lasts >= --min-time); median / mean / stddev / cv / min per call.
+     repetition lasts >= --min-time); median / mean / stddev / cv / min per call. With --budget,
+     a peer whose repetitions would exceed it is SKIPPED.
 Rows go to OUT/summary.csv with the columns of the bench summary.csv (harness/bench/
-report_csv.cpp), section "peers", backend "peer-<framework>", the framework version in the
-name ("peer-onnxruntime@1.17.1/mha/B:1/..."); OUT/peers.json holds the versions and settings.
+report_csv.cpp), section "peers", backend and name "peer-<framework>/mha/B:1/..."; OUT/peers.json
+holds each framework's version and what it says about its kernels, and the settings.
+
+`attnbench bench --peers LIST` runs this with --manifest: the configs of its sweep, their inputs
+written by the bench itself (the very x and weights its backends were validated and timed on),
+and merges the rows into its summary, report and plots (docs/peers.md).
 
 Peers:
   onnxruntime  a generated ONNX graph: MatMul/Add (projections), Reshape/Transpose (heads),
@@ -24,7 +29,7 @@ Peers:
   torch        torch.nn.functional.scaled_dot_product_attention(is_causal=...) between torch
                matmuls. Its dropout uses torch's RNG, not attnbench's mask: dropout > 0 configs
                are SKIPPED for torch.
-Exit code: 0 all checked peers PASS (or SKIPPED/UNSUPPORTED), 1 a FAIL, 2 bad input.
+Exit code: 0 all checked peers PASS (or SKIPPED/UNSUPPORTED), 1 a FAIL or ERROR, 2 bad input.
 """
 import argparse
 import csv
@@ -164,11 +169,14 @@ PEERS = frameworks.PEERS
 
 
 
-def time_calls(fn, repetitions, min_time):
-    fn()  # warm-up
-    n, t0 = 1, time.perf_counter()
-    fn()
+def time_calls(fn, repetitions, min_time, budget=None):
+    """Median etc. per call. With a budget (seconds for the whole measurement), a call so slow
+    that the repetitions would not fit returns None (the row becomes SKIPPED)."""
+    t0 = time.perf_counter()
+    fn()  # warm-up (the validation call before was the first one)
     one = max(time.perf_counter() - t0, 1e-7)
+    if budget is not None and one * repetitions > budget:
+        return None, one
     n = max(1, int(math.ceil(min_time / one)))
     per_call = []
     for _ in range(repetitions):
@@ -180,7 +188,7 @@ def time_calls(fn, repetitions, min_time):
     mean = statistics.fmean(per_call)
     sd = statistics.stdev(per_call) if len(per_call) > 1 else 0.0
     return {"median_s": med, "mean_s": mean, "stddev_s": sd, "cv": sd / mean if mean > 0 else 0.0,
-            "min_s": min(per_call), "repetitions": repetitions, "iterations": n}
+            "min_s": min(per_call), "repetitions": repetitions, "iterations": n}, one
 
 
 def csv_num(v):
@@ -191,11 +199,64 @@ def csv_num(v):
     return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
 
 
+def peer_info(name):
+    """{"version": ..., ...} or None when the framework is not importable."""
+    peer = PEERS[name]
+    ver = peer.available()
+    if ver is None:
+        return None
+    try:
+        info = dict(peer.info())
+    except Exception as e:  # noqa: BLE001 - info is a courtesy, not a reason to fail
+        info = {"info_error": f"{type(e).__name__}: {e}"}
+    info.setdefault("version", ver)
+    return info
+
+
+def grid_configs(args):
+    """The cartesian grid of the command line: [(section, name template, problem, threads, inputs dir)]."""
+    ints = lambda s: [int(v) for v in s.split(",") if v]
+    variants = [v for v in args.variant.split(",") if v]
+    for v in variants:
+        if v not in VARIANTS:
+            raise ValueError(f"unknown variant '{v}'")
+    grid = list(itertools.product(variants, ints(args.batch), ints(args.seq_len), ints(args.d_in),
+                                  ints(args.d_out), ints(args.heads), [float(v) for v in args.dropout.split(",")],
+                                  ints(args.qkv_bias)))
+    out = []
+    for variant, B, T, din, dout, H, dropout, bias in grid:
+        p = make_problem(variant, B, T, din, dout, H, dropout, bias, args.seed)
+        if p["d_out"] % H:
+            print(f"run_peers: heads {H} do not divide d_out {p['d_out']}: skipped", file=sys.stderr)
+            continue
+        out.append(("peers", bench_name("{backend}", p, args.threads), p, args.threads, None))
+    return out
+
+
+def manifest_configs(path):
+    """The configs `attnbench bench --peers` wrote: their inputs are already on disk."""
+    with open(path) as f:
+        m = json.load(f)
+    if m.get("format") != "attnbench-peers-1":
+        raise ValueError(f"{path}: not an attnbench peers manifest (format {m.get('format')!r})")
+    base = os.path.dirname(os.path.abspath(path))
+    out = []
+    for c in m["configs"]:
+        pr = c["problem"]
+        p = make_problem(pr["variant"], pr["batch"], pr["seq_len"], pr["d_in"], pr["d_out"], pr["heads"],
+                         pr["dropout_p"], pr["qkv_bias"], pr["dropout_seed"], causal=bool(pr["causal"]))
+        out.append((c["section"], c["name"], p, int(c["threads"]), os.path.join(base, c["dir"])))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--attnbench", help="the attnbench binary that writes the inputs (default: generate them here)")
-    ap.add_argument("--peers", default="onnxruntime,torch", help="comma list of %s (default: all)" % ",".join(PEERS))
+    ap.add_argument("--peers", default=",".join(PEERS), help="comma list of %s (default: all)" % ",".join(PEERS))
     ap.add_argument("--require", action="store_true", help="a requested peer that is not installed is an error")
+    ap.add_argument("--probe", action="store_true",
+                    help="print {peer: info or null} as JSON for the requested peers and exit")
+    ap.add_argument("--manifest", help="configs and inputs written by `attnbench bench --peers` (instead of the grid)")
     ap.add_argument("--variant", default="mha")
     ap.add_argument("--batch", default="1")
     ap.add_argument("--seq-len", default="64")
@@ -209,81 +270,82 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--repetitions", type=int, default=10)
     ap.add_argument("--min-time", type=float, default=0.05, help="seconds per repetition (default 0.05)")
+    ap.add_argument("--budget", type=float, help="seconds per cell: a peer whose repetitions would take longer is "
+                    "SKIPPED (default: no limit)")
     ap.add_argument("--out", help="directory for summary.csv and peers.json (default: print only)")
     ap.add_argument("--keep-inputs", action="store_true", help="keep the per-config input directories under OUT")
     args = ap.parse_args()
 
-    ints = lambda s: [int(v) for v in s.split(",") if v]
     try:
-        variants = [v for v in args.variant.split(",") if v]
-        for v in variants:
-            if v not in VARIANTS:
-                raise ValueError(f"unknown variant '{v}'")
         peers = [n for n in args.peers.split(",") if n]
         for n in peers:
             if n not in PEERS:
                 raise ValueError(f"unknown peer '{n}' (known: {', '.join(PEERS)})")
-        grid = list(itertools.product(variants, ints(args.batch), ints(args.seq_len), ints(args.d_in),
-                                      ints(args.d_out), ints(args.heads), [float(v) for v in args.dropout.split(",")],
-                                      ints(args.qkv_bias)))
-    except ValueError as e:
+        if args.repetitions < 1 or not args.min_time > 0 or (args.budget is not None and not args.budget > 0):
+            raise ValueError("--repetitions must be >= 1, --min-time and --budget > 0")
+        if args.probe:
+            print(json.dumps({n: peer_info(n) for n in peers}))
+            return 0
+        configs = manifest_configs(args.manifest) if args.manifest else grid_configs(args)
+    except (ValueError, KeyError, OSError) as e:
         print(f"run_peers: {e}", file=sys.stderr)
         return 2
 
-    versions = {n: PEERS[n].available() for n in peers}
-    for n, ver in versions.items():
-        if ver is None:
+    infos = {n: peer_info(n) for n in peers}
+    for n, info in infos.items():
+        if info is None:
             msg = f"run_peers: peer {n} not importable in {sys.executable}"
             if args.require:
                 print(msg, file=sys.stderr)
                 return 2
             print(msg + ": skipped (scripts/setup-peers installs it)", file=sys.stderr)
+    active = [n for n in peers if infos[n] is not None]
     rows, failed = [], False
     work = tempfile.mkdtemp(prefix="attnbench-peers-")
-    for idx, (variant, B, T, din, dout, H, dropout, bias) in enumerate(grid):
-        p = make_problem(variant, B, T, din, dout, H, dropout, bias, args.seed)
-        if p["d_out"] % H:
-            print(f"run_peers: heads {H} do not divide d_out {p['d_out']}: skipped", file=sys.stderr)
-            continue
-        d = os.path.join(args.out, "inputs", f"cfg{idx}") if args.out and args.keep_inputs else os.path.join(work, f"cfg{idx}")
-        os.makedirs(d, exist_ok=True)
-        write_inputs(args, p, d, args.data_seed)
-        _, x, w = load_inputs(d)
+    total, done = len(configs) * len(active), 0
+    for idx, (section, name_tmpl, p, threads, inputs) in enumerate(configs):
+        if not active:
+            break
+        if inputs is None:
+            d = os.path.join(args.out, "inputs", f"cfg{idx}") if args.out and args.keep_inputs else os.path.join(work, f"cfg{idx}")
+            os.makedirs(d, exist_ok=True)
+            write_inputs(args, p, d, args.data_seed)
+            inputs = d
+        _, x, w = load_inputs(inputs)
         w64 = {k: v.astype(np.float64) for k, v in w.items()}
         ref = None
-        for n in peers:
-            ver = versions[n]
-            if ver is None:
-                continue
+        for n in active:
             peer = PEERS[n]
             backend = "peer-" + n
+            done += 1
             row = {c: "" for c in COLUMNS}
-            row.update(section="peers", backend=backend, variant=variant, batch=B, seq_len=T, d_in=p["d_in"],
-                       d_out=p["d_out"], heads=H, head_dim=head_dim(p), qkv_proj=int(p["qkv_proj"]),
-                       causal=int(p["causal"]), qkv_bias=int(p["qkv_bias"]), out_proj=int(p["out_proj"]),
-                       dropout=p["dropout_p"], threads=args.threads,
-                       name=bench_name(f"{backend}@{ver}", p, args.threads), flops=flops(p), rotation=1)
+            row.update(section=section, backend=backend, variant=p["variant"], batch=p["batch"], seq_len=p["seq_len"],
+                       d_in=p["d_in"], d_out=p["d_out"], heads=p["heads"], head_dim=head_dim(p),
+                       qkv_proj=int(p["qkv_proj"]), causal=int(p["causal"]), qkv_bias=int(p["qkv_bias"]),
+                       out_proj=int(p["out_proj"]), dropout=p["dropout_p"], threads=threads,
+                       name=name_tmpl.replace("{backend}", backend), flops=flops(p), rotation=1)
             for c in ("median_s", "mean_s", "stddev_s", "cv", "min_s", "repetitions", "iterations", "gflops",
                       "sgemm_gflops", "pct_sgemm", "speedup", "workspace_bytes", "predicted_s", "max_abs_err",
                       "rel_l2_err", "tol_rel_l2"):
                 row[c] = 0
+            tag = f"[{done}/{total}] {row['name']}"
             why = peer.supports(p)
             if why:
                 row.update(status="UNSUPPORTED", reason=why)
                 rows.append(row)
-                print(f"UNSUPPORTED {row['name']}: {why}")
+                print(f"{tag}: UNSUPPORTED: {why}", flush=True)
                 continue
             if ref is None:
                 ref = reference.attention(p, x, w64)
                 tol = tolerance(p, max_abs_score(p, x, w64))
             try:
-                run = peer.prepare(p, x, w, args.threads)
+                run = peer.prepare(p, x, w, threads)
                 got = np.asarray(run(), dtype=np.float64)
             except Exception as e:  # noqa: BLE001 - a peer's error is a row, not a crash
                 row.update(status="ERROR", reason=f"{type(e).__name__}: {e}".replace("\n", " ")[:300])
                 rows.append(row)
                 failed = True
-                print(f"ERROR {row['name']}: {row['reason']}")
+                print(f"{tag}: ERROR: {row['reason']}", flush=True)
                 continue
             if got.shape != ref.shape:
                 rel, mx = float("inf"), float("inf")
@@ -294,14 +356,21 @@ def main():
             if not rel <= tol:
                 row.update(status="FAIL", reason=f"relative L2 error {rel:.3g} above tolerance {tol:.3g}")
                 failed = True
-                print(f"FAIL {row['name']}: {row['reason']}")
+                print(f"{tag}: FAIL: {row['reason']}", flush=True)
                 rows.append(row)
                 continue
-            t = time_calls(run, args.repetitions, args.min_time)
+            t, one = time_calls(run, args.repetitions, args.min_time, args.budget)
+            if t is None:
+                row.update(status="SKIPPED", predicted_s=one,
+                           reason=f"one call took {one:.3g} s: {args.repetitions} repetitions exceed the "
+                                  f"{args.budget:g} s budget")
+                rows.append(row)
+                print(f"{tag}: SKIPPED: {row['reason']}", flush=True)
+                continue
             row.update(t, status="PASS", gflops=row["flops"] / t["median_s"] / 1e9)
             rows.append(row)
-            print(f"PASS {row['name']}: rel_l2 {rel:.3g} (tol {tol:.3g}), median {t['median_s'] * 1e3:.4g} ms, "
-                  f"cv {t['cv']:.3f}, {row['gflops']:.3g} GFLOP/s")
+            print(f"{tag}: PASS {t['median_s'] * 1e3:.4g} ms (cv {100 * t['cv']:.1f}%), {row['gflops']:.3g} GFLOP/s, "
+                  f"rel_l2 {rel:.3g} (tol {tol:.3g})", flush=True)
     if args.out:
         os.makedirs(args.out, exist_ok=True)
         with open(os.path.join(args.out, "summary.csv"), "w", newline="") as f:
@@ -310,10 +379,13 @@ def main():
             for r in rows:
                 wr.writerow([csv_num(r[c]) if isinstance(r[c], (int, float)) else r[c] for c in COLUMNS])
         with open(os.path.join(args.out, "peers.json"), "w") as f:
-            json.dump({"peers": {n: v for n, v in versions.items()}, "python": sys.version.split()[0],
-                       "numpy": np.__version__, "machine": platform.machine(), "threads": args.threads,
-                       "repetitions": args.repetitions, "min_time_s": args.min_time, "data_seed": args.data_seed,
-                       "inputs": "attnbench run --dump" if args.attnbench else "generated by run_peers.py",
+            json.dump({"peers": infos, "python": sys.version.split()[0], "executable": sys.executable,
+                       "numpy": np.__version__, "machine": platform.machine(),
+                       "repetitions": args.repetitions, "min_time_s": args.min_time, "budget_s": args.budget,
+                       "timing": "time.perf_counter around n calls per repetition, after a warm-up call; inputs "
+                                 "stay in cache (no rotation)",
+                       "inputs": ("attnbench bench (manifest " + args.manifest + ")") if args.manifest else
+                                 ("attnbench run --dump" if args.attnbench else "generated by run_peers.py"),
                        "argv": sys.argv[1:]}, f, indent=2)
         print(f"wrote {os.path.join(args.out, 'summary.csv')}")
     return 1 if failed else 0
