@@ -87,4 +87,24 @@ ProblemData MakeRandomProblemData(const ab_problem& p, uint64_t seed) {
   return d;
 }
 
+std::vector<NamedTensor> WeightTensors(ProblemData& d) {
+  const ab_problem& p = d.problem;
+  std::vector<NamedTensor> t;
+  if (p.qkv_proj) {
+    t.push_back({"w_q", &d.w_q, {p.d_in, p.d_out}});
+    t.push_back({"w_k", &d.w_k, {p.d_in, p.d_out}});
+    t.push_back({"w_v", &d.w_v, {p.d_in, p.d_out}});
+    if (p.qkv_bias) {
+      t.push_back({"b_q", &d.b_q, {p.d_out}});
+      t.push_back({"b_k", &d.b_k, {p.d_out}});
+      t.push_back({"b_v", &d.b_v, {p.d_out}});
+    }
+  }
+  if (p.out_proj) {
+    t.push_back({"w_o", &d.w_o, {p.d_out, p.d_out}});
+    t.push_back({"b_o", &d.b_o, {p.d_out}});
+  }
+  return t;
+}
+
 }  // namespace attnbench

@@ -6,6 +6,7 @@
 #include <attnbench/attnbench.h>
 
 #include <cstdint>
+#include <vector>
 
 namespace attnbench {
 
@@ -29,6 +30,16 @@ ProblemData AllocateProblemData(const ab_problem& p);
 //    normal, c^2 = 1/head_dim: rows share a 4-dimensional structure, so a head's x_i . x_j
 //    spreads over a few units instead of the diagonal dominating by a factor of head_dim.
 ProblemData MakeRandomProblemData(const ab_problem& p, uint64_t seed);
+
+// The weight tensors a problem has (w_q, w_k, w_v, b_q, b_k, b_v, w_o, b_o as it needs them),
+// with their buffers and shapes: the names of the .npy files `run --dump` and `bench --peers`
+// write and `run --weights` reads.
+struct NamedTensor {
+  const char* name;
+  AlignedBuffer<float>* buf;
+  std::vector<int64_t> shape;
+};
+std::vector<NamedTensor> WeightTensors(ProblemData& d);
 
 // A small deterministic generator (SplitMix64 + Box-Muller): portable, unlike std::*_distribution.
 class Rng {

@@ -1,5 +1,6 @@
 #include "python_tool.h"
 
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,20 +11,20 @@
 
 namespace attnbench::bench {
 
-int RunPythonScript(const std::string& script, const std::vector<std::string>& args) {
-  const std::string path = FindProjectFile("scripts/" + script);
-  if (path.empty()) throw std::runtime_error("cannot find scripts/" + script + " (set ATTNBENCH_SOURCE_DIR to the source tree)");
-  const char* env = std::getenv("ATTNBENCH_PYTHON");
-  const std::string python = env && *env ? env : "/usr/bin/python3";
-  std::vector<std::string> argv_s = {python, path};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
+int RunProgram(const std::vector<std::string>& argv_s, const std::string& stdout_path) {
+  if (argv_s.empty()) return 127;
+  std::vector<std::string> copy = argv_s;
   std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
+  for (auto& a : copy) argv.push_back(a.data());
   argv.push_back(nullptr);
   const pid_t pid = fork();
   if (pid < 0) return 127;
   if (pid == 0) {
-    execv(python.c_str(), argv.data());
+    if (!stdout_path.empty()) {
+      const int fd = open(stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0) _exit(127);
+    }
+    execv(argv[0], argv.data());
     _exit(127);
   }
   int status = 0;
@@ -32,6 +33,15 @@ int RunPythonScript(const std::string& script, const std::vector<std::string>& a
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return 1;
+}
+
+int RunPythonScript(const std::string& script, const std::vector<std::string>& args) {
+  const std::string path = FindProjectFile("scripts/" + script);
+  if (path.empty()) throw std::runtime_error("cannot find scripts/" + script + " (set ATTNBENCH_SOURCE_DIR to the source tree)");
+  const char* env = std::getenv("ATTNBENCH_PYTHON");
+  std::vector<std::string> argv = {env && *env ? env : "/usr/bin/python3", path};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunProgram(argv);
 }
 
 }  // namespace attnbench::bench

@@ -81,7 +81,9 @@ class MarkdownReporter : public Reporter {
     if (env.contains("backends"))
       for (const auto& [name, info] : env["backends"].items())
         os << " `" << name << "`" << (info.get<std::string>().empty() ? "" : " (" + info.get<std::string>() + ")") << ";";
-    os << "\n\n";
+    os << "\n";
+    RenderPeers(os, env);
+    os << "\n";
     os << "GFLOP/s use one FLOP model for every backend (Q/K/V projections, Q.K^T, P.V, output "
           "projection; causal counts T(T+1)/2 query-key pairs), see docs/benchmarking.md. Speedup = "
           "baseline median / backend median on the same config. cv = stddev / mean over the repetitions.\n\n";
@@ -117,7 +119,7 @@ class MarkdownReporter : public Reporter {
             os << "| " << ++rank << " | " << c->backend << " | " << c->status << " | " << FormatSeconds(c->median_s)
                << " | " << Fixed(100 * c->cv, 1) << "% | " << Fixed(c->gflops, 2) << " | " << Fixed(c->pct_sgemm, 1)
                << "% | " << (c->speedup > 0 ? Fixed(c->speedup, 2) + "x" : "-") << " | "
-               << FormatBytes(c->workspace_bytes) << " | " << Num(c->rel_l2_err) << " |\n";
+               << (IsPeer(*c) ? "-" : FormatBytes(c->workspace_bytes)) << " | " << Num(c->rel_l2_err) << " |\n";
           } else {
             os << "| - | " << c->backend << " | " << c->status << " | - | - | - | - | - | - | "
                << (c->status == "FAIL" ? Num(c->rel_l2_err) : "-") << " |\n";
@@ -141,6 +143,35 @@ class MarkdownReporter : public Reporter {
   }
 
  private:
+  static bool IsPeer(const Cell& c) { return c.backend.rfind("peer-", 0) == 0; }
+
+  // "- **Peers:** `peer-onnxruntime` (onnxruntime 1.32.0: ...); absent: torch" -- what each
+  // framework says about itself, so a peer's number is never read without its version.
+  static void RenderPeers(std::ostream& os, const nlohmann::json& env) {
+    if (!env.contains("peers") || !env["peers"].is_object()) return;
+    const auto& peers = env["peers"];
+    if (peers.value("requested", "none") == "none") return;
+    os << "- **Peers** (other frameworks, out of process, `--peers " << peers.value("requested", "") << "`; rows named "
+       << "`peer-<framework>`, checked against the same float64 reference on the same inputs; timed in Python "
+          "around calls with warm caches, no workspace reported):";
+    if (peers.contains("info") && peers["info"].is_object())
+      for (const auto& [name, info] : peers["info"].items()) {
+        os << " `peer-" << name << "`";
+        std::string details;
+        if (info.is_object())
+          for (const auto& [k, v] : info.items())
+            details += (details.empty() ? "" : ", ") + k + " " + (v.is_string() ? v.get<std::string>() : v.dump());
+        os << " (" << details << ");";
+      }
+    if (peers.contains("absent") && peers["absent"].is_array() && !peers["absent"].empty()) {
+      os << " **absent:**";
+      for (const auto& a : peers["absent"]) os << " " << a.get<std::string>();
+      os << " (scripts/setup-peers installs them)";
+    }
+    if (peers.contains("error")) os << " **peers runner error:** " << peers["error"].get<std::string>();
+    os << "\n";
+  }
+
   static std::string Num(double v) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.2e", v);

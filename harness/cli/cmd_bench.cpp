@@ -33,6 +33,7 @@
 #include "../bench/preset.h"
 #include "../bench/env_info.h"
 #include "../bench/locate.h"
+#include "../bench/peers.h"
 #include "../bench/report.h"
 #include "../bench/sgemm_ceiling.h"
 #include "../bench/sweep.h"
@@ -66,6 +67,8 @@ struct BenchOptions {
   bool quiet = false;
   bool isolate = false;
   double timeout = 300;
+  std::string peers = "none";  // --peers: none, auto or a list (peers.h)
+  std::string peers_python;    // --peers-python
   std::string resume;  // --resume DIR
   bool worker = false;  // hidden: the child of --isolate
   size_t start = 0;     // hidden
@@ -78,7 +81,7 @@ const std::vector<std::string>& SweepFlags() {
   static const std::vector<std::string> f = {
       "--plugin", "--no-default-plugins", "--backends", "--variant", "--batch", "--seq-len", "--heads",
       "--d-in", "--d-out", "--causal", "--no-causal", "--dropout", "--seed", "--qkv-bias", "--threads",
-      "--budget", "--baseline", "--sample-rows", "--data-seed", "--cache", "--sgemm-size"};
+      "--budget", "--baseline", "--sample-rows", "--data-seed", "--cache", "--sgemm-size", "--peers"};
   return f;
 }
 
@@ -524,6 +527,8 @@ int RunBench(BenchOptions& user, const CLI::App& user_sub) {
     out = user.out.empty() ? "results/" + LocalDate() + "-" + HostName() : user.out;
   }
   BenchOptions& o = resuming ? recorded_opts : user;
+  // Peers are probed now: a requested one that is missing is an error before anything is timed.
+  const PeerSetup peers = ResolvePeers(o.peers, user.peers_python);
 
   // The finished cells kept from the earlier run (in sweep order), and what is left to run.
   std::map<std::string, size_t> position;
@@ -548,6 +553,9 @@ int RunBench(BenchOptions& user, const CLI::App& user_sub) {
       for (const auto& pc : w.plan)
         std::printf("  [%s] %s threads=%d\n", pc.sections.c_str(), pc.config.Describe().c_str(), pc.config.problem.threads);
     }
+    if (o.peers != "none")
+      std::printf("peers: %s%s%s\n", peers.present.empty() ? "none present" : Join(peers.present, ", ").c_str(),
+                  peers.absent.empty() ? "" : "; absent: ", Join(peers.absent, ", ").c_str());
     return kExitOk;
   }
 
@@ -618,6 +626,9 @@ int RunBench(BenchOptions& user, const CLI::App& user_sub) {
     if (!run.env.contains("resumes")) run.env["resumes"] = nlohmann::json::array();
   }
 
+  run.env["peers"] = peers.ToJson();
+  run.env["peers"]["requested"] = o.peers;
+
   auto save = [&] {
     ComputeDerived(run, w.baseline);
     std::stable_sort(run.cells.begin(), run.cells.end(), [&](const Cell& a, const Cell& b) {
@@ -637,6 +648,10 @@ int RunBench(BenchOptions& user, const CLI::App& user_sub) {
                  blas.kernel.c_str(), blas.coretype_env.empty() ? "" : (" (OPENBLAS_CORETYPE=" + blas.coretype_env + ")").c_str(),
                  user.isolate ? ", isolated" : "");
     if (auto warn = BlasKernelWarning(blas); !warn.empty()) std::fprintf(stderr, "%s\n", warn.c_str());
+    if (o.peers != "none")
+      std::fprintf(stderr, "peers (after the backends): %s%s%s\n",
+                   peers.present.empty() ? "none present" : Join(peers.present, ", ").c_str(),
+                   peers.absent.empty() ? "" : "; absent: ", Join(peers.absent, ", ").c_str());
     if (resuming)
       std::fprintf(stderr, "resuming %s: %zu of %zu cells finished earlier, %zu to run\n", out.c_str(), kept.size(),
                    w.cells.size(), todo.size());
@@ -709,6 +724,29 @@ int RunBench(BenchOptions& user, const CLI::App& user_sub) {
   }
   save();
 
+  // The peers, out of process, on every config of the plan; their rows sort after the backends
+  // of their config. A resumed run runs them again (they are not kept: see docs/peers.md).
+  if (!stop() && !peers.empty()) {
+    std::map<size_t, size_t> last_of_config;
+    for (size_t k = 0; k < w.cells.size(); ++k) last_of_config[w.cells[k].config] = k;
+    std::map<std::string, size_t> peer_position;
+    for (size_t ci = 0; ci < w.plan.size(); ++ci)
+      for (const auto& n : peers.present)
+        peer_position[BenchmarkName(PeerBackendName(n), w.plan[ci].config)] =
+            last_of_config.count(ci) ? last_of_config[ci] : w.cells.size();
+    std::string error;
+    std::vector<Cell> rows = RunPeers(peers, w.plan, out, so.timing, o.budget, o.data_seed, user.quiet, &error);
+    if (!error.empty() && !stop()) std::fprintf(stderr, "attnbench bench: peers: %s\n", error.c_str());
+    for (Cell& c : rows) {
+      auto it = peer_position.find(c.name);
+      if (it == peer_position.end()) continue;  // not a cell of this sweep: ignore
+      position[c.name] = it->second;
+      run.cells.push_back(std::move(c));
+    }
+    if (!error.empty()) run.env["peers"]["error"] = error;
+    save();
+  }
+
   if (const int sig = InterruptSignal()) {
     std::fprintf(stderr,
                  "attnbench bench: interrupted (%s) after %zu of %zu cells; results so far in %s; continue with "
@@ -723,7 +761,10 @@ int RunBench(BenchOptions& user, const CLI::App& user_sub) {
   std::printf("\n");
   if (resuming) std::printf("resumed: %zu cells kept from the earlier run, %zu run now\n", kept.size(), ran);
   std::printf("results: %s (report.md, summary.csv, bench.json, env.json)\n", out.c_str());
-  return counts["FAIL"] || counts["ERROR"] || counts["CRASHED"] || counts["TIMEOUT"] ? kExitFailed : kExitOk;
+  const bool peers_broke = run.env["peers"].contains("error");
+  if (peers_broke) std::printf("peers: %s\n", run.env["peers"]["error"].get<std::string>().c_str());
+  return counts["FAIL"] || counts["ERROR"] || counts["CRASHED"] || counts["TIMEOUT"] || peers_broke ? kExitFailed
+                                                                                                   : kExitOk;
 }
 
 void ConfigureBench(CLI::App* sub, BenchOptions& o) {
@@ -746,6 +787,18 @@ void ConfigureBench(CLI::App* sub, BenchOptions& o) {
   sub->add_option("--cache", o.cache, "cold: cycle through copies spanning 2x the LLC; warm: reuse one copy")
       ->capture_default_str();
   sub->add_option("--sgemm-size", o.sgemm_size, "n of the n x n SGEMM that measures the ceiling")->capture_default_str();
+  const char* pg = "Peers (other frameworks, out of process; docs/peers.md)";
+  sub->add_option("--peers", o.peers,
+                  "none; auto (every peer installed in the peers venv; the absent ones are listed in the report); "
+                  "or a list of onnxruntime, openvino, torch, torch-mha (each must be installed). Peers run after "
+                  "the backends on the same configs and inputs, are checked against the same float64 reference and "
+                  "land in the same summary, report and plots as peer-<name>")
+      ->capture_default_str()
+      ->group(pg);
+  sub->add_option("--peers-python", o.peers_python,
+                  "The peers venv's python (default: $ATTNBENCH_PEERS_PYTHON, $PEERS_VENV/bin/python, "
+                  "build/peers-venv/bin/python; scripts/setup --with-peers creates it)")
+      ->group(pg);
   const char* rel = "Reliability";
   sub->add_flag("--isolate", o.isolate,
                 "Run the cells in a worker process: a backend that crashes or hangs is reported CRASHED / TIMEOUT "

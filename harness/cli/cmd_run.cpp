@@ -30,32 +30,6 @@ struct RunOptions {
   int sample_rows = 32;
 };
 
-// The named weight tensors of a problem, with their buffers and shapes.
-struct NamedTensor {
-  const char* name;
-  AlignedBuffer<float>* buf;
-  std::vector<int64_t> shape;
-};
-std::vector<NamedTensor> WeightTensors(ProblemData& d) {
-  const ab_problem& p = d.problem;
-  std::vector<NamedTensor> t;
-  if (p.qkv_proj) {
-    t.push_back({"w_q", &d.w_q, {p.d_in, p.d_out}});
-    t.push_back({"w_k", &d.w_k, {p.d_in, p.d_out}});
-    t.push_back({"w_v", &d.w_v, {p.d_in, p.d_out}});
-    if (p.qkv_bias) {
-      t.push_back({"b_q", &d.b_q, {p.d_out}});
-      t.push_back({"b_k", &d.b_k, {p.d_out}});
-      t.push_back({"b_v", &d.b_v, {p.d_out}});
-    }
-  }
-  if (p.out_proj) {
-    t.push_back({"w_o", &d.w_o, {p.d_out, p.d_out}});
-    t.push_back({"b_o", &d.b_o, {p.d_out}});
-  }
-  return t;
-}
-
 int RunOne(const RunOptions& o, const CLI::App& sub) {
   const std::vector<Config> configs = ExpandGrid(o.grid);
   if (configs.size() != 1)

@@ -1,0 +1,46 @@
+// Framework peers in the bench (`attnbench bench --peers`): PyTorch, ONNX Runtime, OpenVINO, run
+// out of process by peers/run_peers.py in its own Python venv (scripts/setup-peers). The bench
+// writes the inputs and weights of every config of its sweep as .npy files -- the very data its
+// backends were validated and timed on --, the runner checks each peer against the float64
+// reference (FAIL is not timed) and times it, and its rows join the run's cells: same summary,
+// report and plots, backend "peer-<framework>", the framework versions in env.json "peers".
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "budget.h"
+#include "result.h"
+#include "sweep.h"
+
+namespace attnbench::bench {
+
+struct PeerSetup {
+  std::string python;              // the venv's interpreter
+  std::string runner;              // peers/run_peers.py
+  std::vector<std::string> present;  // will run, in this order
+  std::vector<std::string> absent;   // requested (or, for "auto", known) but not importable
+  nlohmann::json info;             // {peer: what it says about itself (version, kernels)}
+  bool empty() const { return present.empty(); }
+  nlohmann::json ToJson() const;   // env.json "peers"
+};
+
+// --peers: "none" (nothing, no Python started), "auto" (every known peer importable in the venv;
+// a missing venv means none), or a comma list (each must be importable: else InputError, before
+// anything is timed). python: --peers-python, else $ATTNBENCH_PEERS_PYTHON, $PEERS_VENV/bin/python,
+// <build>/peers-venv/bin/python beside the binary, <source>/build/peers-venv/bin/python.
+PeerSetup ResolvePeers(const std::string& peers, const std::string& python);
+
+// The cell names the peers get for a config: BenchmarkName("peer-<name>", config).
+std::string PeerBackendName(const std::string& peer);
+
+// Writes out/peers/{manifest.json, inputs/} for the plan, runs the runner (progress on stderr
+// unless quiet), deletes the inputs, and returns its rows (empty when it was interrupted or could
+// not run; *error says why). out/peers/summary.csv and peers.json stay as the runner wrote them.
+std::vector<Cell> RunPeers(const PeerSetup& setup, const std::vector<PlannedConfig>& plan, const std::string& out,
+                           const TimingPlan& timing, double budget_s, uint64_t data_seed, bool quiet,
+                           std::string* error);
+
+}  // namespace attnbench::bench

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# `attnbench bench --peers`: the peer rows join the run (summary.csv, report.md, env.json), a
+# peer that disagrees with the float64 reference is FAIL and not timed (exit 1), bad --peers
+# values are refused before anything runs (exit 2), absent peers are listed with --peers auto.
+# Uses the numpy test peers of peers/testing_peers.py (ATTNBENCH_PEERS_TESTING=1) with the system
+# python, so it needs no framework; with ONNX Runtime in the peers venv it also runs that peer
+# (ATTNBENCH_REQUIRE_PEERS=1, set by .ci/run, makes a missing venv a failure instead).
+#   bench_peers_test.sh ATTNBENCH SOURCE_DIR
+set -u
+cli=$1; src=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+sys_py=/usr/bin/python3
+grid=(--backends blas,naive --variant simplified,self,causal,mha --seq-len 1,17 --heads 1,3 --d-in 12 --d-out 12
+      --dropout 0,0.1 --qkv-bias 0 --threads 1 --budget 5 --sgemm-size 64
+      --benchmark_repetitions=2 --benchmark_min_time=0.001 -q)
+
+# 1. a correct and a wrong peer in one run.
+out=$tmp/run
+ATTNBENCH_PEERS_TESTING=1 "$cli" bench "${grid[@]}" --peers numpy-f32,numpy-noscale --peers-python "$sys_py" \
+  --out "$out" >"$tmp/log" 2>&1
+rc=$?
+[ $rc -eq 1 ] || { cat "$tmp/log"; fail "a FAILing peer must make the bench exit 1, got $rc"; }
+ours=$(grep -c '^custom,\(blas\|naive\),' "$out/summary.csv")
+good=$(grep -c '^custom,peer-numpy-f32,.*,PASS,' "$out/summary.csv")
+bad_fail=$(grep -c '^custom,peer-numpy-noscale,.*,FAIL,relative L2 error' "$out/summary.csv")
+[ "$ours" -eq 64 ] || fail "expected 64 backend rows, got $ours"
+[ "$good" -eq 32 ] || fail "expected 32 PASS rows of the correct peer, got $good"
+# The missing scale shows wherever there is a scale and more than one key: self/causal/mha, T=17.
+[ "$bad_fail" -eq 12 ] || fail "expected 12 FAIL rows of the unscaled peer, got $bad_fail"
+# A FAIL row is not timed: median_s (column 19) is 0.
+awk -F, '$2=="peer-numpy-noscale" && $17=="FAIL" && $19!=0 {exit 1}' "$out/summary.csv" || fail "a FAIL peer row was timed"
+# Peer rows follow the backends of their config (summary.csv is in sweep order).
+first=$(grep -n 'peer-numpy-f32/mha/B:1/T:17/din:12/dout:12/H:3/threads:1/dropout:0.1,' "$out/summary.csv" | cut -d: -f1)
+blas=$(grep -n ',blas/mha/B:1/T:17/din:12/dout:12/H:3/threads:1/dropout:0.1,' "$out/summary.csv" | cut -d: -f1)
+[ -n "$first" ] && [ -n "$blas" ] && [ "$first" -gt "$blas" ] || fail "peer row not after its config's backend rows"
+# The same FLOP model and derived columns: gflops > 0 and a speedup vs blas for the PASS rows.
+awk -F, '$2=="peer-numpy-f32" && ($27<=0 || $31<=0) {exit 1}' "$out/summary.csv" || fail "peer rows lack gflops/speedup"
+grep -q '^- \*\*Peers\*\* .*`peer-numpy-f32` (.*version' "$out/report.md" || fail "report.md has no Peers line with versions"
+grep -q '| peer-numpy-f32 | PASS |' "$out/report.md" || fail "report.md tables lack the peer rows"
+grep -q '| peer-numpy-noscale | FAIL |' "$out/report.md" || fail "report.md tables lack the FAIL peer row"
+"$sys_py" - "$out/env.json" <<'PY' || fail "env.json peers section"
+import json, sys
+p = json.load(open(sys.argv[1]))["peers"]
+assert p["present"] == ["numpy-f32", "numpy-noscale"], p
+assert p["info"]["numpy-f32"]["version"], p
+PY
+[ ! -e "$out/peers/inputs" ] || fail "the peers' input files were not removed"
+
+# 2. bad values are refused before anything is timed.
+r=$("$cli" bench "${grid[@]}" --peers nosuchpeer --peers-python "$sys_py" --out "$tmp/bad1" 2>&1); rc=$?
+[ $rc -eq 2 ] || fail "--peers nosuchpeer: exit $rc, want 2 ($r)"
+echo "$r" | grep -q "unknown peer 'nosuchpeer'" || fail "--peers nosuchpeer: message: $r"
+[ ! -e "$tmp/bad1/summary.csv" ] || fail "--peers nosuchpeer ran the sweep"
+r=$("$cli" bench "${grid[@]}" --peers onnxruntime --peers-python "$tmp/no-python" --out "$tmp/bad2" 2>&1); rc=$?
+[ $rc -eq 2 ] || fail "--peers-python missing: exit $rc, want 2 ($r)"
+echo "$r" | grep -q "is not an executable" || fail "--peers-python missing: message: $r"
+
+# 3. auto with an interpreter that has no framework: nothing runs, the absent peers are listed.
+"$cli" bench --backends blas --variant mha --seq-len 3 --d-in 12 --d-out 12 --heads 1 --threads 1 --sgemm-size 64 \
+  --benchmark_repetitions=2 --benchmark_min_time=0.001 -q --peers auto --peers-python "$sys_py" \
+  --out "$tmp/auto" >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "--peers auto without frameworks must still pass"; }
+if ! "$sys_py" -c "import onnxruntime" 2>/dev/null; then
+  grep -q 'absent:\*\*.*onnxruntime' "$tmp/auto/report.md" || fail "report.md does not list the absent peers"
+fi
+
+# 4. ONNX Runtime from the peers venv, when there.
+venv="${PEERS_VENV:-$src/build/peers-venv}"
+if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import onnxruntime, onnx" 2>/dev/null; then
+  "$cli" bench "${grid[@]}" --peers onnxruntime --peers-python "$venv/bin/python" --out "$tmp/ort" >"$tmp/log" 2>&1 ||
+    { cat "$tmp/log"; fail "bench --peers onnxruntime"; }
+  n=$(grep -c '^custom,peer-onnxruntime,.*,PASS,' "$tmp/ort/summary.csv")
+  [ "$n" -eq 32 ] || fail "expected 32 PASS onnxruntime rows, got $n"
+  echo "onnxruntime peer: $n rows PASS in the bench"
+elif [ "${ATTNBENCH_REQUIRE_PEERS:-0}" = 1 ]; then
+  fail "ATTNBENCH_REQUIRE_PEERS=1 but no peers venv with onnxruntime at $venv (scripts/setup-peers)"
+else
+  echo "note: no peers venv with onnxruntime at $venv: the ONNX Runtime part was not run"
+fi
+echo "OK"
