@@ -1,5 +1,5 @@
 """The framework peers, one module each. A peer class has:
-    name                      "onnxruntime", "torch", ...
+    name                      "onnxruntime", "openvino", "torch", "torch-mha"
     available() -> str|None   the framework version, None when it cannot be imported
     info() -> dict            what it says about itself: version, kernels / BLAS it uses (env.json)
     supports(p) -> str        "" or why this problem is not run (an UNSUPPORTED row)
@@ -8,6 +8,7 @@ Everything framework-specific is imported inside these methods, so a missing fra
 makes its peer unavailable.
 """
 from .onnxruntime_peer import OnnxRuntimePeer
-from .torch_peer import TorchPeer
+from .openvino_peer import OpenVinoPeer
+from .torch_peer import TorchMhaPeer, TorchPeer
 
-PEERS = {c.name: c for c in (OnnxRuntimePeer, TorchPeer)}
+PEERS = {c.name: c for c in (OnnxRuntimePeer, OpenVinoPeer, TorchPeer, TorchMhaPeer)}
