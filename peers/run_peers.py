@@ -174,9 +174,13 @@ if os.environ.get("ATTNBENCH_PEERS_TESTING") == "1":
 
 
 
-def time_calls(fn, repetitions, min_time, budget=None):
-    """Median etc. per call. With a budget (seconds for the whole measurement), a call so slow
-    that the repetitions would not fit returns None (the row becomes SKIPPED)."""
+def time_calls(fns, repetitions, min_time, budget=None):
+    """Median etc. per call, cycling through fns (copies of the prepared peer on copies of the
+    data: the bench's cold-cache rotation). With a budget (seconds for the whole measurement), a
+    call so slow that the repetitions would not fit returns None (the row becomes SKIPPED)."""
+    fn = fns[0]
+    for f in fns[1:]:
+        f()  # first call of each copy outside the timing
     t0 = time.perf_counter()
     fn()  # warm-up (the validation call before was the first one)
     one = max(time.perf_counter() - t0, 1e-7)
@@ -186,8 +190,8 @@ def time_calls(fn, repetitions, min_time, budget=None):
     per_call = []
     for _ in range(repetitions):
         t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
+        for i in range(n):
+            fns[i % len(fns)]()
         per_call.append((time.perf_counter() - t0) / n)
     med = statistics.median(per_call)
     mean = statistics.fmean(per_call)
@@ -234,7 +238,7 @@ def grid_configs(args):
         if p["d_out"] % H:
             print(f"run_peers: heads {H} do not divide d_out {p['d_out']}: skipped", file=sys.stderr)
             continue
-        out.append(("peers", bench_name("{backend}", p, args.threads), p, args.threads, None))
+        out.append(("peers", bench_name("{backend}", p, args.threads), p, args.threads, None, 1))
     return out
 
 
@@ -250,7 +254,7 @@ def manifest_configs(path):
         pr = c["problem"]
         p = make_problem(pr["variant"], pr["batch"], pr["seq_len"], pr["d_in"], pr["d_out"], pr["heads"],
                          pr["dropout_p"], pr["qkv_bias"], pr["dropout_seed"], causal=bool(pr["causal"]))
-        out.append((c["section"], c["name"], p, int(c["threads"]), os.path.join(base, c["dir"])))
+        out.append((c["section"], c["name"], p, int(c["threads"]), os.path.join(base, c["dir"]), int(c.get("rotation", 1))))
     return out
 
 
@@ -308,7 +312,7 @@ def main():
     rows, failed = [], False
     work = tempfile.mkdtemp(prefix="attnbench-peers-")
     total, done = len(configs) * len(active), 0
-    for idx, (section, name_tmpl, p, threads, inputs) in enumerate(configs):
+    for idx, (section, name_tmpl, p, threads, inputs, rotation) in enumerate(configs):
         if not active:
             break
         if inputs is None:
@@ -328,7 +332,7 @@ def main():
                        d_in=p["d_in"], d_out=p["d_out"], heads=p["heads"], head_dim=head_dim(p),
                        qkv_proj=int(p["qkv_proj"]), causal=int(p["causal"]), qkv_bias=int(p["qkv_bias"]),
                        out_proj=int(p["out_proj"]), dropout=p["dropout_p"], threads=threads,
-                       name=name_tmpl.replace("{backend}", backend), flops=flops(p), rotation=1)
+                       name=name_tmpl.replace("{backend}", backend), flops=flops(p), rotation=rotation)
             for c in ("median_s", "mean_s", "stddev_s", "cv", "min_s", "repetitions", "iterations", "gflops",
                       "sgemm_gflops", "pct_sgemm", "speedup", "workspace_bytes", "predicted_s", "max_abs_err",
                       "rel_l2_err", "tol_rel_l2"):
@@ -364,7 +368,17 @@ def main():
                 print(f"{tag}: FAIL: {row['reason']}", flush=True)
                 rows.append(row)
                 continue
-            t, one = time_calls(run, args.repetitions, args.min_time, args.budget)
+            try:  # the other copies: separate data, separately prepared (no shared buffers)
+                fns = [run] + [peer.prepare(p, x.copy(), {k: v.copy() for k, v in w.items()}, threads)
+                               for _ in range(rotation - 1)]
+            except Exception as e:  # noqa: BLE001
+                row.update(status="ERROR", reason=f"preparing copy: {type(e).__name__}: {e}".replace("\n", " ")[:300])
+                rows.append(row)
+                failed = True
+                print(f"{tag}: ERROR: {row['reason']}", flush=True)
+                continue
+            t, one = time_calls(fns, args.repetitions, args.min_time, args.budget)
+            del fns
             if t is None:
                 row.update(status="SKIPPED", predicted_s=one,
                            reason=f"one call took {one:.3g} s: {args.repetitions} repetitions exceed the "
@@ -387,8 +401,9 @@ def main():
             json.dump({"peers": infos, "python": sys.version.split()[0], "executable": sys.executable,
                        "numpy": np.__version__, "machine": platform.machine(),
                        "repetitions": args.repetitions, "min_time_s": args.min_time, "budget_s": args.budget,
-                       "timing": "time.perf_counter around n calls per repetition, after a warm-up call; inputs "
-                                 "stay in cache (no rotation)",
+                       "timing": "time.perf_counter around n calls per repetition, after a warm-up call; "
+                                 "with a rotation > 1 (from attnbench bench's cold-cache policy) the calls cycle "
+                                 "through that many separately prepared copies of the peer and its data",
                        "inputs": ("attnbench bench (manifest " + args.manifest + ")") if args.manifest else
                                  ("attnbench run --dump" if args.attnbench else "generated by run_peers.py"),
                        "argv": sys.argv[1:]}, f, indent=2)

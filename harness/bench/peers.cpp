@@ -86,7 +86,9 @@ nlohmann::json PeerSetup::ToJson() const {
           {"absent", absent},
           {"info", info},
           {"timing", "peers/run_peers.py: a validation call, a warm-up call, then the bench's repetitions of n calls "
-                     "(n so one repetition lasts >= min_time), time.perf_counter; inputs stay in cache (warm)"}};
+                     "(n so one repetition lasts >= min_time), time.perf_counter, Python call overhead included; "
+                     "with --cache cold the calls cycle through `rotation` separately prepared copies of the "
+                     "peer and its data, as the backends cycle through copies of theirs"}};
 }
 
 PeerSetup ResolvePeers(const std::string& peers, const std::string& python_flag) {
@@ -127,8 +129,10 @@ PeerSetup ResolvePeers(const std::string& peers, const std::string& python_flag)
 }
 
 std::vector<Cell> RunPeers(const PeerSetup& setup, const std::vector<PlannedConfig>& plan, const std::string& out,
-                           const TimingPlan& timing, double budget_s, uint64_t data_seed, bool quiet,
-                           std::string* error) {
+                           const SweepOptions& so, bool quiet, std::string* error) {
+  const TimingPlan& timing = so.timing;
+  const double budget_s = so.budget_s;
+  const uint64_t data_seed = so.data_seed;
   std::vector<Cell> cells;
   if (setup.empty() || plan.empty()) return cells;
   const fs::path dir = fs::path(out) / "peers";
@@ -150,7 +154,10 @@ std::vector<Cell> RunPeers(const PeerSetup& setup, const std::vector<PlannedConf
     WriteNpy((inputs / sub / "x.npy").string(), data.x.data(), {p.batch, p.seq_len, p.d_in});
     for (auto& t : WeightTensors(data))
       WriteNpy((inputs / sub / (std::string(t.name) + ".npy")).string(), t.buf->data(), t.shape);
+    size_t bytes = OutputElems(p) * sizeof(float) + data.x.bytes();
+    for (auto& t : WeightTensors(data)) bytes += t.buf->bytes();
     configs.push_back({{"section", plan[k].sections},
+                       {"rotation", RotationCount(bytes, so.cold_bytes, so.cold_cache)},
                        {"name", BenchmarkName("{backend}", c)},
                        {"dir", "inputs/" + sub},
                        {"threads", p.threads},

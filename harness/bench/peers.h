@@ -39,8 +39,9 @@ std::string PeerBackendName(const std::string& peer);
 // Writes out/peers/{manifest.json, inputs/} for the plan, runs the runner (progress on stderr
 // unless quiet), deletes the inputs, and returns its rows (empty when it was interrupted or could
 // not run; *error says why). out/peers/summary.csv and peers.json stay as the runner wrote them.
+// The timing follows the sweep's options: repetitions, min_time, budget per cell, data seed, and
+// the cold-cache policy (the runner cycles through RotationCount copies of data + prepared peer).
 std::vector<Cell> RunPeers(const PeerSetup& setup, const std::vector<PlannedConfig>& plan, const std::string& out,
-                           const TimingPlan& timing, double budget_s, uint64_t data_seed, bool quiet,
-                           std::string* error);
+                           const SweepOptions& so, bool quiet, std::string* error);
 
 }  // namespace attnbench::bench

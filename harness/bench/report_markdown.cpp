@@ -152,8 +152,8 @@ class MarkdownReporter : public Reporter {
     const auto& peers = env["peers"];
     if (peers.value("requested", "none") == "none") return;
     os << "- **Peers** (other frameworks, out of process, `--peers " << peers.value("requested", "") << "`; rows named "
-       << "`peer-<framework>`, checked against the same float64 reference on the same inputs; timed in Python "
-          "around calls with warm caches, no workspace reported):";
+       << "`peer-<framework>`, checked against the same float64 reference on the same inputs; timed from Python "
+          "(call overhead included) with the same repetitions and cache policy; no workspace reported):";
     if (peers.contains("info") && peers["info"].is_object())
       for (const auto& [name, info] : peers["info"].items()) {
         os << " `peer-" << name << "`";

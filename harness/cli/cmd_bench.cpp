@@ -735,7 +735,7 @@ int RunBench(BenchOptions& user, const CLI::App& user_sub) {
         peer_position[BenchmarkName(PeerBackendName(n), w.plan[ci].config)] =
             last_of_config.count(ci) ? last_of_config[ci] : w.cells.size();
     std::string error;
-    std::vector<Cell> rows = RunPeers(peers, w.plan, out, so.timing, o.budget, o.data_seed, user.quiet, &error);
+    std::vector<Cell> rows = RunPeers(peers, w.plan, out, so, user.quiet, &error);
     if (!error.empty() && !stop()) std::fprintf(stderr, "attnbench bench: peers: %s\n", error.c_str());
     for (Cell& c : rows) {
       auto it = peer_position.find(c.name);
