@@ -33,8 +33,15 @@ STYLE = {
     "highway": ("tab:red", "^"),
     "mha-stacked": ("tab:purple", "D"),
     "mha-split": ("tab:orange", "v"),
+    "fused": ("black", "P"),
+    "onednn": ("tab:olive", "h"),
+    # Peers (other frameworks, `bench --peers`): dashed lines, hollow-looking markers.
+    "peer-onnxruntime": ("tab:cyan", "o"),
+    "peer-openvino": ("tab:pink", "s"),
+    "peer-torch": ("tab:brown", "^"),
+    "peer-torch-mha": ("darkgoldenrod", "v"),
 }
-EXTRA = ["tab:brown", "tab:pink", "tab:olive", "tab:cyan"]
+EXTRA = ["slateblue", "crimson", "teal", "darkkhaki"]
 
 
 def style(backend, _cache={}):
@@ -43,6 +50,11 @@ def style(backend, _cache={}):
     if backend not in _cache:
         _cache[backend] = (EXTRA[len(_cache) % len(EXTRA)], "*")
     return _cache[backend]
+
+
+def line(backend):
+    """Peers dashed, our backends solid."""
+    return "--" if backend.startswith("peer-") else "-"
 
 
 def load(dirname):
@@ -140,7 +152,7 @@ def plot_seq(p, rows):
     for b, rs in series.items():
         c, m = style(b)
         ax.errorbar([r["seq_len"] for r in rs], [r["median_s"] * 1e3 for r in rs],
-                    yerr=[r["stddev_s"] * 1e3 for r in rs], color=c, marker=m, label=b, capsize=3)
+                    yerr=[r["stddev_s"] * 1e3 for r in rs], color=c, marker=m, linestyle=line(b), label=b, capsize=3)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("sequence length T (tokens)")
@@ -151,7 +163,7 @@ def plot_seq(p, rows):
     fig, ax = p.figure(f"Throughput vs sequence length ({fixed})")
     for b, rs in series.items():
         c, m = style(b)
-        ax.plot([r["seq_len"] for r in rs], [r["gflops"] for r in rs], color=c, marker=m, label=b)
+        ax.plot([r["seq_len"] for r in rs], [r["gflops"] for r in rs], color=c, marker=m, linestyle=line(b), label=b)
     ceilings = sorted({r["sgemm_gflops"] for r in timed if r["sgemm_gflops"] > 0})
     for s in ceilings:
         ax.axhline(s, color="black", linestyle="--", linewidth=1)
@@ -171,7 +183,7 @@ def plot_seq(p, rows):
             rs = [r for r in rs if r["speedup"] > 0]
             if rs:
                 c, m = style(b)
-                ax.plot([r["seq_len"] for r in rs], [r["speedup"] for r in rs], color=c, marker=m, label=b)
+                ax.plot([r["seq_len"] for r in rs], [r["speedup"] for r in rs], color=c, marker=m, linestyle=line(b), label=b)
         ax.axhline(1.0, color="black", linewidth=1)
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
@@ -185,7 +197,7 @@ def plot_seq(p, rows):
         rs = [r for r in rs if r["workspace_bytes"] > 0]
         if rs:
             c, m = style(b)
-            ax.plot([r["seq_len"] for r in rs], [r["workspace_bytes"] / 2**20 for r in rs], color=c, marker=m, label=b)
+            ax.plot([r["seq_len"] for r in rs], [r["workspace_bytes"] / 2**20 for r in rs], color=c, marker=m, linestyle=line(b), label=b)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("sequence length T (tokens)")
@@ -203,7 +215,7 @@ def plot_heads(p, rows):
     for b, rs in by_backend(timed, "heads").items():
         c, m = style(b)
         bold = b in ("mha-stacked", "mha-split")
-        ax.plot([r["heads"] for r in rs], [r["median_s"] * 1e3 for r in rs], color=c, marker=m, label=b,
+        ax.plot([r["heads"] for r in rs], [r["median_s"] * 1e3 for r in rs], color=c, marker=m, linestyle=line(b), label=b,
                 linewidth=2.5 if bold else 1.2)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
