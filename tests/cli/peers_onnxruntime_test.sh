@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # The ONNX Runtime peer on a tiny grid (all four variants, odd sizes, dropout, bias): every row
 # PASS and summary.csv has the bench columns. Skipped (exit 77, CTest SKIP_RETURN_CODE) when the
-# peers venv (scripts/setup-peers) does not exist, so CI needs no network installs.
+# peers venv (scripts/setup-peers) does not exist, unless ATTNBENCH_REQUIRE_PEERS=1 (.ci/run sets it).
 #   peers_onnxruntime_test.sh ATTNBENCH SOURCE_DIR
 set -euo pipefail
 cli="$1"; src="$2"
 venv="${PEERS_VENV:-$src/build/peers-venv}"
 if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import onnxruntime, onnx" 2>/dev/null; then
+  if [ "${ATTNBENCH_REQUIRE_PEERS:-0}" = 1 ]; then
+    echo "FAIL: ATTNBENCH_REQUIRE_PEERS=1 but no peers venv with onnxruntime at $venv (scripts/setup-peers)"
+    exit 1
+  fi
   echo "SKIP: no peers venv with onnxruntime at $venv (run scripts/setup-peers)"
   exit 77
 fi
