@@ -7,8 +7,9 @@
 Everything framework-specific is imported inside these methods, so a missing framework only
 makes its peer unavailable.
 """
+from .onnxruntime_attention_peer import OnnxRuntimeAttentionPeer
 from .onnxruntime_peer import OnnxRuntimePeer
 from .openvino_peer import OpenVinoPeer
 from .torch_peer import TorchMhaPeer, TorchPeer
 
-PEERS = {c.name: c for c in (OnnxRuntimePeer, OpenVinoPeer, TorchPeer, TorchMhaPeer)}
+PEERS = {c.name: c for c in (OnnxRuntimePeer, OnnxRuntimeAttentionPeer, OpenVinoPeer, TorchPeer, TorchMhaPeer)}

@@ -25,3 +25,12 @@ pass=$(grep -c ',PASS,' "$out/summary.csv" || true)
 [ "$pass" -eq 96 ] || { echo "expected 96 PASS, got $pass"; cat "$out/summary.csv"; exit 1; }
 head -1 "$out/summary.csv" | grep -q '^section,backend,variant,batch,seq_len,' || { echo "bad header"; exit 1; }
 echo "OK: $pass/$rows onnxruntime peer rows PASS"
+# ONNX Runtime's fused com.microsoft.Attention: every config with projections and no dropout
+# PASS, the others UNSUPPORTED (no weights to fuse / no dropout in the operator), none FAIL.
+"$venv/bin/python" "$src/peers/run_peers.py" --peers onnxruntime-attention --require \
+  --variant simplified,self,causal,mha --seq-len 1,3,17 --heads 1,3 --d-in 12 --d-out 12 \
+  --dropout 0,0.1 --qkv-bias 0,1 --threads 1 --repetitions 2 --min-time 0.001 --out "$out/fused"
+pass=$(grep -c ',PASS,' "$out/fused/summary.csv" || true)
+unsup=$(grep -c ',UNSUPPORTED,' "$out/fused/summary.csv" || true)
+[ "$pass" -eq 36 ] && [ "$unsup" -eq 60 ] || { echo "onnxruntime-attention: $pass PASS / $unsup UNSUPPORTED, want 36 / 60"; exit 1; }
+echo "OK: onnxruntime-attention $pass PASS, $unsup UNSUPPORTED"
