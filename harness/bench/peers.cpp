@@ -108,7 +108,14 @@ PeerSetup ResolvePeers(const std::string& peers, const std::string& python_flag)
     s.python.clear();
     return s;
   }
-  const nlohmann::json probe = Probe(s.python, s.runner, names);
+  nlohmann::json probe;
+  try {
+    probe = Probe(s.python, s.runner, names);
+  } catch (const InputError& e) {
+    if (!automatic) throw;
+    s.absent = {std::string("(all: ") + e.what() + ")"};  // auto: a broken venv means no peers, said
+    return s;
+  }
   for (const auto& [name, info] : probe.items()) {
     if (info.is_null()) {
       s.absent.push_back(name);
