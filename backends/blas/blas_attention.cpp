@@ -3,7 +3,12 @@
 // through the leading dimension, never copied. Scores are computed 128 query rows at a time, so
 // a causal block only multiplies the keys it can see and the score buffer is [128, T] per
 // thread, not T x T. Softmax is a plain loop.
+//
+// The same file is the blas-mkl plugin (backends/blas-mkl/CMakeLists.txt): compiled with
+// ATTNBENCH_BLAS_MKL, blas_ops.h calls oneMKL through dlsym'ed pointers instead of cblas_sgemm.
 #include <attnbench/attnbench.h>
+
+#include <stdexcept>
 
 #include "blas_ops.h"
 
@@ -14,12 +19,20 @@ namespace ops = attnbench::blas_ops;
 
 class BlasAttention {
  public:
+#ifdef ATTNBENCH_BLAS_MKL
+  static constexpr const char* kName = "blas-mkl";
+  static constexpr const char* kDescription =
+      "the blas backend on oneMKL (dlopen'ed libmkl_rt, GNU OpenMP layer): sgemm for projections, Q.K^T and P.V "
+      "on strided head views; causal blocks skip masked keys";
+#else
   static constexpr const char* kName = "blas";
   static constexpr const char* kDescription =
       "CBLAS sgemm for projections, Q.K^T and P.V on strided head views; causal blocks skip masked keys";
+#endif
   static constexpr int kRowBlock = 128;
 
   static std::string RuntimeInfo() { return ops::BlasRuntimeInfo(); }
+  static std::string Supports(const ab_problem&) { return ops::BlasUnavailable(); }
 
   BlasAttention(const ab_problem& p, const ab_weights& w)
       : p_(p),
@@ -27,6 +40,7 @@ class BlasAttention {
         rows_(static_cast<size_t>(p.batch) * p.seq_len),
         row_block_(std::min(kRowBlock, p.seq_len)),
         slot_(static_cast<size_t>(row_block_) * p.seq_len) {
+    if (const std::string why = ops::BlasUnavailable(); !why.empty()) throw std::runtime_error(why);
     const size_t n = rows_ * p.d_out;
     if (p.qkv_proj) q_ = AlignedBuffer<float>(n), k_ = AlignedBuffer<float>(n), v_ = AlignedBuffer<float>(n);
     if (p.out_proj) ctx_ = AlignedBuffer<float>(n);
@@ -36,6 +50,7 @@ class BlasAttention {
   size_t WorkspaceBytes() const { return q_.bytes() + k_.bytes() + v_.bytes() + ctx_.bytes() + scores_.bytes(); }
 
   void Run(const float* x, float* out) {
+    ops::UseBlasThreads(p_.threads);
     const int M = static_cast<int>(rows_), din = p_.d_in, dout = p_.d_out;
     // Simplified attention has Q = K = V = X: the heads read x directly.
     const float *q = x, *k = x, *v = x;

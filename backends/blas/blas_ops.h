@@ -2,11 +2,21 @@
 // views, one head's attention (Q_h.K_h^T -> mask/softmax/dropout -> P.V_h), the thread policy
 // that keeps a multi-threaded BLAS out of OpenMP regions, and the BLAS runtime line.
 // Header-only on purpose: a folder with a CMakeLists.txt would be taken for a backend.
+//
+// Two BLAS policies, chosen at compile time:
+//  - default: the CBLAS linked into the plugin (OpenBLAS), called as cblas_sgemm;
+//  - ATTNBENCH_BLAS_MKL (the blas-mkl plugin): oneMKL through mkl_rt.h, i.e. function pointers
+//    dlsym'ed from an RTLD_LOCAL handle of libmkl_rt. cblas.h is not included then, so no call
+//    can bind to the process-wide cblas_sgemm (the executable's OpenBLAS) by accident.
 #pragma once
 
 #include <attnbench/attnbench.h>
-#include <cblas.h>
 #include <omp.h>
+#ifdef ATTNBENCH_BLAS_MKL
+#include "mkl_rt.h"
+#else
+#include <cblas.h>
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -15,16 +25,50 @@
 
 namespace attnbench::blas_ops {
 
+#ifdef ATTNBENCH_BLAS_MKL
+// MKL's cblas_sgemm, loaded on first use (the backend checks mkl_rt::Get().ok() in Supports and
+// the constructor, so it is never null here).
+inline mkl_rt::Api::SgemmFn MklSgemm() {
+  static const mkl_rt::Api::SgemmFn fn = mkl_rt::Get().sgemm;
+  return fn;
+}
+#endif
+
 // C[M,N] = alpha A[M,K] . B[K,N] + beta C; every operand a row-major view with its leading dim.
 inline void Gemm(int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
                  float beta, float* C, int ldc) {
+#ifdef ATTNBENCH_BLAS_MKL
+  MklSgemm()(mkl_rt::kRowMajor, mkl_rt::kNoTrans, mkl_rt::kNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+#else
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+#endif
 }
 
 // C[M,N] = alpha A[M,K] . B[N,K]^T + beta C: Q_h . K_h^T without transposing K.
 inline void GemmNT(int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
                    float beta, float* C, int ldc) {
+#ifdef ATTNBENCH_BLAS_MKL
+  MklSgemm()(mkl_rt::kRowMajor, mkl_rt::kNoTrans, mkl_rt::kTrans, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+#else
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+#endif
+}
+
+// "" when the BLAS can be used, else why not (MKL: libmkl_rt could not be loaded).
+inline std::string BlasUnavailable() {
+#ifdef ATTNBENCH_BLAS_MKL
+  return mkl_rt::Get().error;
+#else
+  return {};
+#endif
+}
+
+// The BLAS thread count for the next calls. OpenBLAS: nothing to do, the harness sets it with
+// --threads (SetThreads). MKL: the harness does not know this plugin's MKL, so Run sets it.
+inline void UseBlasThreads([[maybe_unused]] int threads) {
+#ifdef ATTNBENCH_BLAS_MKL
+  mkl_rt::Get().set_num_threads(threads);
+#endif
 }
 
 // y[M,N] = x[M,K] . w[K,N] (+ bias[N]). The bias is written first so the GEMM adds onto it
@@ -99,7 +143,20 @@ inline void AttendHead(const ab_problem& p, const RowSoftmax& softmax, const Hea
 // region without oversubscribing (OpenBLAS's pthread build cannot tell it is inside one).
 class SerialBlasScope {
  public:
-#ifdef OPENBLAS_VERSION
+#if defined(ATTNBENCH_BLAS_MKL)
+  // MKL on the GNU layer would not oversubscribe (it runs serially inside a parallel region by
+  // default), but the policy is the same for both libraries: 1 thread, set explicitly.
+  SerialBlasScope() : saved_(mkl_rt::Get().get_max_threads()) {
+    if (saved_ != 1) mkl_rt::Get().set_num_threads(1);
+  }
+  ~SerialBlasScope() {
+    if (saved_ != 1) mkl_rt::Get().set_num_threads(saved_);
+  }
+  static constexpr bool kAvailable = true;
+
+ private:
+  int saved_;
+#elif defined(OPENBLAS_VERSION)
   SerialBlasScope() : saved_(openblas_get_num_threads()) {
     if (saved_ != 1) openblas_set_num_threads(1);
   }
@@ -143,7 +200,16 @@ inline int ScoreSlots(const ab_problem& p, int n_items) {
 
 // "OpenBLAS 0.3.21 (pthread), kernel SkylakeX, 2 threads": what produced the numbers.
 inline std::string BlasRuntimeInfo() {
-#ifdef OPENBLAS_VERSION
+#if defined(ATTNBENCH_BLAS_MKL)
+  // "oneMKL 2026.2 (GNU OpenMP), code path Intel(R) Architecture processors, 2 BLAS threads,
+  // sgemm in /path/libmkl_rt.so.3": the library as MKL itself reports it, and the file the
+  // sgemm pointer this plugin calls lies in (dladdr), so the binding is visible.
+  const auto& mkl = mkl_rt::Get();
+  if (!mkl.ok()) return "oneMKL not loaded: " + mkl.error;
+  return mkl.Name() + ", code path " + mkl_rt::ShortCodePath(mkl.code_path) + ", " +
+         std::to_string(mkl.get_max_threads()) + " BLAS threads, sgemm in " +
+         mkl_rt::LibraryOf(reinterpret_cast<const void*>(MklSgemm()));
+#elif defined(OPENBLAS_VERSION)
   // The library actually loaded, not the header compiled against: "OpenBLAS 0.3.21 DYNAMIC_ARCH ..."
   const std::string config = openblas_get_config();
   const size_t sp = config.find(' ', config.find(' ') + 1);

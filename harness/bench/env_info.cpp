@@ -8,6 +8,7 @@
 #include <ctime>
 #include <fstream>
 
+#include "../../backends/blas/mkl_rt.h"
 #include "../sysinfo.h"
 
 #ifndef ATTNBENCH_SOURCE_DIR
@@ -101,6 +102,15 @@ nlohmann::json CollectEnv(const std::vector<const LoadedBackend*>& backends) {
                 {"config", blas.config}, {"threads", blas.threads},
                 {"openblas_coretype_env", blas.coretype_env},
                 {"kernel_warning", BlasKernelWarning(blas)}}},
+      // The second SGEMM library (the blas-mkl backend and the SGEMM ceiling), when configured.
+      {"mkl", [] {
+         if (mkl_rt::ConfiguredPath().empty()) return nlohmann::json{{"configured", false}};
+         const auto& mkl = mkl_rt::Get();
+         if (!mkl.ok()) return nlohmann::json{{"configured", true}, {"path", mkl.path}, {"error", mkl.error}};
+         return nlohmann::json{{"configured", true}, {"path", mkl.path}, {"version", mkl.version},
+                               {"threading", mkl.ThreadingName()}, {"code_path", mkl.code_path},
+                               {"threads", mkl.get_max_threads()}};
+       }()},
       {"highway_target", highway},
       {"backends", runtime},
       {"backend_descriptions", descriptions},

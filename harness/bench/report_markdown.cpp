@@ -50,8 +50,24 @@ class MarkdownReporter : public Reporter {
     os << "- **Highway target:** "
        << (EnvString(env, {"highway_target"}).empty() ? "(no highway backend loaded)" : EnvString(env, {"highway_target"}))
        << "\n";
-    os << "- **SGEMM ceiling (same run):**";
-    for (const auto& [t, g] : run.sgemm_gflops) os << " " << Fixed(g, 1) << " GFLOP/s at " << t << " thread(s);";
+    os << "- **SGEMM ceiling (same run, fastest library):**";
+    for (const auto& [t, g] : run.sgemm_gflops) {
+      const std::string ts = std::to_string(t);
+      const std::string lib = EnvString(env, {"sgemm", "library", ts.c_str()});
+      os << " " << Fixed(g, 1) << " GFLOP/s at " << t << " thread(s)" << (lib.empty() || lib == "?" ? "" : " (" + lib + ")");
+      // The other libraries' rates at this thread count, for what the BLAS choice is worth.
+      if (env.contains("sgemm") && env["sgemm"].contains("by_library") && env["sgemm"]["by_library"].contains(ts))
+        for (const auto& [name, r] : env["sgemm"]["by_library"][ts].items()) {
+          if (name == lib || !r.is_object()) continue;
+          os << ", " << name << " "
+             << (r.contains("gflops") && r["gflops"].is_number() ? Fixed(r["gflops"].get<double>(), 1) + " GFLOP/s"
+                                                                 : "failed: " + r.value("error", std::string("?")));
+        }
+      os << ";";
+    }
+    if (env.contains("sgemm") && env["sgemm"].contains("unavailable") && env["sgemm"]["unavailable"].is_array())
+      for (const auto& u : env["sgemm"]["unavailable"])
+        if (u.is_string()) os << " not measured: " << u.get<std::string>() << ";";
     os << "\n";
     os << "- **Compiler:** " << EnvString(env, {"compiler", "id"}) << ", flags `" << EnvString(env, {"compiler", "flags"})
        << "` (" << EnvString(env, {"compiler", "build_type"}) << ")\n";

@@ -612,7 +612,9 @@ int RunBench(BenchOptions& user, const CLI::App& user_sub) {
         {"filter", so.filter}};
     run.env["preset"] = w.preset_name;
     run.env["threads_swept"] = thread_counts;
-    run.env["sgemm"] = {{"n", o.sgemm_size}, {"statistic", "best of 5 after a warm-up"}};
+    run.env["sgemm"] = {{"n", o.sgemm_size},
+                        {"statistic", "best of 5 after a warm-up, per library; the ceiling is the fastest library"},
+                        {"unavailable", [] { std::vector<std::string> u; SgemmLibraries(&u); return u; }()}};
     run.env["isolation"] = {{"enabled", user.isolate}, {"timeout_s", user.timeout}};
     run.env["sweep_record"] = "sweep.json";
   }
@@ -659,12 +661,31 @@ int RunBench(BenchOptions& user, const CLI::App& user_sub) {
   nlohmann::json sgemm_now = nlohmann::json::object();
   for (int t : thread_counts) {
     if (stop() || (resuming && todo.empty())) break;
-    const SgemmRate r = MeasureSgemm(t, o.sgemm_size);
-    sgemm_now[std::to_string(t)] = r.gflops;
-    if (!run.sgemm_gflops.count(t)) run.sgemm_gflops[t] = r.gflops;
+    // Every SGEMM library available (OpenBLAS, oneMKL), the fastest is the ceiling; env.json's
+    // "sgemm" keeps who measured it and every library's rate (the first run's, on --resume).
+    const SgemmCeiling ceiling = MeasureSgemmCeiling(t, o.sgemm_size);
+    const SgemmRate& r = ceiling.best;
+    const std::string ts = std::to_string(t);
+    sgemm_now[ts] = r.gflops;
+    if (!run.sgemm_gflops.count(t)) {
+      run.sgemm_gflops[t] = r.gflops;
+      run.env["sgemm"]["library"][ts] = r.library;
+      for (const auto& l : ceiling.libraries)
+        run.env["sgemm"]["by_library"][ts][l.library] =
+            l.error.empty() ? nlohmann::json{{"gflops", l.gflops}, {"median_gflops", l.median_gflops}}
+                            : nlohmann::json{{"error", l.error}};
+    }
     if (!user.quiet)
-      std::fprintf(stderr, "SGEMM ceiling: %d^3 on %d thread(s): %.1f GFLOP/s (median %.1f)%s\n", r.n, t, r.gflops,
-                   r.median_gflops, resuming ? " (re-measured; % SGEMM keeps the first run's ceiling)" : "");
+      for (const auto& l : ceiling.libraries) {
+        if (!l.error.empty()) {
+          std::fprintf(stderr, "SGEMM %d^3 on %d thread(s), %s: %s\n", l.n, t, l.library.c_str(), l.error.c_str());
+          continue;
+        }
+        const bool best = l.library == r.library;
+        std::fprintf(stderr, "SGEMM %d^3 on %d thread(s), %s: %.1f GFLOP/s (median %.1f)%s%s\n", l.n, t,
+                     l.library.c_str(), l.gflops, l.median_gflops, best ? " <- the ceiling" : "",
+                     best && resuming ? " (re-measured; % SGEMM keeps the first run's ceiling)" : "");
+      }
   }
   if (resuming) {
     resume_entry["sgemm_gflops"] = sgemm_now;
@@ -790,7 +811,7 @@ void ConfigureBench(CLI::App* sub, BenchOptions& o) {
   const char* pg = "Peers (other frameworks, out of process; docs/peers.md)";
   sub->add_option("--peers", o.peers,
                   "none; auto (every peer installed in the peers venv; the absent ones are listed in the report); "
-                  "or a list of onnxruntime, openvino, torch, torch-mha (each must be installed). Peers run after "
+                  "or a list of onnxruntime, onnxruntime-attention, openvino, torch, torch-mha (each must be installed). Peers run after "
                   "the backends on the same configs and inputs, are checked against the same float64 reference and "
                   "land in the same summary, report and plots as peer-<name>")
       ->capture_default_str()
