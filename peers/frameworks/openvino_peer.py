@@ -8,9 +8,11 @@ from .common import dropout_mask
 
 # Compile settings of every config (threads come from --threads). INFERENCE_PRECISION_HINT=f32 is
 # essential: on a CPU with avx512_bf16 / AMX the CPU plugin defaults to bf16, which fails the
-# float32 tolerance. prepare() reads the settings back from the compiled model and refuses to run
-# when they were not applied.
-_CONFIG = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": "1"}
+# float32 tolerance. ENABLE_CPU_PINNING=NO: the LATENCY hint would pin the threads to cores, which
+# no other peer nor attnbench's own backends do. prepare() reads the settings back from the
+# compiled model and refuses to run when they were not applied.
+_CONFIG = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": "1",
+           "ENABLE_CPU_PINNING": "NO"}
 
 
 def _opset():
@@ -74,9 +76,10 @@ def _compile(model, threads):
     import openvino as ov
     core = ov.Core()
     cm = core.compile_model(model, "CPU", _config(threads))
-    got = {k: cm.get_property(k) for k in ("INFERENCE_PRECISION_HINT", "INFERENCE_NUM_THREADS", "NUM_STREAMS")}
+    got = {k: cm.get_property(k) for k in ("INFERENCE_PRECISION_HINT", "INFERENCE_NUM_THREADS", "NUM_STREAMS",
+                                           "ENABLE_CPU_PINNING")}
     if got["INFERENCE_PRECISION_HINT"] != ov.Type.f32 or int(got["INFERENCE_NUM_THREADS"]) != threads \
-            or int(got["NUM_STREAMS"]) != 1:
+            or int(got["NUM_STREAMS"]) != 1 or got["ENABLE_CPU_PINNING"]:
         raise RuntimeError(f"OpenVINO did not apply the settings: {got}")
     return cm
 
