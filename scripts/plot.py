@@ -164,11 +164,14 @@ def plot_seq(p, rows):
     for b, rs in series.items():
         c, m = style(b)
         ax.plot([r["seq_len"] for r in rs], [r["gflops"] for r in rs], color=c, marker=m, linestyle=line(b), label=b)
-    ceilings = sorted({r["sgemm_gflops"] for r in timed if r["sgemm_gflops"] > 0})
-    for s in ceilings:
+    ceilings = sorted({(r["sgemm_gflops"], r["threads"]) for r in timed if r["sgemm_gflops"] > 0})
+    # The library that measured each ceiling (env.json "sgemm" -> "library" per thread count).
+    libraries = (p.env.get("sgemm") or {}).get("library") or {}
+    for s, t in ceilings:
+        lib = libraries.get(str(t), "")
         ax.axhline(s, color="black", linestyle="--", linewidth=1)
-        ax.annotate(f"SGEMM ceiling (same run) {s:.0f} GFLOP/s", (0.01, s), xycoords=("axes fraction", "data"),
-                    va="bottom", fontsize=8)
+        ax.annotate(f"SGEMM ceiling (same run) {s:.0f} GFLOP/s, {t} thread(s)" + (f", {lib}" if lib else ""),
+                    (0.01, s), xycoords=("axes fraction", "data"), va="bottom", fontsize=8)
     ax.set_xscale("log", base=2)
     ax.set_xlabel("sequence length T (tokens)")
     ax.set_ylabel("GFLOP/s (FLOP model, docs/benchmarking.md)")
