@@ -21,14 +21,15 @@ holds each framework's version and what it says about its kernels, and the setti
 written by the bench itself (the very x and weights its backends were validated and timed on),
 and merges the rows into its summary, report and plots (docs/peers.md).
 
-Peers:
-  onnxruntime  a generated ONNX graph: MatMul/Add (projections), Reshape/Transpose (heads),
-               MatMul + Mul (scaled scores), Add of a constant 0/-inf causal mask, Softmax,
-               Mul by a constant dropout mask (the shared counter-based mask of dropout.h,
-               prepared outside the timing, already scaled by 1/(1-p)), MatMul, output MatMul/Add.
-  torch        torch.nn.functional.scaled_dot_product_attention(is_causal=...) between torch
-               matmuls. Its dropout uses torch's RNG, not attnbench's mask: dropout > 0 configs
-               are SKIPPED for torch.
+Peers (peers/frameworks/, one module each; docs/peers.md has the details):
+  onnxruntime            a generated opset-13 ONNX graph (MatMul, Softmax, ...; constant causal and
+                         dropout masks), CPU execution provider
+  onnxruntime-attention  ORT's fused com.microsoft.Attention contrib operator + output MatMul/Add
+  openvino               OpenVINO graph around its fused ScaledDotProductAttention, CPU plugin, f32
+  torch                  torch.nn.functional.scaled_dot_product_attention between torch matmuls
+  torch-mha              torch.nn.MultiheadAttention (mha variant only)
+  Only onnxruntime, openvino (and the test peers) run dropout > 0 configs: the others have no
+  way to take attnbench's counter-based mask, so those rows are UNSUPPORTED.
 Exit code: 0 all checked peers PASS (or SKIPPED/UNSUPPORTED), 1 a FAIL or ERROR, 2 bad input.
 """
 import argparse
