@@ -54,10 +54,11 @@ class BlasAttention {
     const int M = static_cast<int>(rows_), din = p_.d_in, dout = p_.d_out;
     // Simplified attention has Q = K = V = X: the heads read x directly.
     const float *q = x, *k = x, *v = x;
+    const bool omp = ops::OpenMpHeads(p_, p_.batch * p_.heads);  // one thread pool per run
     if (p_.qkv_proj) {
-      ops::Project(M, dout, din, x, din, w_.w_q, dout, w_.b_q, q_.data(), dout);
-      ops::Project(M, dout, din, x, din, w_.w_k, dout, w_.b_k, k_.data(), dout);
-      ops::Project(M, dout, din, x, din, w_.w_v, dout, w_.b_v, v_.data(), dout);
+      ops::ProjectOnPool(omp, p_.threads, M, dout, din, x, din, w_.w_q, dout, w_.b_q, q_.data(), dout);
+      ops::ProjectOnPool(omp, p_.threads, M, dout, din, x, din, w_.w_k, dout, w_.b_k, k_.data(), dout);
+      ops::ProjectOnPool(omp, p_.threads, M, dout, din, x, din, w_.w_v, dout, w_.b_v, v_.data(), dout);
       q = q_.data(), k = k_.data(), v = v_.data();
     }
     // Without an output projection the context is the output: write it there directly.
@@ -69,7 +70,7 @@ class BlasAttention {
       return ops::HeadView{q + off, k + off, v + off, dout, dout, dout, ctx + off, dout, b, h};
     };
     ops::AttendHeads(p_, p_.batch * p_.heads, head, scores_.data(), slot_, row_block_);
-    if (p_.out_proj) ops::Project(M, dout, dout, ctx, dout, w_.w_o, dout, w_.b_o, out, dout);
+    if (p_.out_proj) ops::ProjectOnPool(omp, p_.threads, M, dout, dout, ctx, dout, w_.w_o, dout, w_.b_o, out, dout);
   }
 
  private:

@@ -172,9 +172,35 @@ class SerialBlasScope {
 #endif
 };
 
+// Whether a run with n_items independent heads uses OpenMP threads (each with a single-threaded
+// BLAS) rather than the BLAS's own threads. One run uses one pool only: alternating between
+// OpenBLAS's pthread pool and libgomp's, each spinning while the other works, cost up to 2x on
+// 2 cores (docs/threads.md, docs/blas.md).
+inline bool OpenMpHeads(const ab_problem& p, int n_items) {
+  return p.threads > 1 && n_items >= p.threads && SerialBlasScope::kAvailable;
+}
+
+// Project() on the pool the heads use: with OpenMP heads, the rows are split over the OpenMP
+// threads, each a serial GEMM on its slice; otherwise one GEMM threaded inside the BLAS.
+inline void ProjectOnPool(bool openmp, int threads, int M, int N, int K, const float* x, int ldx, const float* w,
+                          int ldw, const float* bias, float* y, int ldy) {
+  if (!openmp) return Project(M, N, K, x, ldx, w, ldw, bias, y, ldy);
+  SerialBlasScope serial;
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num(), n = omp_get_num_threads();
+    const int r0 = static_cast<int>(static_cast<int64_t>(M) * t / n);
+    const int r1 = static_cast<int>(static_cast<int64_t>(M) * (t + 1) / n);
+    if (r1 > r0)
+      Project(r1 - r0, N, K, x + static_cast<size_t>(r0) * ldx, ldx, w, ldw, bias, y + static_cast<size_t>(r0) * ldy,
+              ldy);
+  }
+}
+
 // The thread policy for n_items independent heads:
 //  - at least as many heads as threads: one OpenMP thread per head, each with its own score
-//    buffer (`scores_per_thread` floats) and a single-threaded BLAS;
+//    buffer (`scores_per_thread` floats) and a single-threaded BLAS (the projections then go
+//    through ProjectOnPool on the same OpenMP threads);
 //  - fewer heads: heads one after another, each GEMM multi-threaded inside the BLAS, softmax
 //    rows serial (see docs/threads.md for why not OpenMP-parallel in between).
 // `view(i)` gives head i.
@@ -183,7 +209,7 @@ void AttendHeads(const ab_problem& p, int n_items, ViewFn view, float* scores, s
                  int row_block) {
   const RowSoftmax softmax(p);
   const int threads = p.threads;
-  if (threads > 1 && n_items >= threads && SerialBlasScope::kAvailable) {
+  if (OpenMpHeads(p, n_items)) {
     SerialBlasScope serial;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int it = 0; it < n_items; ++it)
@@ -194,9 +220,7 @@ void AttendHeads(const ab_problem& p, int n_items, ViewFn view, float* scores, s
 }
 
 // Score-buffer slots AttendHeads needs: one per thread when heads go in parallel, else one.
-inline int ScoreSlots(const ab_problem& p, int n_items) {
-  return (p.threads > 1 && n_items >= p.threads && SerialBlasScope::kAvailable) ? p.threads : 1;
-}
+inline int ScoreSlots(const ab_problem& p, int n_items) { return OpenMpHeads(p, n_items) ? p.threads : 1; }
 
 // "OpenBLAS 0.3.21 (pthread), kernel SkylakeX, 2 threads": what produced the numbers.
 inline std::string BlasRuntimeInfo() {

@@ -39,9 +39,10 @@ class MhaSplit {
     const int hd = attnbench::HeadDim(p_);
     const float *q = x, *k = x, *v = x;  // simplified: Q = K = V = X
     int ld = din;
+    const bool omp = ops::OpenMpHeads(p_, p_.batch * p_.heads);  // one thread pool per run
     if (p_.qkv_proj) {
-      ops::Project(M, 3 * dout, din, x, din, w_qkv_.data(), 3 * dout, b_qkv_.empty() ? nullptr : b_qkv_.data(),
-                   qkv_.data(), 3 * dout);
+      ops::ProjectOnPool(omp, p_.threads, M, 3 * dout, din, x, din, w_qkv_.data(), 3 * dout,
+                         b_qkv_.empty() ? nullptr : b_qkv_.data(), qkv_.data(), 3 * dout);
       q = qkv_.data(), k = q + dout, v = q + 2 * dout, ld = 3 * dout;
     }
     float* ctx = p_.out_proj ? ctx_.data() : out;
@@ -52,7 +53,7 @@ class MhaSplit {
       return ops::HeadView{q + in, k + in, v + in, ld, ld, ld, ctx + o, dout, b, h};
     };
     ops::AttendHeads(p_, p_.batch * p_.heads, head, scores_.data(), slot_, T);
-    if (p_.out_proj) ops::Project(M, dout, dout, ctx, dout, w_.w_o, dout, w_.b_o, out, dout);
+    if (p_.out_proj) ops::ProjectOnPool(omp, p_.threads, M, dout, dout, ctx, dout, w_.w_o, dout, w_.b_o, out, dout);
   }
 
  private:
