@@ -370,8 +370,12 @@ def main():
                 rows.append(row)
                 continue
             try:  # the other copies: separate data, separately prepared (no shared buffers)
-                fns = [run] + [peer.prepare(p, x.copy(), {k: v.copy() for k, v in w.items()}, threads)
-                               for _ in range(rotation - 1)]
+                if getattr(peer, "rotate_inputs_only", False):  # one prepared peer, copies of x
+                    fns = [run] + [(lambda xc: lambda: run(xc))(np.ascontiguousarray(x.copy(), dtype=np.float32))
+                                   for _ in range(rotation - 1)]
+                else:
+                    fns = [run] + [peer.prepare(p, x.copy(), {k: v.copy() for k, v in w.items()}, threads)
+                                   for _ in range(rotation - 1)]
             except Exception as e:  # noqa: BLE001
                 row.update(status="ERROR", reason=f"preparing copy: {type(e).__name__}: {e}".replace("\n", " ")[:300])
                 rows.append(row)
