@@ -52,6 +52,13 @@ def style(backend, _cache={}):
     return _cache[backend]
 
 
+def outside_legend(ax, title):
+    """Right of the axes: with a dozen backends and peers a legend inside hides the lines
+    (savefig uses bbox_inches="tight", so the figure grows to hold it)."""
+    ax.legend(title=title, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title_fontsize=8,
+              frameon=False)
+
+
 def line(backend):
     """Peers dashed, our backends solid."""
     return "--" if backend.startswith("peer-") else "-"
@@ -157,7 +164,7 @@ def plot_seq(p, rows):
     ax.set_yscale("log")
     ax.set_xlabel("sequence length T (tokens)")
     ax.set_ylabel("median time per forward pass (ms), bars = stddev")
-    ax.legend(title="backend")
+    outside_legend(ax, "backend")
     p.save(fig, "latency_vs_seq_len")
 
     fig, ax = p.figure(f"Throughput vs sequence length ({fixed})")
@@ -176,7 +183,7 @@ def plot_seq(p, rows):
     ax.set_xlabel("sequence length T (tokens)")
     ax.set_ylabel("GFLOP/s (FLOP model, docs/benchmarking.md)")
     ax.set_ylim(bottom=0)
-    ax.legend(title="backend")
+    outside_legend(ax, "backend")
     p.save(fig, "gflops_vs_seq_len")
 
     base = next((r["baseline"] for r in timed if r.get("baseline")), "")
@@ -192,7 +199,7 @@ def plot_seq(p, rows):
         ax.set_yscale("log")
         ax.set_xlabel("sequence length T (tokens)")
         ax.set_ylabel(f"speedup = {base} median / backend median (x)")
-        ax.legend(title="backend")
+        outside_legend(ax, "backend")
         p.save(fig, "speedup_vs_seq_len")
 
     fig, ax = p.figure(f"Workspace memory vs sequence length ({fixed})")
@@ -205,7 +212,7 @@ def plot_seq(p, rows):
     ax.set_yscale("log")
     ax.set_xlabel("sequence length T (tokens)")
     ax.set_ylabel("workspace held by the backend state (MiB)")
-    ax.legend(title="backend")
+    outside_legend(ax, "backend")
     p.save(fig, "workspace_vs_seq_len")
 
 
@@ -227,7 +234,7 @@ def plot_heads(p, rows):
     ax.set_xticklabels([str(h) for h in hs])
     ax.set_xlabel("heads H (head_dim = d_out / H)")
     ax.set_ylabel("median time per forward pass (ms)")
-    ax.legend(title="backend (bold: stacked vs split MHA)")
+    outside_legend(ax, "backend (bold: stacked vs split MHA)")
     p.save(fig, "heads_sweep")
 
 
