@@ -239,7 +239,7 @@ def grid_configs(args):
         if p["d_out"] % H:
             print(f"run_peers: heads {H} do not divide d_out {p['d_out']}: skipped", file=sys.stderr)
             continue
-        out.append(("peers", bench_name("{backend}", p, args.threads), p, args.threads, None, 1))
+        out.append(("peers", bench_name("{backend}", p, args.threads), p, args.threads, None, 1, None))
     return out
 
 
@@ -255,7 +255,8 @@ def manifest_configs(path):
         pr = c["problem"]
         p = make_problem(pr["variant"], pr["batch"], pr["seq_len"], pr["d_in"], pr["d_out"], pr["heads"],
                          pr["dropout_p"], pr["qkv_bias"], pr["dropout_seed"], causal=bool(pr["causal"]))
-        out.append((c["section"], c["name"], p, int(c["threads"]), os.path.join(base, c["dir"]), int(c.get("rotation", 1))))
+        out.append((c["section"], c["name"], p, int(c["threads"]), os.path.join(base, c["dir"]), int(c.get("rotation", 1)),
+                    c.get("peers")))
     return out
 
 
@@ -312,8 +313,9 @@ def main():
     active = [n for n in peers if infos[n] is not None]
     rows, failed = [], False
     work = tempfile.mkdtemp(prefix="attnbench-peers-")
-    total, done = len(configs) * len(active), 0
-    for idx, (section, name_tmpl, p, threads, inputs, rotation) in enumerate(configs):
+    total = sum(len([n for n in active if c[6] is None or n in c[6]]) for c in configs)
+    done = 0
+    for idx, (section, name_tmpl, p, threads, inputs, rotation, only) in enumerate(configs):
         if not active:
             break
         if inputs is None:
@@ -325,6 +327,8 @@ def main():
         w64 = {k: v.astype(np.float64) for k, v in w.items()}
         ref = None
         for n in active:
+            if only is not None and n not in only:  # the bench's --benchmark_filter left it out
+                continue
             peer = PEERS[n]
             backend = "peer-" + n
             done += 1

@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <regex>
 #include <sstream>
 
 #include "../grid.h"
@@ -151,10 +153,17 @@ std::vector<Cell> RunPeers(const PeerSetup& setup, const std::vector<PlannedConf
     *error = "cannot create " + inputs.string();
     return cells;
   }
+  // --benchmark_filter applies to peer cells as to backend cells ("peer-torch/mha/B:1/...").
+  std::optional<std::regex> filter;
+  if (!so.filter.empty() && so.filter != "all") filter.emplace(so.filter, std::regex::extended);
   nlohmann::json configs = nlohmann::json::array();
   for (size_t k = 0; k < plan.size(); ++k) {
     const Config& c = plan[k].config;
     const ab_problem& p = c.problem;
+    std::vector<std::string> peers;
+    for (const auto& n : setup.present)
+      if (!filter || std::regex_search(BenchmarkName(PeerBackendName(n), c), *filter)) peers.push_back(n);
+    if (peers.empty()) continue;
     const std::string sub = "cfg" + std::to_string(k);
     fs::create_directories(inputs / sub, ec);
     ProblemData data = MakeRandomProblemData(p, data_seed);  // as the sweep makes it (sweep.cpp)
@@ -164,6 +173,7 @@ std::vector<Cell> RunPeers(const PeerSetup& setup, const std::vector<PlannedConf
     size_t bytes = OutputElems(p) * sizeof(float) + data.x.bytes();
     for (auto& t : WeightTensors(data)) bytes += t.buf->bytes();
     configs.push_back({{"section", plan[k].sections},
+                       {"peers", peers},
                        {"rotation", RotationCount(bytes, so.cold_bytes, so.cold_cache)},
                        {"name", BenchmarkName("{backend}", c)},
                        {"dir", "inputs/" + sub},
@@ -174,6 +184,10 @@ std::vector<Cell> RunPeers(const PeerSetup& setup, const std::vector<PlannedConf
                          {"qkv_bias", p.qkv_bias != 0}, {"dropout_p", p.dropout_p}, {"dropout_seed", p.dropout_seed},
                          {"data_seed", data_seed}}}});
   }
+  if (configs.empty()) {
+    fs::remove_all(inputs, ec);
+    return cells;  // the filter left no peer cell
+  }
   const fs::path manifest = dir / "manifest.json";
   std::ofstream(manifest) << nlohmann::json{{"format", "attnbench-peers-1"}, {"configs", configs}}.dump(1) << "\n";
   std::string list;
@@ -183,7 +197,7 @@ std::vector<Cell> RunPeers(const PeerSetup& setup, const std::vector<PlannedConf
   std::snprintf(num[1], sizeof num[1], "%.17g", timing.min_time);
   std::snprintf(num[2], sizeof num[2], "%.17g", budget_s);
   if (!quiet)
-    std::fprintf(stderr, "peers: %s on %zu configs (%s)\n", list.c_str(), plan.size(), setup.python.c_str());
+    std::fprintf(stderr, "peers: %s on %zu configs (%s)\n", list.c_str(), configs.size(), setup.python.c_str());
   fs::remove(dir / "summary.csv", ec);
   const int rc = RunProgram({setup.python, setup.runner, "--manifest", manifest.string(), "--peers", list,
                              "--repetitions", num[0], "--min-time", num[1], "--budget", num[2], "--out", dir.string()},

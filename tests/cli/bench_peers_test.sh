@@ -50,6 +50,13 @@ assert p["info"]["numpy-f32"]["version"], p
 PY
 [ ! -e "$out/peers/inputs" ] || fail "the peers' input files were not removed"
 
+# --benchmark_filter selects peer cells by name, as it does backend cells.
+ATTNBENCH_PEERS_TESTING=1 "$cli" bench "${grid[@]}" --peers numpy-f32,numpy-noscale --peers-python "$sys_py" \
+  --out "$tmp/filt" '--benchmark_filter=(blas|peer-numpy-f32)/mha/.*T:17/din:12/dout:12/H:3/' >"$tmp/log" 2>&1 ||
+  { cat "$tmp/log"; fail "bench with --benchmark_filter and peers"; }
+got=$(cut -d, -f2 "$tmp/filt/summary.csv" | tail -n +2 | sort | uniq -c | tr -s ' ' | tr '\n' ';')
+[ "$got" = " 2 blas; 2 peer-numpy-f32;" ] || fail "--benchmark_filter with peers: rows per backend '$got'"
+
 # 2. bad values are refused before anything is timed.
 r=$("$cli" bench "${grid[@]}" --peers nosuchpeer --peers-python "$sys_py" --out "$tmp/bad1" 2>&1); rc=$?
 [ $rc -eq 2 ] || fail "--peers nosuchpeer: exit $rc, want 2 ($r)"
