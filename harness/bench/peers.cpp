@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -95,9 +96,15 @@ nlohmann::json PeerSetup::ToJson() const {
 
 PeerSetup ResolvePeers(const std::string& peers, const std::string& python_flag) {
   PeerSetup s;
-  if (peers.empty() || peers == "none") return s;
+  if (peers.empty() || peers == "none") {
+    if (!python_flag.empty()) throw InputError("--peers-python is only used with --peers (auto or a list)");
+    return s;
+  }
   const bool automatic = peers == "auto";
-  const std::vector<std::string> names = automatic ? std::vector<std::string>{} : SplitComma(peers);
+  std::vector<std::string> names;
+  if (!automatic)
+    for (const auto& n : SplitComma(peers))
+      if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);  // each once
   if (!automatic && names.empty()) throw InputError("--peers: give none, auto or a comma list of peers");
   s.runner = FindProjectFile("peers/run_peers.py");
   if (s.runner.empty()) throw InputError("--peers: cannot find peers/run_peers.py (set ATTNBENCH_SOURCE_DIR)");

@@ -66,6 +66,10 @@ r=$("$cli" bench "${grid[@]}" --peers onnxruntime --peers-python "$tmp/no-python
 [ $rc -eq 2 ] || fail "--peers-python missing: exit $rc, want 2 ($r)"
 echo "$r" | grep -q "is not an executable" || fail "--peers-python missing: message: $r"
 
+r=$("$cli" bench "${grid[@]}" --peers-python "$sys_py" --out "$tmp/bad3" 2>&1); rc=$?
+[ $rc -eq 2 ] || fail "--peers-python without --peers: exit $rc, want 2 ($r)"
+echo "$r" | grep -q "only used with --peers" || fail "--peers-python without --peers: message: $r"
+
 # 3. auto with an interpreter that has no framework: nothing runs, the absent peers are listed.
 "$cli" bench --backends blas --variant mha --seq-len 3 --d-in 12 --d-out 12 --heads 1 --threads 1 --sgemm-size 64 \
   --benchmark_repetitions=2 --benchmark_min_time=0.001 -q --peers auto --peers-python "$sys_py" \
