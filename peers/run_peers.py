@@ -34,7 +34,6 @@ Exit code: 0 all checked peers PASS (or SKIPPED/UNSUPPORTED), 1 a FAIL or ERROR,
 """
 import argparse
 import csv
-import importlib.util
 import itertools
 import json
 import math
@@ -48,11 +47,10 @@ import time
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import frameworks  # noqa: E402  (peers/frameworks: one module per framework)
-from frameworks.common import reference  # noqa: E402
+from frameworks.common import head_dim, reference  # noqa: E402
 
 VARIANTS = ("simplified", "self", "causal", "mha")
 COLUMNS = ["section", "backend", "variant", "batch", "seq_len", "d_in", "d_out", "heads", "head_dim", "qkv_proj",
@@ -70,10 +68,6 @@ def make_problem(variant, B, T, din, dout, H, dropout, bias, seed, causal=None):
             "out_proj": variant == "mha",
             "causal": (variant in ("causal", "mha")) if causal is None else causal,
             "dropout_p": float(np.float32(dropout)), "dropout_seed": seed}
-
-
-def head_dim(p):
-    return p["d_out"] // p["heads"]
 
 
 def flops(p):
@@ -158,14 +152,11 @@ def write_inputs(args, p, d, data_seed):
 
 
 def load_inputs(d):
-    prob = None
-    if os.path.exists(os.path.join(d, "problem.json")):  # not written by `attnbench bench --peers`
-        with open(os.path.join(d, "problem.json")) as f:
-            prob = json.load(f)
+    """x and the weights a problem has, from d (problem.json, if there, is not needed)."""
     x = np.load(os.path.join(d, "x.npy"))
     w = {n: np.load(os.path.join(d, n + ".npy")) for n in ("w_q", "w_k", "w_v", "b_q", "b_k", "b_v", "w_o", "b_o")
          if os.path.exists(os.path.join(d, n + ".npy"))}
-    return prob, x, w
+    return x, w
 
 
 PEERS = dict(frameworks.PEERS)
@@ -323,7 +314,7 @@ def main():
             os.makedirs(d, exist_ok=True)
             write_inputs(args, p, d, args.data_seed)
             inputs = d
-        _, x, w = load_inputs(inputs)
+        x, w = load_inputs(inputs)
         w64 = {k: v.astype(np.float64) for k, v in w.items()}
         ref = None
         for n in active:

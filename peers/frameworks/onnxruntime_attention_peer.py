@@ -3,22 +3,11 @@ the QKV projection, scaled scores, causal mask via `unidirectional`, softmax and
 kernel runs it head by head on its MLAS GEMMs), then MatMul/Add for the output projection."""
 import numpy as np
 
+from .onnxruntime_peer import OnnxRuntimePeer, session_runner
 
-class OnnxRuntimeAttentionPeer:
+
+class OnnxRuntimeAttentionPeer(OnnxRuntimePeer):  # available() and the input-only rotation
     name = "onnxruntime-attention"
-    # Cache rotation cycles copies of x through this one session: copies of the session would
-    # each bring their own intra-op thread pool, whose spinning workers slow the others down
-    # (measured: mha T=128 d=768 20.7 ms with 7 sessions, against ~3.5 ms with one).
-    rotate_inputs_only = True
-
-    @staticmethod
-    def available():
-        try:
-            import onnx  # noqa: F401
-            import onnxruntime
-            return onnxruntime.__version__
-        except ImportError:
-            return None
 
     @staticmethod
     def info():
@@ -36,7 +25,6 @@ class OnnxRuntimeAttentionPeer:
 
     @staticmethod
     def prepare(p, x, w, threads):
-        import onnxruntime as ort
         from onnx import TensorProto, helper, numpy_helper
         B, T, din, dout, H = p["batch"], p["seq_len"], p["d_in"], p["d_out"], p["heads"]
         weights = np.ascontiguousarray(np.concatenate([w["w_q"], w["w_k"], w["w_v"]], axis=1), dtype=np.float32)
@@ -59,12 +47,4 @@ class OnnxRuntimeAttentionPeer:
                                   [helper.make_tensor_value_info(out, TensorProto.FLOAT, [B, T, dout])], inits)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13),
                                                         helper.make_opsetid("com.microsoft", 1)])
-        model.ir_version = min(model.ir_version, 8)
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
-        x0 = np.ascontiguousarray(x, dtype=np.float32)
-        # run(x) for the runner's cache rotation (rotate_inputs_only, above).
-        return lambda xin=x0: sess.run([out], {"x": xin})[0]
+        return session_runner(model, threads, x, out)

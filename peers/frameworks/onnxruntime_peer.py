@@ -6,6 +6,20 @@ import numpy as np
 from .common import dropout_mask  # noqa: F401
 
 
+def session_runner(model, threads, x, output):
+    """An ORT CPU session of the model (input "x") with the run's thread count, and run(x=x)
+    returning `output`; run takes another x for the runner's cache rotation (rotate_inputs_only)."""
+    import onnxruntime as ort
+    model.ir_version = min(model.ir_version, 8)
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    x0 = np.ascontiguousarray(x, dtype=np.float32)
+    return lambda xin=x0: sess.run([output], {"x": xin})[0]
+
+
 class OnnxRuntimePeer:
     name = "onnxruntime"
     # Cache rotation cycles copies of x through this one session: copies of the session would
@@ -35,7 +49,6 @@ class OnnxRuntimePeer:
     @staticmethod
     def prepare(p, x, w, threads):
         import onnx
-        import onnxruntime as ort
         from onnx import TensorProto, helper, numpy_helper
         B, T, din, dout, H = p["batch"], p["seq_len"], p["d_in"], p["d_out"], p["heads"]
         hd = dout // H
@@ -81,13 +94,5 @@ class OnnxRuntimePeer:
                                   [helper.make_tensor_value_info("x", TensorProto.FLOAT, [B, T, din])],
                                   [helper.make_tensor_value_info(c, TensorProto.FLOAT, [B, T, dout])], inits)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-        model.ir_version = min(model.ir_version, 8)
         onnx.checker.check_model(model)
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
-        x0 = np.ascontiguousarray(x, dtype=np.float32)
-        # run(x) for the runner's cache rotation (rotate_inputs_only, above).
-        return lambda xin=x0: sess.run([c], {"x": xin})[0]
+        return session_runner(model, threads, x, c)

@@ -137,7 +137,7 @@ class TorchMhaPeer:
     def prepare(p, x, w, threads):
         torch = _import()
         _set_threads(threads)
-        B, T, E, H = p["batch"], p["seq_len"], p["d_out"], p["heads"]
+        T, E, H = p["seq_len"], p["d_out"], p["heads"]
         f = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
         m = torch.nn.MultiheadAttention(E, H, bias=True, batch_first=True)
         with torch.no_grad():
