@@ -11,8 +11,6 @@
 
 namespace attnbench {
 
-namespace {
-
 std::vector<std::string> SplitList(const std::string& flag, const std::string& text) {
   std::vector<std::string> items;
   std::stringstream ss(text);
@@ -28,8 +26,6 @@ std::vector<std::string> SplitList(const std::string& flag, const std::string& t
     if (!seen.insert(i).second) throw InputError(flag + ": duplicate value '" + i + "' in '" + text + "'");
   return items;
 }
-
-}  // namespace
 
 std::vector<int64_t> ParseIntList(const std::string& flag, const std::string& text, int64_t lo, int64_t hi) {
   std::vector<int64_t> out;

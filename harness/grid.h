@@ -37,6 +37,10 @@ struct GridSpec {
   int threads = 1;
 };
 
+// Splits "a, b,c" into trimmed items; throws InputError naming flag for an empty list, an empty
+// item or a duplicate.
+std::vector<std::string> SplitList(const std::string& flag, const std::string& text);
+
 // Parses "1,3,17" (each item an integer in [lo, hi], no duplicates, not empty).
 std::vector<int64_t> ParseIntList(const std::string& flag, const std::string& text, int64_t lo, int64_t hi);
 std::vector<double> ParseRealList(const std::string& flag, const std::string& text);

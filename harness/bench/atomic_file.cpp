@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 namespace attnbench::bench {
@@ -86,6 +88,13 @@ void RemoveStaleTempFiles(const std::string& dir) {
     if (pid == getpid() || (kill(pid, 0) == 0 || errno == EPERM)) continue;  // a live writer
     std::filesystem::remove(e.path(), ec);
   }
+}
+
+std::string ReadWholeFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
 }
 
 void WriteFileAtomic(const std::string& path, const std::string& content) {

@@ -13,6 +13,9 @@ namespace attnbench::bench {
 // target is then untouched and no temporary file is left behind.
 void WriteFileAtomic(const std::string& path, const std::string& content);
 
+// The whole content of path ("" when it cannot be read): the reading side of the files above.
+std::string ReadWholeFile(const std::string& path);
+
 // Removes temporary files (".NAME.tmp.PID") in dir left by a writer that no longer runs: only
 // the named fallback (no O_TMPFILE) can leave one, and only when killed with SIGKILL.
 void RemoveStaleTempFiles(const std::string& dir);

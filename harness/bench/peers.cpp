@@ -2,17 +2,16 @@
 
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 #include <regex>
-#include <sstream>
 
 #include "../grid.h"
 #include "../npy.h"
 #include "../problem_data.h"
+#include "atomic_file.h"
 #include "locate.h"
 #include "python_tool.h"
 #include "report.h"
@@ -24,8 +23,7 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string DefaultPython() {
-  for (const char* var : {"ATTNBENCH_PEERS_PYTHON"})
-    if (const char* v = std::getenv(var); v && *v) return v;
+  if (const char* v = std::getenv("ATTNBENCH_PEERS_PYTHON"); v && *v) return v;
   std::vector<std::string> candidates;
   if (const char* v = std::getenv("PEERS_VENV"); v && *v) candidates.push_back(std::string(v) + "/bin/python");
   std::error_code ec;
@@ -35,22 +33,6 @@ std::string DefaultPython() {
   for (const auto& c : candidates)
     if (access(c.c_str(), X_OK) == 0) return c;
   return {};
-}
-
-std::vector<std::string> SplitComma(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
-std::string Slurp(const fs::path& p) {
-  std::ifstream f(p);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
 }
 
 // {peer: info or null} from `run_peers.py --probe`; list empty = every known peer.
@@ -66,7 +48,7 @@ nlohmann::json Probe(const std::string& python, const std::string& runner, const
     argv.insert(argv.end(), {"--peers", list});
   }
   const int rc = RunProgram(argv, tmpl);
-  const std::string text = Slurp(tmpl);
+  const std::string text = ReadWholeFile(tmpl);
   fs::remove(tmpl);
   if (rc != 0)
     throw InputError("--peers: " + python + " " + runner + " --probe failed (exit " + std::to_string(rc) +
@@ -81,6 +63,14 @@ nlohmann::json Probe(const std::string& python, const std::string& runner, const
 }  // namespace
 
 std::string PeerBackendName(const std::string& peer) { return "peer-" + peer; }
+
+std::string PeerSetup::Describe() const {
+  std::string s;
+  for (const auto& n : present) s += (s.empty() ? "" : ", ") + n;
+  if (s.empty()) s = "none present";
+  for (size_t i = 0; i < absent.size(); ++i) s += (i ? ", " : "; absent: ") + absent[i];
+  return s;
+}
 
 nlohmann::json PeerSetup::ToJson() const {
   return {{"python", python},
@@ -101,11 +91,7 @@ PeerSetup ResolvePeers(const std::string& peers, const std::string& python_flag)
     return s;
   }
   const bool automatic = peers == "auto";
-  std::vector<std::string> names;
-  if (!automatic)
-    for (const auto& n : SplitComma(peers))
-      if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);  // each once
-  if (!automatic && names.empty()) throw InputError("--peers: give none, auto or a comma list of peers");
+  const std::vector<std::string> names = automatic ? std::vector<std::string>{} : SplitList("--peers", peers);
   s.runner = FindProjectFile("peers/run_peers.py");
   if (s.runner.empty()) throw InputError("--peers: cannot find peers/run_peers.py (set ATTNBENCH_SOURCE_DIR)");
   s.python = python_flag.empty() ? DefaultPython() : python_flag;
@@ -177,11 +163,9 @@ std::vector<Cell> RunPeers(const PeerSetup& setup, const std::vector<PlannedConf
     WriteNpy((inputs / sub / "x.npy").string(), data.x.data(), {p.batch, p.seq_len, p.d_in});
     for (auto& t : WeightTensors(data))
       WriteNpy((inputs / sub / (std::string(t.name) + ".npy")).string(), t.buf->data(), t.shape);
-    size_t bytes = OutputElems(p) * sizeof(float) + data.x.bytes();
-    for (auto& t : WeightTensors(data)) bytes += t.buf->bytes();
     configs.push_back({{"section", plan[k].sections},
                        {"peers", peers},
-                       {"rotation", RotationCount(bytes, so.cold_bytes, so.cold_cache)},
+                       {"rotation", RotationCount(DataBytes(data), so.cold_bytes, so.cold_cache)},
                        {"name", BenchmarkName("{backend}", c)},
                        {"dir", "inputs/" + sub},
                        {"threads", p.threads},
@@ -216,7 +200,7 @@ std::vector<Cell> RunPeers(const PeerSetup& setup, const std::vector<PlannedConf
     return cells;
   }
   try {
-    cells = ParseSummaryCsv(Slurp(dir / "summary.csv"));
+    cells = ParseSummaryCsv(ReadWholeFile(dir / "summary.csv"));
   } catch (const std::exception& e) {
     *error = std::string("cannot read the peers' summary.csv: ") + e.what();
     cells.clear();

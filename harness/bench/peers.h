@@ -25,6 +25,7 @@ struct PeerSetup {
   nlohmann::json info;             // {peer: what it says about itself (version, kernels)}
   bool empty() const { return present.empty(); }
   nlohmann::json ToJson() const;   // env.json "peers"
+  std::string Describe() const;    // "onnxruntime, torch; absent: openvino"
 };
 
 // --peers: "none" (nothing, no Python started), "auto" (every known peer importable in the venv;

@@ -1,5 +1,7 @@
 #include "preset.h"
 
+#include "atomic_file.h"
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -127,10 +129,7 @@ std::string ResolvePresetFile(const std::string& name, const std::vector<std::st
 
 std::vector<Section> LoadPreset(const std::string& name, const std::vector<std::string>& search_dirs) {
   const std::string file = ResolvePresetFile(name, search_dirs);
-  std::ifstream f(file);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ParsePreset(ss.str(), file);
+  return ParsePreset(ReadWholeFile(file), file);
 }
 
 std::vector<int> ParseThreads(const std::string& text, int cores) {

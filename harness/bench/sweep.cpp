@@ -94,11 +94,6 @@ std::unique_ptr<Instance> Prepare(const ab_backend_i* tab, const ProblemData& ba
   return in;
 }
 
-size_t DataBytes(const ProblemData& d) {
-  return d.x.bytes() + d.w_q.bytes() + d.w_k.bytes() + d.w_v.bytes() + d.b_q.bytes() + d.b_k.bytes() +
-         d.b_v.bytes() + d.w_o.bytes() + d.b_o.bytes() + OutputElems(d.problem) * sizeof(float);
-}
-
 }  // namespace
 
 std::vector<PlannedConfig> PlanConfigs(const std::vector<Section>& sections, int cores) {
@@ -132,6 +127,11 @@ std::string BenchmarkName(const std::string& backend, const Config& c) {
   }
   if (p.qkv_bias) s += "/bias";
   return s;
+}
+
+size_t DataBytes(const ProblemData& d) {
+  return d.x.bytes() + d.w_q.bytes() + d.w_k.bytes() + d.w_v.bytes() + d.b_q.bytes() + d.b_k.bytes() +
+         d.b_v.bytes() + d.w_o.bytes() + d.b_o.bytes() + OutputElems(d.problem) * sizeof(float);
 }
 
 int RotationCount(size_t bytes_per_copy, size_t cold_bytes, bool cold) {

@@ -14,6 +14,10 @@
 #include "preset.h"
 #include "result.h"
 
+namespace attnbench {
+struct ProblemData;
+}
+
 namespace attnbench::bench {
 
 struct PlannedConfig {
@@ -74,6 +78,9 @@ bool RunSweep(const std::vector<PlannedConfig>& plan, const std::vector<CellRef>
 
 // GFLOP/s, % of SGEMM, speedup vs baseline, from the medians (idempotent).
 void ComputeDerived(BenchRun& run, const std::string& baseline);
+
+// Bytes of a config's input, weights and output: one copy of what the cache rotation cycles.
+size_t DataBytes(const ProblemData& d);
 
 // Copies of a config's buffers to cycle through: enough that the bytes touched per cell reach
 // cold_bytes, at least 1, at most 64.

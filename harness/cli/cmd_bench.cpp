@@ -23,7 +23,6 @@
 #include <optional>
 #include <regex>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <set>
@@ -176,13 +175,6 @@ void WriteAll(const std::string& dir, const BenchRun& run) {
   }
 }
 
-std::string Slurp(const fs::path& p) {
-  std::ifstream f(p);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 std::string Join(const std::vector<std::string>& v, const char* sep = " ") {
   std::string out;
   for (const auto& x : v) out += (out.empty() ? "" : sep) + x;
@@ -248,7 +240,7 @@ Sweep DeriveSweep(BenchOptions& o, const CLI::App& sub, const nlohmann::json* re
   } else if (!o.preset.empty() || !AnyGridFlag(sub)) {
     const std::string name = o.preset.empty() ? "default" : o.preset;
     const std::string file = ResolvePresetFile(name, preset_dirs);
-    const std::string text = Slurp(file);
+    const std::string text = ReadWholeFile(file);
     w.preset_name = name;
     w.preset = {{"name", name}, {"file", fs::absolute(file).lexically_normal().string()}, {"text", text}};
     sections = ParsePreset(text, file);
@@ -343,7 +335,7 @@ std::vector<size_t> DecodeRanges(const std::string& text, size_t limit) {
 
 nlohmann::json ReadJsonFile(const fs::path& p, const std::string& what) {
   try {
-    return nlohmann::json::parse(Slurp(p));
+    return nlohmann::json::parse(ReadWholeFile(p));
   } catch (const std::exception& e) {
     throw InputError("--resume: " + p.string() + " is not valid JSON (" + e.what() + "); " + what);
   }
@@ -398,7 +390,7 @@ int RunWorker(BenchOptions& user) {
   // Earlier results seed the budget's predictions, as they would in one process.
   if (fs::exists(dir / "summary.csv")) {
     try {
-      run.cells = ParseSummaryCsv(Slurp(dir / "summary.csv"));
+      run.cells = ParseSummaryCsv(ReadWholeFile(dir / "summary.csv"));
     } catch (const std::exception&) {
     }
   }
@@ -516,7 +508,7 @@ int RunBench(BenchOptions& user, const CLI::App& user_sub) {
     if (fs::exists(dir / "bench.json")) old_gbench = ReadJsonFile(dir / "bench.json", "cannot resume");
     if (fs::exists(dir / "summary.csv")) {
       try {
-        old_cells = ParseSummaryCsv(Slurp(dir / "summary.csv"));
+        old_cells = ParseSummaryCsv(ReadWholeFile(dir / "summary.csv"));
       } catch (const std::exception& e) {
         throw InputError(std::string("--resume: ") + e.what());
       }
@@ -553,9 +545,7 @@ int RunBench(BenchOptions& user, const CLI::App& user_sub) {
       for (const auto& pc : w.plan)
         std::printf("  [%s] %s threads=%d\n", pc.sections.c_str(), pc.config.Describe().c_str(), pc.config.problem.threads);
     }
-    if (o.peers != "none")
-      std::printf("peers: %s%s%s\n", peers.present.empty() ? "none present" : Join(peers.present, ", ").c_str(),
-                  peers.absent.empty() ? "" : "; absent: ", Join(peers.absent, ", ").c_str());
+    if (o.peers != "none") std::printf("peers: %s\n", peers.Describe().c_str());
     return kExitOk;
   }
 
@@ -650,10 +640,7 @@ int RunBench(BenchOptions& user, const CLI::App& user_sub) {
                  blas.kernel.c_str(), blas.coretype_env.empty() ? "" : (" (OPENBLAS_CORETYPE=" + blas.coretype_env + ")").c_str(),
                  user.isolate ? ", isolated" : "");
     if (auto warn = BlasKernelWarning(blas); !warn.empty()) std::fprintf(stderr, "%s\n", warn.c_str());
-    if (o.peers != "none")
-      std::fprintf(stderr, "peers (after the backends): %s%s%s\n",
-                   peers.present.empty() ? "none present" : Join(peers.present, ", ").c_str(),
-                   peers.absent.empty() ? "" : "; absent: ", Join(peers.absent, ", ").c_str());
+    if (o.peers != "none") std::fprintf(stderr, "peers (after the backends): %s\n", peers.Describe().c_str());
     if (resuming)
       std::fprintf(stderr, "resuming %s: %zu of %zu cells finished earlier, %zu to run\n", out.c_str(), kept.size(),
                    w.cells.size(), todo.size());
