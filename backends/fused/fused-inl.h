@@ -23,7 +23,8 @@
 #include <limits>
 
 #include "hwy/highway.h"
-// Reused from the highway backend: StoreColumns (exact tail stores), ExpSubSum (exp + row sum, the hn::Exp variant kept for the micro-benchmark),
+// Reused from the highway backend: StoreColumns (exact tail stores), SubExpSum (the exp + row
+// sum loop; ExpSubSum, its hn::Exp form, is kept for the micro-benchmark),
 // kMatMulColVecs (register tile width per target).
 #include "../highway/attention-inl.h"
 #include "fused_attention.h"
@@ -58,28 +59,17 @@ HWY_INLINE hn::Vec<D> Exp2NonPositive(D d, hn::Vec<D> x) {
   return hn::IfThenZeroElse(tiny, hn::BitCast(d, bits));
 }
 
-// row[0, padded) = 2^(row - max); returns the sum. Two independent chains.
+struct Exp2Op {
+  template <class D, class V>
+  HWY_INLINE V operator()(D d, V x) const {
+    return Exp2NonPositive(d, x);
+  }
+};
+
+// row[0, padded) = 2^(row - max); returns the sum (the highway backend's loop, SubExpSum).
 template <class D>
 HWY_INLINE float Exp2SubSum(D d, float* HWY_RESTRICT row, size_t padded, float max) {
-  using V = hn::Vec<D>;
-  const size_t N = hn::Lanes(d);
-  const V vmax = hn::Set(d, max);
-  V sum0 = hn::Zero(d), sum1 = hn::Zero(d);
-  size_t j = 0;
-  for (; j + 2 * N <= padded; j += 2 * N) {
-    const V e0 = Exp2NonPositive(d, hn::Sub(hn::LoadU(d, row + j), vmax));
-    const V e1 = Exp2NonPositive(d, hn::Sub(hn::LoadU(d, row + j + N), vmax));
-    sum0 = hn::Add(sum0, e0);
-    sum1 = hn::Add(sum1, e1);
-    hn::StoreU(e0, d, row + j);
-    hn::StoreU(e1, d, row + j + N);
-  }
-  for (; j < padded; j += N) {
-    const V e = Exp2NonPositive(d, hn::Sub(hn::LoadU(d, row + j), vmax));
-    sum0 = hn::Add(sum0, e);
-    hn::StoreU(e, d, row + j);
-  }
-  return hn::GetLane(hn::SumOfLanes(d, hn::Add(sum0, sum1)));
+  return SubExpSum(d, row, padded, max, Exp2Op());
 }
 
 // Scores of kR query rows against one chunk of kC key vectors:

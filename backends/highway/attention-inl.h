@@ -129,29 +129,42 @@ HWY_INLINE float ScaleMaskMax(D d, float* HWY_RESTRICT row, size_t padded, size_
   return hn::GetLane(hn::MaxOfLanes(d, vmax));
 }
 
-// Softmax pass 2 over row[0, padded): row = exp(row - max); returns the sum. -inf gives 0.
-template <class D>
-HWY_INLINE float ExpSubSum(D d, float* HWY_RESTRICT row, size_t padded, float max) {
+// row[0, padded) = exp_fn(d, row - max); returns the sum. Two independent chains: the exp has
+// latency to hide. exp_fn: hn::Exp here, fused's cheaper 2^x (Exp2SubSum in fused-inl.h).
+template <class D, class ExpFn>
+HWY_INLINE float SubExpSum(D d, float* HWY_RESTRICT row, size_t padded, float max, ExpFn exp_fn) {
   using V = hn::Vec<D>;
   const size_t N = hn::Lanes(d);
   const V vmax = hn::Set(d, max);
   V sum0 = hn::Zero(d), sum1 = hn::Zero(d);
   size_t j = 0;
-  // Two independent chains: Exp has latency to hide.
   for (; j + 2 * N <= padded; j += 2 * N) {
-    const V e0 = hn::Exp(d, hn::Sub(hn::LoadU(d, row + j), vmax));
-    const V e1 = hn::Exp(d, hn::Sub(hn::LoadU(d, row + j + N), vmax));
+    const V e0 = exp_fn(d, hn::Sub(hn::LoadU(d, row + j), vmax));
+    const V e1 = exp_fn(d, hn::Sub(hn::LoadU(d, row + j + N), vmax));
     sum0 = hn::Add(sum0, e0);
     sum1 = hn::Add(sum1, e1);
     hn::StoreU(e0, d, row + j);
     hn::StoreU(e1, d, row + j + N);
   }
   for (; j < padded; j += N) {
-    const V e = hn::Exp(d, hn::Sub(hn::LoadU(d, row + j), vmax));
+    const V e = exp_fn(d, hn::Sub(hn::LoadU(d, row + j), vmax));
     sum0 = hn::Add(sum0, e);
     hn::StoreU(e, d, row + j);
   }
   return hn::GetLane(hn::SumOfLanes(d, hn::Add(sum0, sum1)));
+}
+
+struct ExpOp {
+  template <class D, class V>
+  HWY_INLINE V operator()(D d, V x) const {
+    return hn::Exp(d, x);
+  }
+};
+
+// Softmax pass 2 over row[0, padded): row = exp(row - max); returns the sum. -inf gives 0.
+template <class D>
+HWY_INLINE float ExpSubSum(D d, float* HWY_RESTRICT row, size_t padded, float max) {
+  return SubExpSum(d, row, padded, max, ExpOp());
 }
 
 // row[0, padded) *= c.
