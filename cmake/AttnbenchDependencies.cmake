@@ -19,7 +19,7 @@ if(ATTNBENCH_BUILD_TESTS)
   include(Catch)
 endif()
 # Intel oneMKL (optional: the blas-mkl backend and the MKL SGEMM ceiling). Nothing links it:
-# the plugin and the harness dlopen libmkl_rt RTLD_LOCAL (backends/blas/mkl_rt.h), so only its
+# the plugin and the harness dlopen libmkl_rt RTLD_LOCAL (kernels/blas/mkl_rt.h), so only its
 # path is needed, baked in as ATTNBENCH_MKL_RT (overridable at run time with $ATTNBENCH_MKL_RT).
 # Looked for in -DATTNBENCH_MKL_ROOT, $MKLROOT, <build>/mkl and <source>/build/mkl (where
 # scripts/setup-mkl puts the PyPI wheels: lib/libmkl_rt.so.N, maybe no unversioned link).

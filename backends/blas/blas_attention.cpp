@@ -10,7 +10,7 @@
 
 #include <stdexcept>
 
-#include "blas_ops.h"
+#include "kernels/blas/blas_ops.h"
 
 namespace {
 

@@ -1,6 +1,7 @@
 // fused: the per-target micro-kernels of the flash-style attention, written once with Highway
-// and compiled for every target by the including translation unit (fused_kernels.cc, and
-// fused_microbench.cc which times each of them alone). Include after hwy/foreach_target.h.
+// and compiled for every target by the including translation unit (fused_kernels.cc, and the
+// micro-benchmark tools/fused_microbench.cc which times each of them alone). Include after
+// hwy/foreach_target.h.
 //
 // A task (br query rows of one head) walks the key blocks (bc keys each); inside a block it
 // walks row groups of kR <= 6 rows. For one group and one block, GroupBlock does:
@@ -22,55 +23,17 @@
 #include <cmath>
 #include <limits>
 
-#include "hwy/highway.h"
-// Reused from the highway backend: StoreColumns (exact tail stores), SubExpSum (the exp + row
-// sum loop; ExpSubSum, its hn::Exp form, is kept for the micro-benchmark),
-// kMatMulColVecs (register tile width per target).
-#include "../highway/attention-inl.h"
 #include "fused_attention.h"
+#include "hwy/highway.h"
+// MulAddTile (the FMA loop of both tiles), StoreColumns, kMatMulColVecs (the register tile width
+// per target); Exp2SubSum (2^x and the row sum).
+#include "kernels/matmul-inl.h"
+#include "kernels/softmax-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace attnbench {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
-
-// 2^x for x <= 0 (a score minus its row maximum, both in log2 units: the query rows carry
-// scale * log2(e)). Cheaper than hn::Exp (no upper clamp, no two-step ldexp): round to the
-// nearest integer n, a degree-6 polynomial for 2^f on f in [-0.5, 0.5] (coefficients fitted on
-// Chebyshev nodes; 1.6 ulp max relative error with float evaluation), then add n to the
-// exponent field. Inputs below -125 (the -inf of the mask included) give exactly 0: no
-// subnormal can come out of here, unlike hn::Exp in about [-104, -87].
-template <class D>
-HWY_INLINE hn::Vec<D> Exp2NonPositive(D d, hn::Vec<D> x) {
-  const hn::RebindToSigned<D> di;
-  const auto lo = hn::Set(d, -125.0f);
-  const auto tiny = hn::Lt(x, lo);
-  x = hn::Max(x, lo);
-  const auto n = hn::Round(x);
-  const auto f = hn::Sub(x, n);
-  auto p = hn::Set(d, 1.546144485e-04f);
-  p = hn::MulAdd(p, f, hn::Set(d, 1.340042800e-03f));
-  p = hn::MulAdd(p, f, hn::Set(d, 9.618056938e-03f));
-  p = hn::MulAdd(p, f, hn::Set(d, 5.550327152e-02f));
-  p = hn::MulAdd(p, f, hn::Set(d, 2.402265072e-01f));
-  p = hn::MulAdd(p, f, hn::Set(d, 6.931471825e-01f));
-  p = hn::MulAdd(p, f, hn::Set(d, 1.0f));
-  const auto bits = hn::Add(hn::BitCast(di, p), hn::ShiftLeft<23>(hn::ConvertTo(di, n)));
-  return hn::IfThenZeroElse(tiny, hn::BitCast(d, bits));
-}
-
-struct Exp2Op {
-  template <class D, class V>
-  HWY_INLINE V operator()(D d, V x) const {
-    return Exp2NonPositive(d, x);
-  }
-};
-
-// row[0, padded) = 2^(row - max); returns the sum (the highway backend's loop, SubExpSum).
-template <class D>
-HWY_INLINE float Exp2SubSum(D d, float* HWY_RESTRICT row, size_t padded, float max) {
-  return SubExpSum(d, row, padded, max, Exp2Op());
-}
 
 // Scores of kR query rows against one chunk of kC key vectors:
 //   s[r, col + c] = q_r . K^T[:, key0 + col + c], -inf where key >= limit[r] (causal / padding).
@@ -85,15 +48,7 @@ HWY_INLINE void ScoreTile(D d, const float* HWY_RESTRICT q, size_t hd,
   V acc[kR][kC];
   for (size_t r = 0; r < kR; ++r)
     for (size_t j = 0; j < kC; ++j) acc[r][j] = hn::Zero(d);
-  const float* HWY_RESTRICT b = kt + col;
-  for (size_t kk = 0; kk < hd; ++kk, b += ldkt) {
-    V bv[kC];
-    for (size_t j = 0; j < kC; ++j) bv[j] = hn::LoadU(d, b + j * N);
-    for (size_t r = 0; r < kR; ++r) {
-      const V av = hn::Set(d, q[r * hd + kk]);
-      for (size_t j = 0; j < kC; ++j) acc[r][j] = hn::MulAdd(av, bv[j], acc[r][j]);
-    }
-  }
+  MulAddTile<kR, kC>(d, q, hd, kt + col, ldkt, hd, acc);
   const V ninf = hn::Set(d, -std::numeric_limits<float>::infinity());
   for (size_t r = 0; r < kR; ++r) {
     V vmax = ninf;
@@ -130,15 +85,7 @@ HWY_INLINE void PvTile(D d, const float* HWY_RESTRICT p, size_t ldp, size_t keys
     const V a = hn::Set(d, alpha[r]);
     for (size_t j = 0; j < kC; ++j) acc[r][j] = hn::Mul(hn::LoadU(d, o + r * ldo + col + j * N), a);
   }
-  const float* HWY_RESTRICT b = v + col;
-  for (size_t kk = 0; kk < keys; ++kk, b += ldv) {
-    V bv[kC];
-    for (size_t j = 0; j < kC; ++j) bv[j] = hn::LoadU(d, b + j * N);
-    for (size_t r = 0; r < kR; ++r) {
-      const V av = hn::Set(d, p[r * ldp + kk]);
-      for (size_t j = 0; j < kC; ++j) acc[r][j] = hn::MulAdd(av, bv[j], acc[r][j]);
-    }
-  }
+  MulAddTile<kR, kC>(d, p, ldp, v + col, ldv, keys, acc);
   for (size_t r = 0; r < kR; ++r)
     for (size_t j = 0; j < kC; ++j) hn::StoreU(acc[r][j], d, o + r * ldo + col + j * N);
 }

@@ -19,8 +19,8 @@ struct FusedState {
   size_t head_dim = 0;
   size_t hd_pad = 0;     // head_dim rounded up to kPad: row stride of packed V and of O
   size_t t_pad = 0;      // T rounded up to the key block: row stride of packed K^T
-  size_t br = 0;         // query rows per task (a multiple of kGroup, see docs/fused.md)
-  size_t bc = 0;         // keys per block (a multiple of kPad)
+  size_t br = 0;         // query rows per task (FusedBlocks::query_rows)
+  size_t bc = 0;         // keys per block, a multiple of kPad (FusedBlocks::keys rounded up)
   float scale = 1.0f;    // 1/sqrt(head_dim), or 1 for simplified attention
   float q_scale = 1.0f;  // scale * log2(e): the kernel works in log2 units (exp2)
   float keep_scale = 1.0f;
@@ -44,9 +44,18 @@ struct FusedState {
   static constexpr size_t kGroup = 6;   // rows of one register tile (micro-kernel height)
 };
 
+// The attention phase's block sizes (docs/fused.md, "Block sizes"). The defaults were measured
+// best on this machine; everything from 48 to 128 query rows and 64 to 256 keys was within the
+// noise of them. tools/fused_microbench times other choices.
+struct FusedBlocks {
+  size_t query_rows = 64;  // br: query rows per task (a partial last row group is fine)
+  size_t keys = 64;        // bc: keys per block, rounded up to a multiple of FusedState::kPad
+};
+
 class FusedAttention {
  public:
-  FusedAttention(const ab_problem& p, const ab_weights& w);
+  // Throws std::invalid_argument when a block size is 0.
+  FusedAttention(const ab_problem& p, const ab_weights& w, const FusedBlocks& blocks = {});
   void Run(const float* x, float* out);  // no allocation
   size_t WorkspaceBytes() const;
   static const char* TargetName();  // the Highway target Run dispatches to right now
@@ -66,7 +75,6 @@ class FusedAttention {
   AlignedBuffer<float> ctx_;            // [B*T, d_out] (out_proj only)
   AlignedBuffer<float> scratch_;        // threads * scratch_stride
   size_t in_panel_ = 0;                 // rows per projection task
-  int order_ = 0;                       // causal task order (docs/fused.md); 1 = all heads' last blocks first
 };
 
 }  // namespace attnbench

@@ -4,8 +4,8 @@
 
 #include <string>
 
-#include "../blas/blas_ops.h"
 #include "fused_attention.h"
+#include "kernels/blas/blas_ops.h"
 
 namespace {
 

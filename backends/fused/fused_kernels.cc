@@ -113,14 +113,11 @@ HWY_AFTER_NAMESPACE();
 #include <omp.h>
 
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
 #include <stdexcept>
-#include <string>
 
-#include "../blas/blas_ops.h"
-#include "../highway/flush_denormals.h"
-
+#include "kernels/blas/blas_ops.h"
+#include "kernels/flush_denormals.h"
+#include "kernels/pack.h"
 
 namespace attnbench {
 
@@ -132,26 +129,10 @@ namespace {
 namespace ops = blas_ops;
 constexpr size_t kPad = FusedState::kPad;
 
-size_t RoundUp(size_t n, size_t m) { return (n + m - 1) / m * m; }
-
-AlignedBuffer<float> Zeroed(size_t n) {
-  AlignedBuffer<float> buf(n);
-  buf.Fill(0.0f);
-  return buf;
-}
-
-// Block sizes (docs/fused.md): defaults measured best on Zen 4; the environment overrides are
-// for the block-size experiments only.
-size_t EnvSize(const char* name, size_t fallback) {
-  const char* v = std::getenv(name);
-  if (!v || !*v) return fallback;
-  const long n = std::strtol(v, nullptr, 10);
-  return n > 0 ? static_cast<size_t>(n) : fallback;
-}
-
 }  // namespace
 
-FusedAttention::FusedAttention(const ab_problem& p, const ab_weights& w) : w_(w) {
+FusedAttention::FusedAttention(const ab_problem& p, const ab_weights& w, const FusedBlocks& blocks) : w_(w) {
+  if (blocks.query_rows == 0 || blocks.keys == 0) throw std::invalid_argument("fused: block sizes must be positive");
   FusedState& s = s_;
   s.p = p;
   s.head_dim = HeadDim(p);
@@ -162,21 +143,17 @@ FusedAttention::FusedAttention(const ab_problem& p, const ab_weights& w) : w_(w)
   s.q_scale = static_cast<float>(ScoreScale(p) * 1.4426950408889634);  // * log2(e)
   s.keep_scale = static_cast<float>(1.0 / (1.0 - static_cast<double>(p.dropout_p)));
   s.dropout_threshold = ab_dropout_threshold(p.dropout_p);
-  s.br = RoundUp(EnvSize("ATTNBENCH_FUSED_BR", 64), 1);
-  s.bc = RoundUp(EnvSize("ATTNBENCH_FUSED_BC", 64), kPad);
+  s.br = blocks.query_rows;
+  s.bc = RoundUp(blocks.keys, kPad);
   s.t_pad = RoundUp(T, s.bc);
-  order_ = static_cast<int>(EnvSize("ATTNBENCH_FUSED_ORDER", 0));
 
   if (p.qkv_proj) {
     const size_t n3 = 3 * dout;
-    w_qkv_ = Zeroed(din * n3);
-    const float* ws[3] = {w.w_q, w.w_k, w.w_v};
-    const float* bs[3] = {w.b_q, w.b_k, w.b_v};
-    if (p.qkv_bias) b_qkv_ = Zeroed(n3);
-    for (size_t m = 0; m < 3; ++m) {
-      for (size_t k = 0; k < din; ++k)
-        std::memcpy(w_qkv_.data() + k * n3 + m * dout, ws[m] + k * dout, dout * sizeof(float));
-      if (p.qkv_bias) std::memcpy(b_qkv_.data() + m * dout, bs[m], dout * sizeof(float));
+    w_qkv_ = AlignedBuffer<float>(din * n3);
+    PackQkvWeights(w, din, dout, w_qkv_.data(), n3);
+    if (p.qkv_bias) {
+      b_qkv_ = AlignedBuffer<float>(n3);
+      PackQkvBias(w, dout, b_qkv_.data());
     }
     qkv_ = AlignedBuffer<float>(B * T * n3);
     s.q_src = qkv_.data();
@@ -244,29 +221,21 @@ void FusedAttention::ProjectAndPack(const float* x, int /*thread*/) {
     } else {
       kv = x, ld = p.d_in, k_off = 0, v_off = 0;
     }
+    const float* rows = kv + b * T * ld;  // row 0 of batch b
     for (size_t h = 0; h < H; ++h) {
       const size_t bh = b * H + h;
-      float* kt = s_.kt.data() + bh * hd * s_.t_pad;
-      float* vp = s_.vp.data() + bh * s_.t_pad * s_.hd_pad;
-      constexpr size_t kBlock = 16;  // transpose in 16 x 16 blocks: both sides along lines
-      const size_t bc = s_.bc;
-      for (size_t j0 = t0; j0 < t1; j0 += kBlock)
-        for (size_t d0 = 0; d0 < hd; d0 += kBlock)
-          for (size_t j = j0; j < std::min(j0 + kBlock, t1); ++j) {
-            const float* k = kv + (b * T + j) * ld + k_off + h * hd;
-            float* dst = kt + (j / bc) * hd * bc + j % bc;  // block-major: [t_pad/bc][hd][bc]
-            for (size_t dd = d0; dd < std::min(d0 + kBlock, hd); ++dd) dst[dd * bc] = k[dd];
-          }
-      for (size_t j = t0; j < t1; ++j)
-        std::memcpy(vp + j * s_.hd_pad, kv + (b * T + j) * ld + v_off + h * hd, hd * sizeof(float));
+      // K^T block-major [t_pad/bc][hd][bc]; V rows padded to hd_pad.
+      TransposeKBlocks(rows + k_off + h * hd, ld, t0, t1, hd, s_.kt.data() + bh * hd * s_.t_pad, s_.bc);
+      CopyRows(rows + t0 * ld + v_off + h * hd, ld, t1 - t0, hd,
+               s_.vp.data() + (bh * s_.t_pad + t0) * s_.hd_pad, s_.hd_pad);
     }
   }
 }
 
-// Phase 2: one task per (batch, head, block of br query rows). Causal: the latest blocks (the
-// most keys) of every head first, then earlier ones -- longest-processing-time-first with
-// dynamic scheduling, so the cheap first blocks fill the gaps at the end. Non-causal: head by
-// head (all tasks cost the same; neighbours share K and V in the cache).
+// Phase 2: one task per (batch, head, block of br query rows), head by head (two threads on one
+// head share its K and V in the cache). Causal: within a head the latest blocks (the most keys)
+// first -- longest-processing-time-first with dynamic scheduling, so the cheap first blocks of
+// the last head fill the gaps at the end. Non-causal: all tasks cost the same.
 void FusedAttention::Attend(float* ctx, float* scratch) {
   const ab_problem& p = s_.p;
   const size_t blocks = (p.seq_len + s_.br - 1) / s_.br;
@@ -275,17 +244,8 @@ void FusedAttention::Attend(float* ctx, float* scratch) {
   const size_t ldc = p.d_out;
 #pragma omp for schedule(dynamic)
   for (long t = 0; t < tasks; ++t) {
-    size_t bh, blk;
-    if (p.causal && order_ == 1) {
-      blk = blocks - 1 - t / heads;
-      bh = t % heads;
-    } else if (p.causal) {
-      bh = t / blocks;
-      blk = blocks - 1 - t % blocks;
-    } else {
-      bh = t / blocks;
-      blk = t % blocks;
-    }
+    const size_t bh = t / blocks;
+    const size_t blk = p.causal ? blocks - 1 - t % blocks : t % blocks;
     HWY_DYNAMIC_DISPATCH(AttendTask)(s_, ctx, ldc, bh / p.heads, bh % p.heads, blk * s_.br, scratch);
   }
 }

@@ -14,8 +14,9 @@
 
 #include "hwy/highway.h"
 
-#include "attention-inl.h"
 #include "attention_hwy.h"
+#include "kernels/matmul-inl.h"
+#include "kernels/softmax-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace attnbench {
@@ -97,8 +98,8 @@ HWY_AFTER_NAMESPACE();
 #include <cstring>
 #include <stdexcept>
 
-#include "flush_denormals.h"
-
+#include "kernels/flush_denormals.h"
+#include "kernels/pack.h"
 
 namespace attnbench {
 
@@ -109,19 +110,6 @@ HWY_EXPORT(AttendRows);
 namespace {
 
 constexpr size_t kPad = HwyAttentionState::kPad;
-
-size_t RoundUp(size_t n, size_t m) { return (n + m - 1) / m * m; }
-
-// Copies a [rows, cols] matrix into a zeroed [rows, ld] buffer, padding columns with zeros.
-void PackPadded(const float* src, size_t rows, size_t cols, float* dst, size_t ld) {
-  for (size_t r = 0; r < rows; ++r) std::memcpy(dst + r * ld, src + r * cols, cols * sizeof(float));
-}
-
-AlignedBuffer<float> Zeroed(size_t n) {
-  AlignedBuffer<float> buf(n);
-  buf.Fill(0.0f);
-  return buf;
-}
 
 }  // namespace
 
@@ -140,21 +128,15 @@ HwyAttention::HwyAttention(const ab_problem& p, const ab_weights& w) {
     s.q_off = 0, s.k_off = dout, s.v_off = 2 * dout;
     s.w_qkv = Zeroed(din * s.ld_qkv + kPad);
     s.b_qkv = Zeroed(s.ld_qkv + kPad);
-    const float* ws[3] = {w.w_q, w.w_k, w.w_v};
-    const float* bs[3] = {w.b_q, w.b_k, w.b_v};
-    for (size_t m = 0; m < 3; ++m) {
-      for (size_t k = 0; k < din; ++k)
-        std::memcpy(s.w_qkv.data() + k * s.ld_qkv + m * dout, ws[m] + k * dout,
-                    dout * sizeof(float));
-      if (bs[m]) std::memcpy(s.b_qkv.data() + m * dout, bs[m], dout * sizeof(float));
-    }
+    PackQkvWeights(w, din, dout, s.w_qkv.data(), s.ld_qkv);
+    PackQkvBias(w, dout, s.b_qkv.data());
   } else {  // simplified: Q = K = V = X, all read from one padded copy of X
     s.ld_qkv = RoundUp(din, kPad);
   }
   if (p.out_proj) {
     s.ld_o = RoundUp(dout, kPad);
     s.w_o = Zeroed(dout * s.ld_o + kPad);
-    PackPadded(w.w_o, dout, dout, s.w_o.data(), s.ld_o);
+    CopyRows(w.w_o, dout, dout, dout, s.w_o.data(), s.ld_o);
     s.b_o = Zeroed(s.ld_o + kPad);
     std::memcpy(s.b_o.data(), w.b_o, dout * sizeof(float));
     s.ctx = Zeroed(B * T * dout);
@@ -235,22 +217,16 @@ void HwyAttention::ProjectQkv(const float* x) {
   ParallelMatMul(m, p.threads);
 }
 
-// kt[b, h, d, j] = K[b, j, h*hd + d]. In 16 x 16 blocks so both sides move along cache lines.
+// kt[b, h, d, j] = K[b, j, h*hd + d]: one key block as wide as the padded T.
 void HwyAttention::TransposeK() {
   const ab_problem& p = s_.p;
   const size_t T = p.seq_len, hd = s_.head_dim;
   const long heads = static_cast<long>(p.batch) * p.heads;
-  constexpr size_t kBlock = 16;
 #pragma omp parallel for schedule(static) num_threads(p.threads)
   for (long bh = 0; bh < heads; ++bh) {
     const size_t b = bh / p.heads, h = bh % p.heads;
     const float* k = s_.qkv.data() + b * T * s_.ld_qkv + s_.k_off + h * hd;
-    float* kt = s_.kt.data() + bh * hd * s_.t_pad;
-    for (size_t j0 = 0; j0 < T; j0 += kBlock)
-      for (size_t d0 = 0; d0 < hd; d0 += kBlock)
-        for (size_t j = j0; j < std::min(j0 + kBlock, T); ++j)
-          for (size_t d = d0; d < std::min(d0 + kBlock, hd); ++d)
-            kt[d * s_.t_pad + j] = k[j * s_.ld_qkv + d];
+    TransposeKBlocks(k, s_.ld_qkv, 0, T, hd, s_.kt.data() + bh * hd * s_.t_pad, s_.t_pad);
   }
 }
 

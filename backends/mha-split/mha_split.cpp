@@ -5,7 +5,8 @@
 // one output projection. All products are BLAS GEMMs, like mha-stacked.
 #include <attnbench/attnbench.h>
 
-#include "../blas/blas_ops.h"
+#include "kernels/blas/blas_ops.h"
+#include "kernels/pack.h"
 
 namespace {
 
@@ -61,13 +62,10 @@ class MhaSplit {
   void PackQkv() {
     const size_t din = p_.d_in, dout = p_.d_out;
     w_qkv_ = AlignedBuffer<float>(din * 3 * dout);
-    const float* src[3] = {w_.w_q, w_.w_k, w_.w_v};
-    for (size_t r = 0; r < din; ++r)
-      for (int m = 0; m < 3; ++m) std::copy_n(src[m] + r * dout, dout, w_qkv_.data() + (r * 3 + m) * dout);
+    attnbench::PackQkvWeights(w_, din, dout, w_qkv_.data(), 3 * dout);
     if (p_.qkv_bias) {
       b_qkv_ = AlignedBuffer<float>(3 * dout);
-      const float* bias[3] = {w_.b_q, w_.b_k, w_.b_v};
-      for (int m = 0; m < 3; ++m) std::copy_n(bias[m], dout, b_qkv_.data() + m * dout);
+      attnbench::PackQkvBias(w_, dout, b_qkv_.data());
     }
   }
 

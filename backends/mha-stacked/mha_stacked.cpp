@@ -6,7 +6,7 @@
 // mha-split, so the two differ only in structure.
 #include <attnbench/attnbench.h>
 
-#include "../blas/blas_ops.h"
+#include "kernels/blas/blas_ops.h"
 
 namespace {
 

@@ -15,6 +15,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/pack.h"
+
 namespace {
 
 using attnbench::AlignedBuffer;
@@ -71,14 +73,8 @@ class OpenMpAttention {
     const size_t din = p_.d_in, dout = p_.d_out;
     w_qkv_ = AlignedBuffer<float>(din * 3 * dout);
     b_qkv_ = AlignedBuffer<float>(3 * dout);
-    const float* src[3] = {w.w_q, w.w_k, w.w_v};
-    const float* bias[3] = {w.b_q, w.b_k, w.b_v};
-    for (int m = 0; m < 3; ++m) {
-      for (size_t k = 0; k < din; ++k)
-        std::copy(src[m] + k * dout, src[m] + (k + 1) * dout,
-                  w_qkv_.data() + k * 3 * dout + m * dout);
-      for (size_t c = 0; c < dout; ++c) b_qkv_[m * dout + c] = bias[m] ? bias[m][c] : 0.0f;
-    }
+    attnbench::PackQkvWeights(w, din, dout, w_qkv_.data(), 3 * dout);
+    attnbench::PackQkvBias(w, dout, b_qkv_.data());  // zeros without qkv bias
   }
 
   // y[rows, n] = x[rows, k] (row stride ldx) . w[k, n] + bias, rows in parallel. Four rows at a

@@ -8,7 +8,7 @@
 #include <ctime>
 #include <fstream>
 
-#include "../../backends/blas/mkl_rt.h"
+#include "kernels/blas/mkl_rt.h"
 #include "../sysinfo.h"
 
 #ifndef ATTNBENCH_SOURCE_DIR

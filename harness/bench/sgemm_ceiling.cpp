@@ -11,7 +11,7 @@
 
 #include <attnbench/tensor.hpp>
 
-#include "../../backends/blas/mkl_rt.h"
+#include "kernels/blas/mkl_rt.h"
 #include "../sysinfo.h"
 
 namespace attnbench::bench {

@@ -1,6 +1,6 @@
 // The machine's practical float32 ceiling, measured in the same run as the backends: a square
 // SGEMM large enough to be compute-bound, timed with every SGEMM library available (OpenBLAS,
-// linked; oneMKL, dlopen'ed when configured, see backends/blas/mkl_rt.h), per thread count. The
+// linked; oneMKL, dlopen'ed when configured, see kernels/blas/mkl_rt.h), per thread count. The
 // fastest library is the ceiling; "% of SGEMM" in the reports is relative to it, and the reports
 // name the library that measured it.
 #pragma once

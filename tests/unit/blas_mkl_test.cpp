@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "../../backends/blas/mkl_rt.h"
+#include "kernels/blas/mkl_rt.h"
 #include "bench/sgemm_ceiling.h"
 #include "sysinfo.h"
 #include "test_util.h"

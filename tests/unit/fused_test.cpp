@@ -7,15 +7,10 @@
 // dispatch tables of the binary that sets it. Plus: the workspace is O(T d), not O(T^2).
 #include <catch2/catch.hpp>
 
-#include <hwy/targets.h>
-
-#include <string>
 #include <vector>
 
 #include "fused_attention.h"
-#include "problem_data.h"
-#include "reference.h"
-#include "validate.h"
+#include "hwy_targets.h"
 
 using namespace attnbench;
 
@@ -45,70 +40,17 @@ std::vector<ab_problem> OddProblems() {
   return out;
 }
 
-// Like `attnbench validate`: redraw the data (up to 8 seeds) until the reference weights have
-// a spread that can tell a right kernel from a wrong one.
-struct Case {
-  ProblemData data;
-  ReferenceResult ref;
-};
-Case MakeCase(const ab_problem& p, uint64_t seed) {
-  Case c;
-  for (int attempt = 0; attempt < 8; ++attempt) {
-    c.data = MakeRandomProblemData(p, seed + attempt);
-    c.ref = ComputeReference(c.data, AllRows(p.seq_len));
-    if (MistrustReason(c.ref).empty()) break;
-  }
-  return c;
-}
-
-CheckResult RunFused(const Case& c) {
-  const ab_problem& p = c.data.problem;
-  FusedAttention attention(p, c.data.Weights());
-  AlignedBuffer<float> out(OutputElems(p));
-  Poison(out.data(), out.size());
-  attention.Run(c.data.x.data(), out.data());
-  return CompareOutput(p, out.data(), c.ref);
-}
-
 }  // namespace
 
 TEST_CASE("fused kernels match the float64 reference on every compiled target") {
   const std::vector<ab_problem> problems = OddProblems();
-  std::vector<Case> cases;
-  for (size_t i = 0; i < problems.size(); ++i) cases.push_back(MakeCase(problems[i], 5000 + 13 * i));
-
-  for (const int64_t target : hwy::SupportedAndGeneratedTargets()) {
-    const std::string name = hwy::TargetName(target);
-    DYNAMIC_SECTION(name) {
-      hwy::SetSupportedTargetsForTest(target);
-      CHECK(std::string(FusedAttention::TargetName()) == name);  // the override reached dispatch
-      for (const Case& c : cases) {
-        const CheckResult r = RunFused(c);
-        INFO(name << " " << Describe(c.data.problem) << ": " << StatusName(r.status) << " "
-                  << r.reason << " rel_l2 " << r.rel_l2_err << " (tol " << r.tol.rel_l2
-                  << "), max_abs " << r.max_abs_err << " (tol " << r.tol.max_abs << ")");
-        // MISTRUSTED = within tolerance, but even 8 draws left the weights near-uniform.
-        CHECK((r.status == Status::kPass || r.status == Status::kMistrusted));
-      }
-      hwy::SetSupportedTargetsForTest(0);
-    }
-  }
-  hwy::SetSupportedTargetsForTest(0);
+  std::vector<test::ReferenceCase> cases;
+  for (size_t i = 0; i < problems.size(); ++i) cases.push_back(test::MakeReferenceCase(problems[i], 5000 + 13 * i));
+  test::CheckAgainstReferenceOnEveryTarget<FusedAttention>(cases);
 }
 
 TEST_CASE("fused compiles the scalar fallback and every x86 target the CPU supports") {
-  std::vector<std::string> names;
-  for (const int64_t target : hwy::SupportedAndGeneratedTargets()) names.push_back(hwy::TargetName(target));
-  const auto has = [&](const char* n) {
-    for (const auto& s : names)
-      if (s == n) return true;
-    return false;
-  };
-  CHECK(has("SCALAR"));
-  const int64_t cpu = hwy::SupportedTargets();
-  if (cpu & HWY_SSE4) CHECK(has("SSE4"));
-  if (cpu & HWY_AVX2) CHECK(has("AVX2"));
-  if (cpu & HWY_AVX3) CHECK(has("AVX3"));
+  test::CheckEveryTargetCompiled();
 }
 
 // Flash attention's point: no T x T buffer. Doubling T at most doubles the workspace (plus the

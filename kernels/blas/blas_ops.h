@@ -1,7 +1,8 @@
-// The pieces the BLAS-based backends (blas, mha-stacked, mha-split) share: GEMMs on strided row-major
-// views, one head's attention (Q_h.K_h^T -> mask/softmax/dropout -> P.V_h), the thread policy
+// The pieces the BLAS-based backends (blas, blas-mkl, mha-stacked, mha-split; fused for its
+// projections) share: GEMMs on strided row-major views, one head's attention (Q_h.K_h^T -> mask/softmax/dropout -> P.V_h), the thread policy
 // that keeps a multi-threaded BLAS out of OpenMP regions, and the BLAS runtime line.
-// Header-only on purpose: a folder with a CMakeLists.txt would be taken for a backend.
+// Header-only: each plugin compiles it against its own BLAS policy (attnbench::blas_ops for the
+// linked CBLAS, attnbench::mkl_rt plus ATTNBENCH_BLAS_MKL for oneMKL; kernels/CMakeLists.txt).
 //
 // Two BLAS policies, chosen at compile time:
 //  - default: the CBLAS linked into the plugin (OpenBLAS), called as cblas_sgemm;

@@ -10,7 +10,7 @@
 // The library path: $ATTNBENCH_MKL_RT if set, else the one CMake found at configure time
 // (ATTNBENCH_MKL_RT_PATH, baked in). Used by the blas-mkl backend and the SGEMM ceiling; both
 // get the same handle (dlopen reference-counts one copy per process).
-// Header-only on purpose: a folder with a CMakeLists.txt would be taken for a backend.
+// Header-only (the attnbench::mkl_rt target: include path and libdl).
 #pragma once
 
 #include <dlfcn.h>

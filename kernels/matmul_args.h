@@ -1,7 +1,7 @@
-// The argument block of the Highway MatMul (attention-inl.h). Plain data, outside the per-target
-// namespaces, so that target-independent code can fill it and pass it through dynamic dispatch.
-#ifndef ATTNBENCH_HIGHWAY_MATMUL_ARGS_H_
-#define ATTNBENCH_HIGHWAY_MATMUL_ARGS_H_
+// The argument block of MatMul (matmul-inl.h). Plain data, outside the per-target namespaces, so
+// that target-independent code can fill it and pass it through dynamic dispatch.
+#ifndef ATTNBENCH_KERNELS_MATMUL_ARGS_H_
+#define ATTNBENCH_KERNELS_MATMUL_ARGS_H_
 
 #include <cstddef>
 
@@ -23,4 +23,4 @@ struct MatMulArgs {
 
 }  // namespace attnbench
 
-#endif  // ATTNBENCH_HIGHWAY_MATMUL_ARGS_H_
+#endif  // ATTNBENCH_KERNELS_MATMUL_ARGS_H_

@@ -1,0 +1,53 @@
+#include "kernels/pack.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace attnbench {
+
+AlignedBuffer<float> Zeroed(size_t n) {
+  AlignedBuffer<float> buf(n);
+  buf.Fill(0.0f);
+  return buf;
+}
+
+void CopyRows(const float* src, size_t ld_src, size_t rows, size_t cols, float* dst, size_t ld_dst) {
+  for (size_t r = 0; r < rows; ++r) std::memcpy(dst + r * ld_dst, src + r * ld_src, cols * sizeof(float));
+}
+
+void PackQkvWeights(const ab_weights& w, size_t d_in, size_t d_out, float* dst, size_t ld) {
+  const float* src[3] = {w.w_q, w.w_k, w.w_v};
+  for (size_t k = 0; k < d_in; ++k)
+    for (size_t m = 0; m < 3; ++m)
+      std::memcpy(dst + k * ld + m * d_out, src[m] + k * d_out, d_out * sizeof(float));
+}
+
+void PackQkvBias(const ab_weights& w, size_t d_out, float* dst) {
+  const float* src[3] = {w.b_q, w.b_k, w.b_v};
+  for (size_t m = 0; m < 3; ++m) {
+    if (src[m])
+      std::memcpy(dst + m * d_out, src[m], d_out * sizeof(float));
+    else
+      std::fill(dst + m * d_out, dst + (m + 1) * d_out, 0.0f);
+  }
+}
+
+void TransposeKBlocks(const float* k, size_t ldk, size_t j_begin, size_t j_end, size_t hd, float* kt,
+                      size_t bc) {
+  constexpr size_t kTile = 16;
+  float* dst[kTile];  // where each key of the tile starts: one division per key, not per element
+  for (size_t j0 = j_begin; j0 < j_end; j0 += kTile) {
+    const size_t j1 = std::min(j0 + kTile, j_end);
+    for (size_t j = j0; j < j1; ++j) dst[j - j0] = kt + j / bc * hd * bc + j % bc;
+    for (size_t d0 = 0; d0 < hd; d0 += kTile) {
+      const size_t d1 = std::min(d0 + kTile, hd);
+      for (size_t j = j0; j < j1; ++j) {
+        const float* src = k + j * ldk;
+        float* out = dst[j - j0];
+        for (size_t d = d0; d < d1; ++d) out[d * bc] = src[d];
+      }
+    }
+  }
+}
+
+}  // namespace attnbench

@@ -1,0 +1,40 @@
+// The layouts backends build from the weights once (in prepare) and from K once per run: the
+// three QKV weights side by side, padded rows, K transposed per key block. Plain C++: copies,
+// no arithmetic, so every backend gets bit-identical operands whichever it uses.
+#ifndef ATTNBENCH_KERNELS_PACK_H_
+#define ATTNBENCH_KERNELS_PACK_H_
+
+#include <attnbench/attnbench.h>
+
+#include <cstddef>
+
+namespace attnbench {
+
+// n rounded up to a multiple of m.
+constexpr size_t RoundUp(size_t n, size_t m) { return (n + m - 1) / m * m; }
+
+// n floats, all zero: the padding of a packed layout must read as zeros.
+AlignedBuffer<float> Zeroed(size_t n);
+
+// dst[r * ld_dst + c] = src[r * ld_src + c] for r < rows, c < cols; what lies between cols and
+// ld_dst is not written (zero it first when it is padding).
+void CopyRows(const float* src, size_t ld_src, size_t rows, size_t cols, float* dst, size_t ld_dst);
+
+// Row k of dst (row stride ld >= 3 d_out) = [W_q[k] | W_k[k] | W_v[k]]: one QKV projection of
+// width 3 d_out instead of three of d_out. Columns from 3 d_out to ld are not written.
+void PackQkvWeights(const ab_weights& w, size_t d_in, size_t d_out, float* dst, size_t ld);
+
+// dst[0, 3 d_out) = [b_q | b_k | b_v]; a missing bias (qkv_bias off) is written as zeros.
+void PackQkvBias(const ab_weights& w, size_t d_out, float* dst);
+
+// K^T of one head, block-major: key j (row j of k, stride ldk), dimension d < hd goes to
+//   kt[(j / bc) * hd * bc + d * bc + j % bc]
+// for j in [j_begin, j_end), i.e. [key block][hd][bc]: each block of bc keys is one contiguous
+// slab. With bc >= every key index this is the plain transpose [hd][bc] (row stride bc). Copies
+// 16 x 16 tiles so that both sides move along cache lines.
+void TransposeKBlocks(const float* k, size_t ldk, size_t j_begin, size_t j_end, size_t hd, float* kt,
+                      size_t bc);
+
+}  // namespace attnbench
+
+#endif  // ATTNBENCH_KERNELS_PACK_H_
