@@ -4,9 +4,11 @@
 // reference on odd sizes (T in {1, 3, 17, 65, 257}: partial key blocks, partial row groups,
 // causal blocks straddling the diagonal; head_dim not a multiple of any vector). The kernels
 // are linked in directly (attnbench_fused_kernels): the target override only reaches the
-// dispatch tables of the binary that sets it. Plus: the workspace is O(T d), not O(T^2).
+// dispatch tables of the binary that sets it. Plus: the workspace is O(T d), not O(T^2), and
+// other block sizes than the default compute the same attention.
 #include <catch2/catch.hpp>
 
+#include <stdexcept>
 #include <vector>
 
 #include "fused_attention.h"
@@ -76,4 +78,40 @@ TEST_CASE("fused workspace grows like T d, not T^2") {
       // And in absolute terms: far below one T x T float matrix per head.
       CHECK(w8 < size_t{8192} * 8192 * sizeof(float));
     }
+}
+
+// The block sizes are a constructor parameter (FusedBlocks, docs/fused.md): any positive choice
+// computes the same attention, including blocks smaller than a row group or a vector and
+// blocks larger than T. On the best target (the kernels do not depend on the blocks per target).
+TEST_CASE("fused matches the float64 reference with other block sizes") {
+  std::vector<test::ReferenceCase> cases;
+  uint64_t seed = 9000;
+  for (Variant v : kAllVariants)
+    for (int T : {17, 130}) {
+      const int heads = T == 17 ? 3 : 4, hd = T == 17 ? 7 : 16;
+      ab_problem p = MakeProblem(v, 2, T, v == Variant::kSimplified ? hd * heads : 21, hd * heads, heads);
+      p.dropout_p = T == 130 ? 0.1f : 0.0f;
+      p.qkv_bias = p.qkv_proj;
+      p.threads = 2;
+      cases.push_back(test::MakeReferenceCase(p, seed += 17));
+    }
+  for (const FusedBlocks blocks : {FusedBlocks{1, 1}, FusedBlocks{5, 16}, FusedBlocks{7, 40}, FusedBlocks{96, 128},
+                                   FusedBlocks{200, 256}}) {
+    for (const test::ReferenceCase& c : cases) {
+      const ab_problem& p = c.data.problem;
+      FusedAttention attention(p, c.data.Weights(), blocks);
+      CHECK(attention.QueryBlock() == blocks.query_rows);
+      CHECK(attention.KeyBlock() == (blocks.keys + 15) / 16 * 16);  // whole vectors of the widest target
+      AlignedBuffer<float> out(OutputElems(p));
+      Poison(out.data(), out.size());
+      attention.Run(c.data.x.data(), out.data());
+      const CheckResult r = CompareOutput(p, out.data(), c.ref);
+      INFO("br " << blocks.query_rows << " bc " << blocks.keys << " " << Describe(p) << ": " << StatusName(r.status)
+                 << " " << r.reason << " rel_l2 " << r.rel_l2_err << " (tol " << r.tol.rel_l2 << ")");
+      CHECK((r.status == Status::kPass || r.status == Status::kMistrusted));
+    }
+  }
+  const test::ReferenceCase& c = cases.front();
+  CHECK_THROWS_AS(FusedAttention(c.data.problem, c.data.Weights(), FusedBlocks{0, 64}), std::invalid_argument);
+  CHECK_THROWS_AS(FusedAttention(c.data.problem, c.data.Weights(), FusedBlocks{64, 0}), std::invalid_argument);
 }

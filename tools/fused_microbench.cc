@@ -1,0 +1,213 @@
+// The fused backend's micro-kernels (backends/fused/fused-inl.h), each timed alone on
+// L1-resident data on every Highway target this CPU runs, and the whole FusedAttention over
+// query / key block sizes (docs/fused.md, "Block sizes" and "Profile"). Google Benchmark:
+//   build/bin/fused_microbench                               # everything
+//   build/bin/fused_microbench --benchmark_filter=SubSum     # Exp2SubSum vs hn::Exp on each target
+//   build/bin/fused_microbench --benchmark_filter='FusedAttention/br:96'
+// Micro-kernels: one row group (kGroup = 6 query rows) against one key block of bc keys,
+// head_dim 64, named <kernel>/<TARGET>/bc:<keys>. The whole attention: simplified causal,
+// T = 2048, H = 12, d = 768, one thread, on the best target, named FusedAttention/br:<rows>/bc:<keys>.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "tools/fused_microbench.cc"
+#include "hwy/foreach_target.h"  // must come before highway.h
+
+#include <benchmark/benchmark.h>
+
+#include "fused-inl.h"
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace attnbench {
+namespace HWY_NAMESPACE {
+
+constexpr size_t kR = FusedState::kGroup;
+constexpr size_t kHeadDim = 64;
+
+// The operands of one GroupBlock, filled with small values (no overflow, no subnormals).
+struct GroupData {
+  explicit GroupData(size_t bc)
+      : q(kR * kHeadDim), kt(kHeadDim * bc), v(bc * hd_pad), o(kR * hd_pad), s(kR * bc) {
+    for (size_t i = 0; i < q.size(); ++i) q[i] = 0.01f * static_cast<float>(i % 7);
+    for (size_t i = 0; i < kt.size(); ++i) kt[i] = 0.02f * static_cast<float>(i % 5);
+    for (size_t i = 0; i < v.size(); ++i) v[i] = 0.03f * static_cast<float>(i % 3);
+    o.Fill(0.0f);
+    s.Fill(0.0f);
+    st.p.seq_len = static_cast<int32_t>(bc);
+    st.head_dim = kHeadDim;
+    st.hd_pad = hd_pad;
+    st.bc = bc;
+    st.br = kR;
+    for (size_t r = 0; r < kR; ++r) m[r] = 0.0f, l[r] = 1.0f, alpha[r] = 1.0f, bmax[r] = 0.0f;
+    g.q = q.data();
+    g.kt = kt.data();
+    g.ldkt = bc;
+    g.v = v.data();
+    g.o = o.data();
+    g.s = s.data();
+    g.m = m;
+    g.l = l;
+    g.alpha = alpha;
+    g.bmax = bmax;
+    for (size_t r = 0; r < kR; ++r) g.lim[r] = static_cast<float>(bc);
+    g.width = bc;
+    g.mask = false;
+    g.key0 = 0, g.row0 = 0, g.b = 0, g.h = 0;
+  }
+
+  static constexpr size_t hd_pad = kHeadDim;  // a multiple of 16 already
+  AlignedBuffer<float> q, kt, v, o, s;
+  float m[kR], l[kR], alpha[kR], bmax[kR];
+  FusedState st;
+  GroupArgs g{};
+};
+
+// Each kernel in its own non-inlined function, as GroupBlock calls them (inlined into one big
+// switch the compiler spills the score tile's accumulators, which the real kernel never does).
+template <class D>
+HWY_NOINLINE void ScoreBlock(D d, const GroupArgs& g, size_t bc) {
+  const size_t N = hn::Lanes(d), vecs = bc / N;
+  size_t vec = 0;
+  for (; vec + kMatMulColVecs <= vecs; vec += kMatMulColVecs)
+    ScoreTile<kR, kMatMulColVecs>(d, g.q, kHeadDim, g.kt, bc, vec * N, g.s, bc, g.lim, false, g.bmax);
+  for (; vec < vecs; ++vec) ScoreTile<kR, 1>(d, g.q, kHeadDim, g.kt, bc, vec * N, g.s, bc, g.lim, false, g.bmax);
+}
+template <class D, class ExpFn>
+HWY_NOINLINE void ExpBlock(D d, const GroupArgs& g, size_t bc, ExpFn exp_fn) {
+  for (size_t r = 0; r < kR; ++r) g.l[r] += SubExpSum(d, g.s + r * bc, bc, 1.0f, exp_fn);
+}
+template <class D>
+HWY_NOINLINE void PvBlock(D d, const GroupArgs& g, size_t hd_pad, size_t bc) {
+  const size_t N = hn::Lanes(d), vecs = hd_pad / N;
+  size_t ov = 0;
+  for (; ov + kMatMulColVecs <= vecs; ov += kMatMulColVecs)
+    PvTile<kR, kMatMulColVecs>(d, g.s, bc, bc, g.v, hd_pad, ov * N, g.o, hd_pad, g.alpha);
+  for (; ov < vecs; ++ov) PvTile<kR, 1>(d, g.s, bc, bc, g.v, hd_pad, ov * N, g.o, hd_pad, g.alpha);
+}
+
+// Every timed loop runs inside the target's own code: one dispatch per benchmark run, not per call.
+template <class Kernel>
+void TimeKernel(benchmark::State& state, const Kernel& kernel) {
+  const size_t bc = static_cast<size_t>(state.range(0));
+  GroupData data(bc);
+  for (auto _ : state) {
+    kernel(data, bc);
+    benchmark::DoNotOptimize(data.s.data());
+    benchmark::DoNotOptimize(data.o.data());
+    benchmark::ClobberMemory();  // keep every repetition
+  }
+}
+
+// Reported as FLOPS (per second) for the tiles, items (exps) per second for the softmax pass.
+void CountFlops(benchmark::State& state, double per_call) {
+  state.counters["FLOPS"] = benchmark::Counter(per_call, benchmark::Counter::kIsIterationInvariantRate);
+}
+void CountExps(benchmark::State& state) { state.SetItemsProcessed(state.iterations() * kR * state.range(0)); }
+
+void BenchScoreTile(benchmark::State& state) {
+  const hn::ScalableTag<float> d;
+  TimeKernel(state, [&](GroupData& x, size_t bc) { ScoreBlock(d, x.g, bc); });
+  CountFlops(state, 2.0 * kR * state.range(0) * kHeadDim);
+}
+void BenchExp2Sum(benchmark::State& state) {
+  const hn::ScalableTag<float> d;
+  TimeKernel(state, [&](GroupData& x, size_t bc) { ExpBlock(d, x.g, bc, Exp2Op()); });
+  CountExps(state);
+}
+void BenchHwyExpSum(benchmark::State& state) {
+  const hn::ScalableTag<float> d;
+  TimeKernel(state, [&](GroupData& x, size_t bc) { ExpBlock(d, x.g, bc, ExpOp()); });
+  CountExps(state);
+}
+void BenchPvTile(benchmark::State& state) {
+  const hn::ScalableTag<float> d;
+  TimeKernel(state, [&](GroupData& x, size_t bc) { PvBlock(d, x.g, x.hd_pad, bc); });
+  CountFlops(state, 2.0 * kR * state.range(0) * kHeadDim);
+}
+void BenchGroupBlock(benchmark::State& state) {
+  const hn::ScalableTag<float> d;
+  TimeKernel(state, [&](GroupData& x, size_t) { GroupBlock<kR>(d, x.st, x.g); });
+  CountFlops(state, 4.0 * kR * state.range(0) * kHeadDim);
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace attnbench
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+
+#include <string>
+#include <vector>
+
+#include "fused_attention.h"
+
+namespace attnbench {
+namespace {
+
+HWY_EXPORT(BenchScoreTile);
+HWY_EXPORT(BenchExp2Sum);
+HWY_EXPORT(BenchHwyExpSum);
+HWY_EXPORT(BenchPvTile);
+HWY_EXPORT(BenchGroupBlock);
+
+// Registers kernel once per target as <name>/<TARGET>, each run forced to that target.
+template <class Kernel>
+void RegisterPerTarget(const char* name, Kernel kernel) {
+  for (const int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    const std::string full = std::string(name) + "/" + hwy::TargetName(target);
+    benchmark::RegisterBenchmark(full.c_str(), [target, kernel](benchmark::State& state) {
+      hwy::SetSupportedTargetsForTest(target);
+      kernel(state);
+      hwy::SetSupportedTargetsForTest(0);
+    })
+        ->ArgName("bc")
+        ->Arg(32)
+        ->Arg(64)
+        ->Arg(128);
+  }
+}
+
+// The whole attention phase on one thread with the given block sizes (the projections do not
+// depend on them, so the simplified variant, which has none, isolates what they change).
+void BenchFusedAttention(benchmark::State& state) {
+  ab_problem p = MakeProblem(Variant::kSimplified, 1, 2048, 768, 768, 12);
+  p.causal = 1;
+  p.threads = 1;
+  AlignedBuffer<float> x(static_cast<size_t>(p.batch) * p.seq_len * p.d_in), out(OutputElems(p));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = 0.01f * static_cast<float>(static_cast<int>(i % 201) - 100);
+  const FusedBlocks blocks{static_cast<size_t>(state.range(0)), static_cast<size_t>(state.range(1))};
+  FusedAttention attention(p, ab_weights{}, blocks);
+  for (auto _ : state) {
+    attention.Run(x.data(), out.data());
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+}
+
+void RegisterAll() {
+  RegisterPerTarget("ScoreTile", [](benchmark::State& s) { HWY_DYNAMIC_DISPATCH(BenchScoreTile)(s); });
+  RegisterPerTarget("Exp2SubSum", [](benchmark::State& s) { HWY_DYNAMIC_DISPATCH(BenchExp2Sum)(s); });
+  // hn::Exp in the same loop: the exp the fused kernel rejected (docs/fused.md, "exp").
+  RegisterPerTarget("HwyExpSubSum", [](benchmark::State& s) { HWY_DYNAMIC_DISPATCH(BenchHwyExpSum)(s); });
+  RegisterPerTarget("PvTile", [](benchmark::State& s) { HWY_DYNAMIC_DISPATCH(BenchPvTile)(s); });
+  RegisterPerTarget("GroupBlock", [](benchmark::State& s) { HWY_DYNAMIC_DISPATCH(BenchGroupBlock)(s); });
+  // The block sizes of docs/fused.md's table; 64:64 is the default.
+  auto* b = benchmark::RegisterBenchmark("FusedAttention", BenchFusedAttention);
+  b->ArgNames({"br", "bc"})->Unit(benchmark::kMillisecond);
+  for (const auto& [br, bc] : std::vector<std::pair<int64_t, int64_t>>{
+           {64, 64}, {48, 64}, {60, 64}, {96, 64}, {128, 64}, {64, 128}, {96, 128}, {128, 128}, {64, 256}, {36, 32}, {64, 32}})
+    b->Args({br, bc});
+}
+
+}  // namespace
+}  // namespace attnbench
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  attnbench::RegisterAll();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
+
+#endif  // HWY_ONCE
