@@ -21,8 +21,8 @@ struct FusedState {
   size_t t_pad = 0;      // T rounded up to the key block: row stride of packed K^T
   size_t br = 0;         // query rows per task (FusedBlocks::query_rows)
   size_t bc = 0;         // keys per block, a multiple of kPad (FusedBlocks::keys rounded up)
-  float scale = 1.0f;    // 1/sqrt(head_dim), or 1 for simplified attention
-  float q_scale = 1.0f;  // scale * log2(e): the kernel works in log2 units (exp2)
+  float q_scale = 1.0f;  // the score scale (1/sqrt(head_dim), or 1 for simplified attention)
+                         // times log2(e): the kernel works in log2 units (exp2)
   float keep_scale = 1.0f;
   uint64_t dropout_threshold = 0;
 
@@ -64,7 +64,7 @@ class FusedAttention {
   size_t KeyBlock() const { return s_.bc; }
 
  private:
-  void ProjectAndPack(const float* x, int thread);  // inside the parallel region
+  void ProjectAndPack(const float* x);  // inside the parallel region
   void Attend(float* ctx, float* scratch);
   void ProjectOut(float* out);
 

@@ -139,7 +139,6 @@ FusedAttention::FusedAttention(const ab_problem& p, const ab_weights& w, const F
   const size_t B = p.batch, T = p.seq_len, din = p.d_in, dout = p.d_out, H = p.heads;
   const size_t hd = s.head_dim;
   s.hd_pad = RoundUp(hd, kPad);
-  s.scale = static_cast<float>(ScoreScale(p));
   s.q_scale = static_cast<float>(ScoreScale(p) * 1.4426950408889634);  // * log2(e)
   s.keep_scale = static_cast<float>(1.0 / (1.0 - static_cast<double>(p.dropout_p)));
   s.dropout_threshold = ab_dropout_threshold(p.dropout_p);
@@ -192,7 +191,7 @@ void FusedAttention::Run(const float* x, float* out) {
   {
     FlushDenormals ftz;
     const int thread = omp_get_thread_num();
-    ProjectAndPack(x, thread);  // ends with a barrier
+    ProjectAndPack(x);  // ends with a barrier
     Attend(ctx, scratch_.data() + thread * s_.scratch_stride);
     if (p.out_proj) ProjectOut(out);
   }
@@ -200,7 +199,7 @@ void FusedAttention::Run(const float* x, float* out) {
 
 // Phase 1 (orphaned worksharing inside Run's region): per panel of rows of one batch, the QKV
 // GEMM, then K^T and V of those rows packed per head.
-void FusedAttention::ProjectAndPack(const float* x, int /*thread*/) {
+void FusedAttention::ProjectAndPack(const float* x) {
   const ab_problem& p = s_.p;
   const size_t T = p.seq_len, H = p.heads, hd = s_.head_dim;
   const size_t panels_per_batch = (T + in_panel_ - 1) / in_panel_;

@@ -94,9 +94,7 @@ HWY_AFTER_NAMESPACE();
 #include <omp.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstring>
-#include <stdexcept>
 
 #include "kernels/flush_denormals.h"
 #include "kernels/pack.h"

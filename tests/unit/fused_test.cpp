@@ -45,10 +45,7 @@ std::vector<ab_problem> OddProblems() {
 }  // namespace
 
 TEST_CASE("fused kernels match the float64 reference on every compiled target") {
-  const std::vector<ab_problem> problems = OddProblems();
-  std::vector<test::ReferenceCase> cases;
-  for (size_t i = 0; i < problems.size(); ++i) cases.push_back(test::MakeReferenceCase(problems[i], 5000 + 13 * i));
-  test::CheckAgainstReferenceOnEveryTarget<FusedAttention>(cases);
+  test::CheckAgainstReferenceOnEveryTarget<FusedAttention>(test::MakeReferenceCases(OddProblems(), 5000, 13));
 }
 
 TEST_CASE("fused compiles the scalar fallback and every x86 target the CPU supports") {

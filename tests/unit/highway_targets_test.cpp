@@ -42,11 +42,7 @@ std::vector<ab_problem> OddProblems() {
 }  // namespace
 
 TEST_CASE("highway kernels match the float64 reference on every compiled target") {
-  const std::vector<ab_problem> problems = OddProblems();
-  std::vector<test::ReferenceCase> cases;
-  for (size_t i = 0; i < problems.size(); ++i)
-    cases.push_back(test::MakeReferenceCase(problems[i], 1000 + 17 * i));
-  test::CheckAgainstReferenceOnEveryTarget<HwyAttention>(cases);
+  test::CheckAgainstReferenceOnEveryTarget<HwyAttention>(test::MakeReferenceCases(OddProblems(), 1000, 17));
 }
 
 // The targets the brief asks for must all be compiled in and exercised on an AVX-512 machine.

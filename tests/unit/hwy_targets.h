@@ -79,6 +79,14 @@ inline ReferenceCase MakeReferenceCase(const ab_problem& p, uint64_t seed) {
   return c;
 }
 
+// One case per problem, problem i drawn from seed0 + step * i.
+inline std::vector<ReferenceCase> MakeReferenceCases(const std::vector<ab_problem>& problems, uint64_t seed0,
+                                                     uint64_t step) {
+  std::vector<ReferenceCase> cases;
+  for (size_t i = 0; i < problems.size(); ++i) cases.push_back(MakeReferenceCase(problems[i], seed0 + step * i));
+  return cases;
+}
+
 // On every target: CHECKs that Attention::TargetName() reports the forced target (the override
 // reached the kernels' dispatch), then runs every case through an Attention(problem, weights)
 // and CHECKs it against the reference. Attention is a SIMD backend's C++ class (HwyAttention,
