@@ -131,8 +131,10 @@ constexpr size_t kPad = FusedState::kPad;
 
 }  // namespace
 
-FusedAttention::FusedAttention(const ab_problem& p, const ab_weights& w, const FusedBlocks& blocks) : w_(w) {
-  if (blocks.query_rows == 0 || blocks.keys == 0) throw std::invalid_argument("fused: block sizes must be positive");
+FusedAttention::FusedAttention(const ab_problem& p, const ab_weights& w, const FusedBlocks& blocks)
+    : w_(w) {
+  if (blocks.query_rows == 0 || blocks.keys == 0)
+    throw std::invalid_argument("fused: block sizes must be positive");
   FusedState& s = s_;
   s.p = p;
   s.head_dim = HeadDim(p);
