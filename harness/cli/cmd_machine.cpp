@@ -18,7 +18,8 @@ namespace attnbench::cli {
 namespace {
 
 struct MachineOptions {
-  std::string threads;  // "1,2"; empty: 1 and every core
+  std::string threads;  // "1,2"
+  CLI::Option* threads_opt = nullptr;  // unset: 1 and every core
   bool remeasure = false;
   bool json = false;
 };
@@ -113,11 +114,11 @@ void AddMachineCommand(CLI::App& app, int& rc) {
       "machine",
       "Measure this machine: FMA peak per ISA and thread count, memory bandwidth (triad, read), clock; "
       "cached per host and build (docs/machine.md)");
-  sub->add_option("--threads", o.threads, "Comma-separated thread counts to measure (default: 1 and all cores)");
+  o.threads_opt = sub->add_option("--threads", o.threads, "Comma-separated thread counts to measure (default: 1 and all cores)");
   sub->add_flag("--remeasure", o.remeasure, "Ignore the cached profile and measure again");
   sub->add_flag("--json", o.json, "Print the profile as JSON (with how each figure was measured)");
   sub->callback([&rc] {
-    const std::vector<int> threads = o.threads.empty() ? DefaultThreads() : ParseThreadList(o.threads);
+    const std::vector<int> threads = o.threads_opt->count() == 0 ? DefaultThreads() : ParseThreadList(o.threads);
     const machine::CachedProfile c = machine::LoadOrMeasureMachine(threads, o.remeasure);
     const BlasInfo blas = GetBlasInfo();
     if (o.json) {

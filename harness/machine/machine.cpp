@@ -75,12 +75,19 @@ double TimeFma(int64_t target, int threads, uint64_t iters) {
   });
 }
 
-FmaPeak MeasureFma(const kernels::PeakTarget& t, int threads, const MeasureSettings& st) {
-  // Calibrate the loop count on one short run so a repetition lasts about fma_seconds whatever
-  // the ISA and clock (the first run also wakes the AVX-512 units and the OpenMP pool).
+// The loop count for one repetition of about fma_seconds on one thread (every thread count
+// then runs it per thread: the same ideal duration). Calibrated on the best of three short
+// probes, one thread, so a probe slowed by a neighbour process does not make the repetitions too
+// short to measure (a 2-thread probe waits for the slower thread, which may be descheduled);
+// the first probe also wakes the AVX-512 units and the OpenMP pool.
+uint64_t CalibrateFma(const kernels::PeakTarget& t, const MeasureSettings& st) {
   const uint64_t probe = 20000;
-  const double probe_s = std::max(TimeFma(t.target, threads, probe), 1e-6);
-  const uint64_t iters = std::max<uint64_t>(probe, static_cast<uint64_t>(probe * st.fma_seconds / probe_s));
+  double best = std::numeric_limits<double>::infinity();
+  for (int r = 0; r < 3; ++r) best = std::min(best, TimeFma(t.target, 1, probe));
+  return std::max<uint64_t>(probe, static_cast<uint64_t>(probe * st.fma_seconds / std::max(best, 1e-6)));
+}
+
+FmaPeak MeasureFma(const kernels::PeakTarget& t, int threads, uint64_t iters, const MeasureSettings& st) {
   double best = std::numeric_limits<double>::infinity();
   for (int r = 0; r < st.repetitions; ++r) best = std::min(best, TimeFma(t.target, threads, iters));
   FmaPeak p;
@@ -346,8 +353,10 @@ MachineProfile MeasureMachine(const std::vector<int>& thread_counts, const Measu
   p.fma_method.chains = static_cast<int>(kernels::kFmaChains);
   p.fma_method.repetitions = st.repetitions;
   p.fma_method.seconds_per_repetition = st.fma_seconds;
-  for (const kernels::PeakTarget& t : kernels::PeakTargets())
-    for (int threads : counts) p.fma.push_back(MeasureFma(t, threads, st));
+  for (const kernels::PeakTarget& t : kernels::PeakTargets()) {
+    const uint64_t iters = CalibrateFma(t, st);
+    for (int threads : counts) p.fma.push_back(MeasureFma(t, threads, iters, st));
+  }
 
   MemoryMethod& mm = p.memory_method;
   mm.stream_isa = kernels::StreamTargetName();

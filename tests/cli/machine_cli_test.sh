@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# `attnbench machine`: --help, bad input (exit 2, one line naming the value), the table and the
+# JSON, the cache (second run reads it, --remeasure does not), the narrower-ISA BLAS warning with
+# OPENBLAS_CORETYPE=Haswell on an AVX-512 CPU (and none without it). No timing asserted.
+# Usage: machine_cli_test.sh ATTNBENCH_CLI
+set -u
+cli=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export XDG_CACHE_HOME=$tmp/cache
+unset OPENBLAS_CORETYPE
+fails=0
+fail() {
+  echo "FAIL: $*"
+  fails=$((fails + 1))
+}
+
+"$cli" machine --help | grep -q "Usage" || fail "machine --help"
+for bad in 0 -1 a 1,,2 "" 1.5 99999; do
+  out=$("$cli" machine --threads "$bad" 2>&1 >/dev/null)
+  rc=$?
+  [ $rc -eq 2 ] || fail "--threads '$bad' -> exit $rc, want 2 ($out)"
+  [ "$(wc -l <<<"$out")" -le 1 ] || fail "--threads '$bad' -> more than one line: $out"
+  grep -q -- "--threads" <<<"$out" || fail "--threads '$bad' -> message lacks --threads: $out"
+done
+"$cli" machine --no-such-flag >/dev/null 2>&1
+[ $? -eq 2 ] || fail "unknown flag: want exit 2"
+
+"$cli" machine --threads 1 >"$tmp/first.txt" 2>"$tmp/first.err" || fail "first run: exit $?"
+grep -q "^Measured: " "$tmp/first.txt" || fail "first run did not measure: $(cat "$tmp/first.txt")"
+for want in "FMA peak, GFLOP/s" "triad a=b+s\*c" "read sum" "Clock:" "BLAS:"; do
+  grep -q "$want" "$tmp/first.txt" || fail "table lacks '$want'"
+done
+ls "$XDG_CACHE_HOME"/attnbench/machine-*.json >/dev/null 2>&1 || fail "no cache file written"
+"$cli" machine --threads 1 >"$tmp/second.txt" || fail "second run"
+grep -q "^Cached: " "$tmp/second.txt" || fail "second run did not use the cache"
+# The same figures, from the cache.
+diff <(grep -v "^Cached\|^Measured" "$tmp/first.txt") <(grep -v "^Cached\|^Measured" "$tmp/second.txt") >/dev/null ||
+  fail "cached table differs from the measured one"
+"$cli" machine --threads 1 --remeasure >"$tmp/third.txt" || fail "--remeasure"
+grep -q "^Measured: " "$tmp/third.txt" || fail "--remeasure used the cache"
+
+"$cli" machine --threads 1 --json >"$tmp/p.json" || fail "--json"
+/usr/bin/python3 - "$tmp/p.json" <<'PY' || fail "--json content"
+import json, sys
+p = json.load(open(sys.argv[1]))
+assert p["cache"]["from_cache"] is True, p["cache"]
+assert p["fma_method"]["chains"] == 12
+assert p["memory_method"]["buffer_bytes"] >= 256 << 20
+assert p["memory_method"]["buffer_bytes"] >= 8 * p["memory_method"]["llc_bytes"] - 3 * 64
+assert p["memory_method"]["write_allocate_counted"] is False
+assert {f["threads"] for f in p["fma"]} == {1} and all(f["gflops"] > 0 for f in p["fma"])
+assert {(b["kernel"], b["threads"]) for b in p["bandwidth"]} == {("triad", 1), ("read", 1)}
+assert p["blas"]["kernel"]
+PY
+
+# The narrower-ISA warning: only with OPENBLAS_CORETYPE=Haswell, on an AVX-512 CPU.
+if grep -qw avx512f /proc/cpuinfo; then
+  OPENBLAS_CORETYPE=Haswell "$cli" machine --threads 1 2>"$tmp/haswell.err" >/dev/null || fail "Haswell run"
+  grep -q "OPENBLAS_CORETYPE=Haswell is set" "$tmp/haswell.err" || fail "no warning with Haswell: $(cat "$tmp/haswell.err")"
+  grep -q "WARNING" "$tmp/first.err" && fail "warning without OPENBLAS_CORETYPE: $(cat "$tmp/first.err")"
+fi
+echo "$fails failure(s)"
+[ $fails -eq 0 ]
