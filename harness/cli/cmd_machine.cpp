@@ -66,7 +66,7 @@ void PrintTable(const machine::CachedProfile& c, const std::vector<int>& threads
             << (blas.coretype_env.empty() ? "" : " (OPENBLAS_CORETYPE=" + blas.coretype_env + ")") << "\n\n";
 
   std::cout << "FMA peak, GFLOP/s (" << p.fma_method.chains << " independent accumulators, best of "
-            << p.fma_method.repetitions << "):\n";
+            << p.fma_method.repetitions << " to " << p.fma_method.max_repetitions << " runs):\n";
   std::cout << "  ISA          lanes  op   ";
   for (int t : threads) std::printf("%10s", ("T=" + std::to_string(t)).c_str());
   std::cout << "\n";
@@ -88,9 +88,10 @@ void PrintTable(const machine::CachedProfile& c, const std::vector<int>& threads
     }
     std::printf("\n");
   }
-  std::printf("\nMemory bandwidth, GB/s (%.0f MiB in 3 arrays, LLC %.0f MiB, %s, best of %d):\n",
+  std::printf("\nMemory bandwidth, GB/s (%.0f MiB in 3 arrays, LLC %.0f MiB, %s, best of %d to %d runs):\n",
               p.memory_method.buffer_bytes / 1048576.0, p.memory_method.llc_bytes / 1048576.0,
-              p.memory_method.stream_isa.c_str(), p.memory_method.repetitions);
+              p.memory_method.stream_isa.c_str(), p.memory_method.repetitions,
+              p.memory_method.max_repetitions);
   std::printf("  kernel                     ");
   for (int t : threads) std::printf("%10s", ("T=" + std::to_string(t)).c_str());
   std::printf("\n");

@@ -24,10 +24,11 @@
 
 namespace attnbench::machine {
 
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(FmaPeak, isa, lanes, fused, threads, iterations, seconds, gflops)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Bandwidth, kernel, threads, seconds, gbytes_per_s)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(FmaMethod, kernel, chains, repetitions, seconds_per_repetition)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MemoryMethod, stream_isa, llc_bytes, buffer_bytes, repetitions, triad_bytes,
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(FmaPeak, isa, lanes, fused, threads, iterations, runs, seconds, gflops)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Bandwidth, kernel, threads, runs, seconds, gbytes_per_s)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(FmaMethod, kernel, chains, repetitions, max_repetitions, seconds_per_repetition)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MemoryMethod, stream_isa, llc_bytes, buffer_bytes, repetitions, max_repetitions,
+                                   triad_bytes,
                                    read_bytes, write_allocate_counted)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Clock, measured_ghz, method, cpuinfo_mhz)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MachineProfile, schema, host, cpu_model, build_id, measured_at, duration_s, clock,
@@ -41,6 +42,27 @@ double SecondsSince(Clock_::time_point t0) { return std::chrono::duration<double
 
 // Keeps the kernels' results alive: a compiler that saw them unused could drop the calls.
 volatile float g_sink = 0;
+
+struct Best {
+  double seconds = std::numeric_limits<double>::infinity();
+  int runs = 0;
+};
+
+// The shortest of run()'s durations: at least st.repetitions runs, then more until
+// st.repetitions in a row shorten the best by less than 1 %, at most st.max_repetitions.
+template <class Run>
+Best TimeBest(const MeasureSettings& st, Run&& run) {
+  Best b;
+  int since_gain = 0;
+  while (b.runs < std::max(st.repetitions, st.max_repetitions)) {
+    const double s = run();
+    ++b.runs;
+    since_gain = s < 0.99 * b.seconds ? 0 : since_gain + 1;
+    b.seconds = std::min(b.seconds, s);
+    if (b.runs >= st.repetitions && since_gain >= st.repetitions) break;
+  }
+  return b;
+}
 
 // Runs fn(thread_index) on `threads` OpenMP threads (one parallel region: one pool) and returns
 // the region's wall clock. Throws when OpenMP gives fewer threads (OMP_THREAD_LIMIT, nesting).
@@ -88,17 +110,17 @@ uint64_t CalibrateFma(const kernels::PeakTarget& t, const MeasureSettings& st) {
 }
 
 FmaPeak MeasureFma(const kernels::PeakTarget& t, int threads, uint64_t iters, const MeasureSettings& st) {
-  double best = std::numeric_limits<double>::infinity();
-  for (int r = 0; r < st.repetitions; ++r) best = std::min(best, TimeFma(t.target, threads, iters));
+  const Best best = TimeBest(st, [&] { return TimeFma(t.target, threads, iters); });
   FmaPeak p;
   p.isa = t.name;
   p.lanes = static_cast<int>(t.lanes);
   p.fused = t.native_fma;
   p.threads = threads;
   p.iterations = iters;
-  p.seconds = best;
+  p.runs = best.runs;
+  p.seconds = best.seconds;
   const double flops = 2.0 * static_cast<double>(t.lanes) * kernels::kFmaChains * static_cast<double>(iters) * threads;
-  p.gflops = flops / best / 1e9;
+  p.gflops = flops / best.seconds / 1e9;
   return p;
 }
 
@@ -146,14 +168,13 @@ StreamBuffers AllocateStreamBuffers(uint64_t total_bytes, int touch_threads) {
   return s;
 }
 
-Bandwidth MeasureStream(const std::string& kernel, StreamBuffers& s, int threads, int repetitions) {
+Bandwidth MeasureStream(const std::string& kernel, StreamBuffers& s, int threads, const MeasureSettings& st) {
   float* a = s.a.get();
   const float* b = s.b.get();
   const float* c = s.c.get();
   const bool triad = kernel == "triad";
-  double best = std::numeric_limits<double>::infinity();
-  for (int r = 0; r < repetitions; ++r) {
-    best = std::min(best, TimeParallel(threads, [&](int i) {
+  const Best best = TimeBest(st, [&] {
+    return TimeParallel(threads, [&](int i) {
       const auto [begin, end] = Slice(s.n, i, threads);
       if (triad) {
         kernels::Triad(a + begin, b + begin, c + begin, 3.0f, end - begin);
@@ -162,23 +183,22 @@ Bandwidth MeasureStream(const std::string& kernel, StreamBuffers& s, int threads
                           kernels::SumRead(c + begin, end - begin);
         g_sink = g_sink + sum;
       }
-    }));
-  }
+    });
+  });
   // STREAM's count: triad reads b and c and writes a, 3 x 4 bytes per element (the hardware
   // also reads a before writing it, write-allocate, which STREAM does not count); read: 3 arrays.
   const double bytes = 3.0 * sizeof(float) * static_cast<double>(s.n);
-  return {kernel, threads, best, bytes / best / 1e9};
+  return {kernel, threads, best.runs, best.seconds, bytes / best.seconds / 1e9};
 }
 
 // The core clock from a dependent chain of register adds (latency 1 cycle on every x86 core
 // since the P6): 10 adds per loop iteration, the loop's own counter runs beside them on other
 // ports, so an iteration takes 10 cycles. Scalar code: under heavy AVX-512 some CPUs clock
 // lower (then the FMA peak says so, not this).
-double MeasureClockGhz(int repetitions, std::string& method) {
+double MeasureClockGhz(const MeasureSettings& st, std::string& method) {
 #if defined(__x86_64__)
   const uint64_t iters = 3'000'000;
-  double best = std::numeric_limits<double>::infinity();
-  for (int r = 0; r < repetitions + 1; ++r) {  // +1: the first wakes the core up
+  const auto run = [&] {
     uint64_t x = 0;
     const auto t0 = Clock_::now();
     for (uint64_t i = 0; i < iters; ++i)
@@ -186,15 +206,18 @@ double MeasureClockGhz(int repetitions, std::string& method) {
           "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
           "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0"
           : "+r"(x));
-    best = std::min(best, SecondsSince(t0));
+    const double s = SecondsSince(t0);
     g_sink = g_sink + static_cast<float>(x & 1);
-  }
+    return s;
+  };
+  run();  // wakes the core up
+  const Best best = TimeBest(st, run);
   method = "a dependent chain of 1-cycle integer adds on one thread (10 per loop iteration, " +
-           std::to_string(iters) + " iterations, best of " + std::to_string(repetitions) +
+           std::to_string(iters) + " iterations, best of " + std::to_string(best.runs) +
            "): cycles / seconds; scalar code, so a lower AVX-512 clock does not show here";
-  return 10.0 * static_cast<double>(iters) / best / 1e9;
+  return 10.0 * static_cast<double>(iters) / best.seconds / 1e9;
 #else
-  (void)repetitions;
+  (void)st;
   method = "not measured on this architecture";
   return 0;
 #endif
@@ -303,7 +326,7 @@ std::string WriteFileReplacing(const std::string& path, const std::string& conte
 }
 
 bool HasThreads(const MachineProfile& p, int threads) {
-  bool fma = false, triad = false, read = false;
+  bool fma = kernels::PeakTargets().empty(), triad = false, read = false;  // no x86 target: no FMA rows
   for (const FmaPeak& f : p.fma) fma |= f.threads == threads;
   for (const Bandwidth& b : p.bandwidth) {
     triad |= b.kernel == "triad" && b.threads == threads;
@@ -343,15 +366,16 @@ MachineProfile MeasureMachine(const std::vector<int>& thread_counts, const Measu
   p.build_id = BuildId();
   p.measured_at = UtcNow();
 
-  p.clock.measured_ghz = MeasureClockGhz(st.repetitions, p.clock.method);
+  p.clock.measured_ghz = MeasureClockGhz(st, p.clock.method);
   p.clock.cpuinfo_mhz = CpuinfoMhz();
 
   p.fma_method.kernel =
       "kernels/peak-inl.h FmaChains: per thread, " + std::to_string(kernels::kFmaChains) +
       " independent vector accumulators acc = acc * 0.5 + 1 in registers (one MulAdd each per iteration), "
-      "2 FLOPs per lane per MulAdd; wall clock of one OpenMP parallel region";
+      "2 FLOPs per lane per MulAdd; wall clock of one OpenMP parallel region per repetition";
   p.fma_method.chains = static_cast<int>(kernels::kFmaChains);
   p.fma_method.repetitions = st.repetitions;
+  p.fma_method.max_repetitions = st.max_repetitions;
   p.fma_method.seconds_per_repetition = st.fma_seconds;
   for (const kernels::PeakTarget& t : kernels::PeakTargets()) {
     const uint64_t iters = CalibrateFma(t, st);
@@ -363,6 +387,7 @@ MachineProfile MeasureMachine(const std::vector<int>& thread_counts, const Measu
   mm.llc_bytes = LastLevelCacheBytes();
   mm.buffer_bytes = std::max<uint64_t>(st.min_buffer_bytes, st.llc_multiple * mm.llc_bytes);
   mm.repetitions = st.repetitions;
+  mm.max_repetitions = st.max_repetitions;
   mm.triad_bytes = "a[i] = b[i] + s * c[i] on three float arrays: 12 bytes per element (read b, c; write a), "
                    "STREAM's count: the write-allocate read of a is not counted";
   mm.read_bytes = "sum of the three arrays: 4 bytes per element read";
@@ -370,8 +395,8 @@ MachineProfile MeasureMachine(const std::vector<int>& thread_counts, const Measu
   StreamBuffers buffers = AllocateStreamBuffers(mm.buffer_bytes, *counts.rbegin());
   mm.buffer_bytes = 3 * buffers.n * sizeof(float);
   for (int threads : counts) {
-    p.bandwidth.push_back(MeasureStream("triad", buffers, threads, st.repetitions));
-    p.bandwidth.push_back(MeasureStream("read", buffers, threads, st.repetitions));
+    p.bandwidth.push_back(MeasureStream("triad", buffers, threads, st));
+    p.bandwidth.push_back(MeasureStream("read", buffers, threads, st));
   }
   p.duration_s = SecondsSince(t0);
   return p;

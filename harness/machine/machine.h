@@ -21,6 +21,7 @@ struct FmaPeak {
   bool fused = false;  // one FMA instruction per lane step (false: a multiply and an add)
   int threads = 0;
   uint64_t iterations = 0;  // loop iterations per thread in the best repetition
+  int runs = 0;             // repetitions timed (MeasureSettings: repetitions .. max_repetitions)
   double seconds = 0;       // wall clock of the best repetition's parallel region
   double gflops = 0;        // 2 * lanes * chains * iterations * threads / seconds / 1e9
 };
@@ -29,6 +30,7 @@ struct FmaPeak {
 struct Bandwidth {
   std::string kernel;  // "triad" or "read"
   int threads = 0;
+  int runs = 0;        // repetitions timed
   double seconds = 0;  // best repetition
   double gbytes_per_s = 0;
 };
@@ -36,7 +38,8 @@ struct Bandwidth {
 struct FmaMethod {
   std::string kernel;  // what the loop does, in words
   int chains = 0;      // independent accumulator vectors (kernels::kFmaChains)
-  int repetitions = 0;  // best of
+  int repetitions = 0;      // best of at least this many, and until this many in a row gain < 1 %,
+  int max_repetitions = 0;  // but at most this many
   double seconds_per_repetition = 0;  // aimed-at duration of one repetition (the loop count is calibrated)
 };
 
@@ -44,7 +47,8 @@ struct MemoryMethod {
   std::string stream_isa;  // the Highway target the memory kernels ran on
   uint64_t llc_bytes = 0;  // last-level cache, from sysfs (0: unknown)
   uint64_t buffer_bytes = 0;  // all three arrays together: max(8 x LLC, the minimum)
-  int repetitions = 0;
+  int repetitions = 0;  // as FmaMethod's
+  int max_repetitions = 0;
   std::string triad_bytes;  // how triad bytes are counted (STREAM's way: 12 per element, no write-allocate)
   std::string read_bytes;   // 4 per element
   bool write_allocate_counted = false;
@@ -83,11 +87,15 @@ void from_json(const nlohmann::json& j, Clock& v);
 void to_json(nlohmann::json& j, const MachineProfile& v);
 void from_json(const nlohmann::json& j, MachineProfile& v);
 
-// How much to measure. The defaults are the real measurement (about 2 to 4 s on 2 cores); tests
-// shrink them to stay fast.
+// How much to measure. The defaults are the real measurement (1 to 2 s on an idle 2-core
+// machine, at most about 5 s on a busy one); tests shrink them to stay fast.
 struct MeasureSettings {
-  int repetitions = 5;                     // best of, for every figure
-  double fma_seconds = 0.02;               // one FMA repetition
+  // Every figure is the best of at least `repetitions` runs, and more while the best still
+  // improves (until `repetitions` in a row gain less than 1 %), up to max_repetitions: on a
+  // busy machine a few more short runs find a moment with the cores to ourselves.
+  int repetitions = 5;
+  int max_repetitions = 20;
+  double fma_seconds = 0.01;               // one FMA repetition
   uint64_t min_buffer_bytes = 256ull << 20;  // memory buffers: at least this, and at least 8 x LLC
   int llc_multiple = 8;
 };

@@ -27,7 +27,7 @@ elif grep -qw fma /proc/cpuinfo && grep -qw avx2 /proc/cpuinfo; then
 else
   skip "no AVX2/FMA: likwid-bench has no single-precision FMA kernel to compare with"
 fi
-if ! probe=$(likwid-bench -t "$fma_kernel" -W N:32kB:1 -s 0.05 2>&1) || ! grep -q "MFlops/s" <<<"$probe"; then
+if ! probe=$(likwid-bench -t "$fma_kernel" -W N:32kB:1 -i 1000 2>&1) || ! grep -q "MFlops/s" <<<"$probe"; then
   skip "likwid-bench refuses to run here: $(tail -3 <<<"$probe" | tr '\n' ' ')"
 fi
 threads="1"

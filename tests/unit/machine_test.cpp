@@ -21,6 +21,7 @@ namespace {
 MeasureSettings Quick() {
   MeasureSettings s;
   s.repetitions = 1;
+  s.max_repetitions = 1;
   s.fma_seconds = 0.001;
   s.min_buffer_bytes = 3u << 20;
   s.llc_multiple = 0;
@@ -64,6 +65,7 @@ TEST_CASE("MeasureMachine: every ISA at every thread count, FLOPs and bytes coun
   for (const FmaPeak& f : p.fma) {
     INFO(f.isa << " T=" << f.threads);
     CHECK(f.gflops > 0);
+    CHECK(f.runs == 1);
     CHECK(f.gflops == Approx(2.0 * f.lanes * attnbench::kernels::kFmaChains * f.iterations * f.threads /
                              f.seconds / 1e9));
   }
@@ -71,6 +73,7 @@ TEST_CASE("MeasureMachine: every ISA at every thread count, FLOPs and bytes coun
   const double elems = p.memory_method.buffer_bytes / 4.0 / 3.0;
   for (const Bandwidth& b : p.bandwidth) {
     INFO(b.kernel << " T=" << b.threads);
+    CHECK(b.runs == 1);
     CHECK(b.gbytes_per_s == Approx(3 * 4 * elems / b.seconds / 1e9));  // 12 bytes per element, both kernels
   }
   CHECK(p.memory_method.buffer_bytes <= 3u << 20);
@@ -94,6 +97,17 @@ TEST_CASE("The default buffers are at least 256 MiB and 8 x the last-level cache
   const MeasureSettings s;
   CHECK(s.min_buffer_bytes == 256u << 20);
   CHECK(s.llc_multiple == 8);
+}
+
+TEST_CASE("More repetitions only while the best still improves, within the bounds") {
+  MeasureSettings s = Quick();
+  s.repetitions = 2;
+  s.max_repetitions = 6;
+  const MachineProfile p = MeasureMachine({1}, s);
+  for (const FmaPeak& f : p.fma) CHECK((f.runs >= 2 && f.runs <= 6));
+  for (const Bandwidth& b : p.bandwidth) CHECK((b.runs >= 2 && b.runs <= 6));
+  CHECK(p.fma_method.max_repetitions == 6);
+  CHECK(p.memory_method.repetitions == 2);
 }
 
 TEST_CASE("The machine profile cache: written, reused, ignored with force, rebuilt when corrupt") {
@@ -150,10 +164,10 @@ TEST_CASE("An unwritable cache is a note, not an error") {
 
 TEST_CASE("BlasIsaWarning: a BLAS kernel narrower than the CPU, and only then") {
   MachineProfile avx512;
-  avx512.fma = {{"AVX3", 16, true, 1, 1, 1.0, 150.0}, {"AVX2", 8, true, 1, 1, 1.0, 95.0},
-                {"SSE4", 4, false, 1, 1, 1.0, 23.0}};
+  avx512.fma = {{"AVX3", 16, true, 1, 1, 5, 1.0, 150.0}, {"AVX2", 8, true, 1, 1, 5, 1.0, 95.0},
+                {"SSE4", 4, false, 1, 1, 5, 1.0, 23.0}};
   MachineProfile avx2;
-  avx2.fma = {{"AVX2", 8, true, 1, 1, 1.0, 95.0}, {"SSE4", 4, false, 1, 1, 1.0, 23.0}};
+  avx2.fma = {{"AVX2", 8, true, 1, 1, 5, 1.0, 95.0}, {"SSE4", 4, false, 1, 1, 5, 1.0, 23.0}};
 
   const std::string haswell = BlasIsaWarning("Haswell", "Haswell", avx512);
   CHECK(haswell.find("'Haswell'") != std::string::npos);
