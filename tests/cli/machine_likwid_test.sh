@@ -39,11 +39,12 @@ export XDG_CACHE_HOME=$tmp/cache
 unset OPENBLAS_CORETYPE OMP_NUM_THREADS
 
 # likwid-bench TEST SIZE THREADS KEY [OPTIONS] -> its MFlops/s or MByte/s figure (the summary,
-# all threads). The FMA kernel runs a fixed -i 400000 (about 0.4 s at 1 thread, 0.2 s at 2 on
-# this machine), three times per round: likwid-bench 5.2's -s below 1 calibrates a 20 us run on
-# a 32 kB set (30 % low here), and its 2-thread figure of a run of a few ms is low by the
-# threads' start skew; its default -s 1 is one long run, which on a shared machine nearly
-# always has a neighbour on one of the two (pinned) cores.
+# all threads). The FMA kernel runs a fixed -i 150000 (about 0.2 s at 1 thread, 0.1 s at 2 on
+# this machine), four times per round: likwid-bench 5.2's -s below 1 calibrates a 20 us run on
+# a 32 kB set (30 % low here), and its 2-thread figure of a run of a few ms is low (the threads
+# do not start together); its default -s 1 is one long run, which on a shared machine nearly
+# always has a neighbour on one of the two (pinned) cores, where our best of 5 to 20 10-ms runs
+# does not.
 likwid() {
   likwid-bench -t "$1" -W "N:$2:$3" "${@:5}" 2>&1 | awk -v key="$4" -F':[ \t]*' '$1 == key {v = $2} END {print v + 0}'
 }
@@ -52,8 +53,8 @@ for round in 1 2 3; do
   "$cli" machine --remeasure --json --threads "${threads// /,}" >"$tmp/ours.$round.json" || { echo "FAIL: attnbench machine"; exit 1; }
   kb=$(/usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['memory_method']['buffer_bytes'] // 1024)" "$tmp/ours.$round.json")
   for t in $threads; do
-    for rep in 1 2 3; do
-      echo "fma $t $(likwid "$fma_kernel" 32kB "$t" MFlops/s -i 400000)" >>"$tmp/likwid.txt"
+    for rep in 1 2 3 4; do
+      echo "fma $t $(likwid "$fma_kernel" 32kB "$t" MFlops/s -i 150000)" >>"$tmp/likwid.txt"
     done
     echo "triad $t $(likwid "$stream_kernel" "${kb}kB" "$t" MByte/s -s 0.3)" >>"$tmp/likwid.txt"
     echo "read $t $(likwid "$load_kernel" "${kb}kB" "$t" MByte/s -s 0.3)" >>"$tmp/likwid.txt"
