@@ -11,6 +11,7 @@
 #include <optional>
 #include <regex>
 
+#include "../backend_handle.h"
 #include "../problem_data.h"
 #include "../reference.h"
 #include "../sysinfo.h"
@@ -64,33 +65,26 @@ ProblemData Clone(const ProblemData& d) {
 }
 
 // One prepared backend state with its own inputs, weights and output: the unit the timed loop
-// cycles through.
-struct Instance {
-  const ab_backend_i* tab = nullptr;
+// cycles through. The weights live in data, beside the instance that may point into them.
+struct Copy {
   ProblemData data;
+  ab_weights weights{};
   AlignedBuffer<float> out;
-  void* state = nullptr;
-  Instance() = default;
-  Instance(const Instance&) = delete;
-  Instance& operator=(const Instance&) = delete;
-  ~Instance() {
-    if (state) tab->destroy(state);
-  }
+  std::optional<BackendInstance> instance;
 };
 
-std::unique_ptr<Instance> Prepare(const ab_backend_i* tab, const ProblemData& base, std::string* err) {
-  auto in = std::make_unique<Instance>();
-  in->tab = tab;
+std::unique_ptr<Copy> PrepareCopy(const LoadedBackend& backend, const ProblemData& base, std::string* err) {
+  auto in = std::make_unique<Copy>();
   in->data = Clone(base);
+  in->weights = in->data.Weights();
   in->out = AlignedBuffer<float>(OutputElems(base.problem));
   in->out.Fill(0.0f);
-  char msg[1024] = {0};
-  const ab_weights w = in->data.Weights();
-  if (tab->prepare(&in->data.problem, &w, &in->state, msg, sizeof msg) != AB_OK || !in->state) {
-    in->state = nullptr;
-    *err = std::string("prepare failed: ") + msg;
+  Prepared prepared = BackendInstance::Prepare(backend, in->data.problem, in->weights);
+  if (!prepared) {
+    *err = "prepare failed: " + prepared.error;
     return nullptr;
   }
+  in->instance = std::move(prepared.instance);
   return in;
 }
 
@@ -243,10 +237,9 @@ bool RunSweep(const std::vector<PlannedConfig>& plan, const std::vector<CellRef>
       if (o.on_cell) o.on_cell(pos, run.cells.back(), entries);
     };
 
-    char why[1024] = {0};
-    if (!b->table->supports(&p, why, sizeof why)) {
+    if (CallResult s = BackendInstance::Supports(*b, p); !s) {
       cell.status = "UNSUPPORTED";
-      cell.reason = why[0] ? why : "unsupported (no reason given)";
+      cell.reason = s.message.empty() ? "unsupported (no reason given)" : s.message;
       finish();
       continue;
     }
@@ -299,19 +292,18 @@ bool RunSweep(const std::vector<PlannedConfig>& plan, const std::vector<CellRef>
     if (stopping()) return false;
     // Prepare the copies to cycle through (prepare is never timed).
     std::string err;
-    std::vector<std::unique_ptr<Instance>> copies;
-    if (auto first = Prepare(b->table, *data, &err)) copies.push_back(std::move(first));
+    std::vector<std::unique_ptr<Copy>> copies;
+    if (auto first = PrepareCopy(*b, *data, &err)) copies.push_back(std::move(first));
     if (!copies.empty()) {
-      const size_t per_copy = DataBytes(*data) + b->table->workspace_bytes(copies[0]->state);
+      const size_t per_copy = DataBytes(*data) + copies[0]->instance->WorkspaceBytes();
       const int k = RotationCount(per_copy, o.cold_bytes, o.cold_cache);
       while (static_cast<int>(copies.size()) < k && err.empty())
-        if (auto in = Prepare(b->table, *data, &err)) copies.push_back(std::move(in));
+        if (auto in = PrepareCopy(*b, *data, &err)) copies.push_back(std::move(in));
     }
-    char msg[1024] = {0};
     // Warm-up pass: page faults and lazy initialisation of every copy happen here, untimed.
     for (auto& in : copies)
-      if (err.empty() && in->tab->run(in->state, in->data.x.data(), in->out.data(), msg, sizeof msg) != AB_OK)
-        err = std::string("run failed: ") + msg;
+      if (err.empty())
+        if (CallResult r = in->instance->Run(in->data.x.data(), in->out.data()); !r) err = "run failed: " + r.message;
     if (!err.empty()) {
       cell.status = "ERROR";
       cell.reason = err;
@@ -327,10 +319,10 @@ bool RunSweep(const std::vector<PlannedConfig>& plan, const std::vector<CellRef>
         *e = "interrupted";
         return false;
       }
-      Instance& in = *copies[next];
+      Copy& in = *copies[next];
       next = next + 1 == copies.size() ? 0 : next + 1;
-      if (in.tab->run(in.state, in.data.x.data(), in.out.data(), msg, sizeof msg) != AB_OK) {
-        *e = std::string("run failed: ") + msg;
+      if (CallResult r = in.instance->Run(in.data.x.data(), in.out.data()); !r) {
+        *e = "run failed: " + r.message;
         return false;
       }
       return true;
