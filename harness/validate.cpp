@@ -155,4 +155,10 @@ CheckResult CheckBackend(const LoadedBackend& backend, const ProblemData& data,
   return r;
 }
 
+nlohmann::json CheckJson(const CheckResult& r, uint64_t data_seed, size_t rows_checked) {
+  return {{"status", StatusName(r.status)}, {"reason", r.reason}, {"max_abs_err", r.max_abs_err},
+          {"rel_l2_err", r.rel_l2_err}, {"tol_rel_l2", r.tol.rel_l2}, {"tol_max_abs", r.tol.max_abs},
+          {"rows_checked", rows_checked}, {"workspace_bytes", r.workspace_bytes}, {"data_seed", data_seed}};
+}
+
 }  // namespace attnbench

@@ -194,9 +194,8 @@ bool RunSweep(const std::vector<PlannedConfig>& plan, const std::vector<CellRef>
     return s;
   };
 
-  std::optional<size_t> data_config;  // the config data and ref belong to
-  std::optional<ProblemData> data;
-  std::optional<ReferenceResult> ref;
+  std::optional<size_t> data_config;  // the config vc belongs to
+  std::optional<ValidationCase> vc;
   for (size_t pos = start; pos < cells.size(); ++pos) {
     if (stopping()) return false;
     const CellRef& cr = cells[pos];
@@ -205,8 +204,7 @@ bool RunSweep(const std::vector<PlannedConfig>& plan, const std::vector<CellRef>
     const ab_problem& p = cfg.problem;
     if (data_config != cr.config) {
       SetThreads(p.threads);
-      data.reset();
-      ref.reset();
+      vc.reset();
       data_config = cr.config;
     }
     const std::string& name = cr.name;
@@ -222,6 +220,7 @@ bool RunSweep(const std::vector<PlannedConfig>& plan, const std::vector<CellRef>
       std::fprintf(stderr, "[%zu/%zu] %-12s %-40s ... ETA %s\n", o.progress_offset + done,
                    o.progress_offset + total, b->name.c_str(), Short(cfg).c_str(), Duration(eta(pos)).c_str());
     nlohmann::json entries = nlohmann::json::array();
+    nlohmann::json check;
     auto finish = [&] {
       if (o.progress) {
         if (cell.timed())
@@ -234,42 +233,49 @@ bool RunSweep(const std::vector<PlannedConfig>& plan, const std::vector<CellRef>
       time_spent_cells += Since(cell_start);
       for (const auto& j : entries) run.gbench["benchmarks"].push_back(j);
       run.cells.push_back(cell);
-      if (o.on_cell) o.on_cell(pos, run.cells.back(), entries);
+      if (o.on_cell) o.on_cell({pos, run.cells.back(), entries, check});
     };
 
-    if (CallResult s = BackendInstance::Supports(*b, p); !s) {
-      cell.status = "UNSUPPORTED";
-      cell.reason = s.message.empty() ? "unsupported (no reason given)" : s.message;
-      finish();
-      continue;
-    }
-    std::string basis;
-    const double predicted = predictor.Predict(b->name, p, &basis);
-    cell.predicted_s = predicted;
-    if (predicted > 0 && CellSeconds(predicted, o.timing) > o.budget_s) {
-      char buf[512];
-      std::snprintf(buf, sizeof buf,
-                    "too slow: predicted %s per run from its rate on %s (FLOP model), the cell would take ~%s > "
-                    "--budget %gs; not validated, not timed",
-                    FormatSeconds(predicted).c_str(), basis.c_str(), Duration(CellSeconds(predicted, o.timing)).c_str(),
-                    o.budget_s);
-      cell.status = "SKIPPED";
-      cell.reason = buf;
-      finish();
-      continue;
+    double predicted = 0;
+    if (o.time_cells) {
+      if (CallResult s = BackendInstance::Supports(*b, p); !s) {
+        cell.status = "UNSUPPORTED";
+        cell.reason = s.message.empty() ? "unsupported (no reason given)" : s.message;
+        finish();
+        continue;
+      }
+      std::string basis;
+      predicted = predictor.Predict(b->name, p, &basis);
+      cell.predicted_s = predicted;
+      if (predicted > 0 && CellSeconds(predicted, o.timing) > o.budget_s) {
+        char buf[512];
+        std::snprintf(buf, sizeof buf,
+                      "too slow: predicted %s per run from its rate on %s (FLOP model), the cell would take ~%s > "
+                      "--budget %gs; not validated, not timed",
+                      FormatSeconds(predicted).c_str(), basis.c_str(),
+                      Duration(CellSeconds(predicted, o.timing)).c_str(), o.budget_s);
+        cell.status = "SKIPPED";
+        cell.reason = buf;
+        finish();
+        continue;
+      }
     }
     // Validate right before timing, on the same data the timing uses.
-    if (!data) data.emplace(MakeRandomProblemData(p, o.data_seed));
-    if (!ref) ref.emplace(ComputeReference(*data, SampleRows(p.seq_len, o.sample_rows, o.data_seed)));
+    if (!vc) vc.emplace(PrepareCase(p, o.data_seed, o.sample_rows));
     const auto check_start = Clock::now();
-    const CheckResult r = CheckBackend(*b, *data, *ref);
+    const CheckResult r = CheckBackend(*b, vc->data, vc->ref);
     const double t_check = Since(check_start);
+    check = CheckJson(r, vc->data_seed, vc->ref.rows.size());
     cell.status = StatusName(r.status);
     cell.reason = r.reason;
     cell.max_abs_err = r.max_abs_err;
     cell.rel_l2_err = r.rel_l2_err;
     cell.tol_rel_l2 = r.tol.rel_l2;
     cell.workspace_bytes = r.workspace_bytes;
+    if (!o.time_cells) {
+      finish();
+      continue;
+    }
     if (!cell.timed()) {
       if (r.status == Status::kFail) cell.reason = "validation failed, not timed: " + cell.reason;
       finish();
@@ -293,12 +299,12 @@ bool RunSweep(const std::vector<PlannedConfig>& plan, const std::vector<CellRef>
     // Prepare the copies to cycle through (prepare is never timed).
     std::string err;
     std::vector<std::unique_ptr<Copy>> copies;
-    if (auto first = PrepareCopy(*b, *data, &err)) copies.push_back(std::move(first));
+    if (auto first = PrepareCopy(*b, vc->data, &err)) copies.push_back(std::move(first));
     if (!copies.empty()) {
-      const size_t per_copy = DataBytes(*data) + copies[0]->instance->WorkspaceBytes();
+      const size_t per_copy = DataBytes(vc->data) + copies[0]->instance->WorkspaceBytes();
       const int k = RotationCount(per_copy, o.cold_bytes, o.cold_cache);
       while (static_cast<int>(copies.size()) < k && err.empty())
-        if (auto in = PrepareCopy(*b, *data, &err)) copies.push_back(std::move(in));
+        if (auto in = PrepareCopy(*b, vc->data, &err)) copies.push_back(std::move(in));
     }
     // Warm-up pass: page faults and lazy initialisation of every copy happen here, untimed.
     for (auto& in : copies)

@@ -29,6 +29,7 @@
 #include <sstream>
 
 #include "../bench/atomic_file.h"
+#include "../bench/cell_runner.h"
 #include "../bench/preset.h"
 #include "../bench/env_info.h"
 #include "../bench/locate.h"
@@ -303,36 +304,6 @@ Sweep DeriveSweep(BenchOptions& o, const CLI::App& sub, const nlohmann::json* re
   return w;
 }
 
-// "0-5,7,9-12" <-> sorted indices.
-std::string EncodeRanges(const std::vector<size_t>& v) {
-  std::string out;
-  for (size_t i = 0; i < v.size();) {
-    size_t j = i;
-    while (j + 1 < v.size() && v[j + 1] == v[j] + 1) ++j;
-    out += (out.empty() ? "" : ",") + std::to_string(v[i]) + (j > i ? "-" + std::to_string(v[j]) : "");
-    i = j + 1;
-  }
-  return out;
-}
-std::vector<size_t> DecodeRanges(const std::string& text, size_t limit) {
-  std::vector<size_t> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    size_t a = 0, b = 0;
-    try {
-      const auto dash = item.find('-');
-      a = std::stoull(item.substr(0, dash));
-      b = dash == std::string::npos ? a : std::stoull(item.substr(dash + 1));
-    } catch (const std::exception&) {
-      throw InputError("--cells: bad range '" + item + "'");
-    }
-    if (a > b || b >= limit) throw InputError("--cells: range '" + item + "' outside the sweep's cells");
-    for (size_t k = a; k <= b; ++k) out.push_back(k);
-  }
-  return out;
-}
-
 nlohmann::json ReadJsonFile(const fs::path& p, const std::string& what) {
   try {
     return nlohmann::json::parse(ReadWholeFile(p));
@@ -358,23 +329,8 @@ CLI::App* ParseRecordedSweep(const nlohmann::json& rec, BenchOptions& o, std::un
   return sub;
 }
 
-std::string CellLine(const Cell& c) {
-  char buf[256];
-  if (c.timed())
-    std::snprintf(buf, sizeof buf, "%s %s (cv %.1f%%, %lld reps)", c.status.c_str(), FormatSeconds(c.median_s).c_str(),
-                  100 * c.cv, static_cast<long long>(c.repetitions));
-  else
-    std::snprintf(buf, sizeof buf, "%s: %.200s", c.status.c_str(), c.reason.c_str());
-  return buf;
-}
-
 // The hidden worker of --isolate: cells[--cells][--start..] of the sweep recorded in DIR.
 int RunWorker(BenchOptions& user) {
-  // Die with the parent (kill -9 of the parent must not leave a hung plugin running), and leave
-  // Ctrl-C to the parent, which kills this process when it stops.
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() == 1) return kExitFailed;
-  signal(SIGINT, SIG_IGN);
   const fs::path dir = user.resume;
   const auto rec = ReadJsonFile(dir / "sweep.json", "not a bench output directory");
   BenchOptions o;
@@ -383,8 +339,6 @@ int RunWorker(BenchOptions& user) {
   Sweep w = DeriveSweep(o, *sub, &rec);
   if (rec.value("cells", nlohmann::json::array()).size() != w.cells.size())
     throw InputError("worker: the sweep re-derived from " + (dir / "sweep.json").string() + " differs from the recorded one");
-  std::vector<CellRef> mine;
-  for (size_t k : DecodeRanges(user.cells, w.cells.size())) mine.push_back(w.cells[k]);
   BenchRun run;
   run.gbench = {{"context", nullptr}, {"benchmarks", nlohmann::json::array()}};
   // Earlier results seed the budget's predictions, as they would in one process.
@@ -394,19 +348,7 @@ int RunWorker(BenchOptions& user) {
     } catch (const std::exception&) {
     }
   }
-  w.so.progress = false;
-  w.so.on_begin = [](size_t pos) {
-    std::printf("%s\n", nlohmann::json{{"begin", pos}}.dump().c_str());
-    std::fflush(stdout);
-  };
-  w.so.on_cell = [&run](size_t pos, const Cell& c, const nlohmann::json& entries) {
-    nlohmann::json j = {{"result", pos}, {"cell", CellToJson(c)}, {"benchmarks", entries}};
-    if (!entries.empty()) j["context"] = run.gbench.value("context", nlohmann::json::object());
-    std::printf("%s\n", j.dump().c_str());
-    std::fflush(stdout);
-  };
-  RunSweep(w.plan, mine, w.so, run, user.start);
-  return kExitOk;
+  return RunAsWorker(w.plan, w.cells, user.cells, user.start, w.so, run);
 }
 
 // Refuses (InputError) a resume whose backends or BLAS differ from the recorded run's.
@@ -681,54 +623,17 @@ int RunBench(BenchOptions& user, const CLI::App& user_sub) {
   save();
 
   size_t ran = 0;
-  auto on_cell = [&](const Cell&) {
-    ++ran;
-    save();
-  };
   if (!stop() && !todo.empty()) {
-    if (user.isolate) {
-      std::vector<size_t> indices;
-      for (const auto& c : todo) indices.push_back(position[c.name]);
-      const std::string ranges = EncodeRanges(indices);
-      const std::string self = SelfExe();
-      RunIsolated(
-          todo.size(), user.timeout,
-          [&](size_t start) {
-            return std::vector<std::string>{self, "bench", "--worker", "--resume", out, "--start",
-                                            std::to_string(start), "--cells", ranges};
-          },
-          [&](const WorkerEvent& e) {
-            Cell c;
-            const CellRef& ref = todo[e.cell];
-            if (e.kind == "result") {
-              c = CellFromJson(e.result.value("cell", nlohmann::json::object()));
-              if (e.result.contains("context") && run.gbench.value("context", nlohmann::json()).is_null())
-                run.gbench["context"] = e.result["context"];
-              if (!run.gbench.contains("benchmarks")) run.gbench["benchmarks"] = nlohmann::json::array();
-              for (const auto& j : e.result.value("benchmarks", nlohmann::json::array()))
-                run.gbench["benchmarks"].push_back(j);
-            } else {
-              c.status = e.kind == "timeout" ? "TIMEOUT" : "CRASHED";
-              c.reason = e.reason + " (during validation or timing, in an isolated worker)";
-            }
-            c.section = w.plan[ref.config].sections;
-            c.backend = ref.backend->name;
-            c.name = ref.name;
-            c.config = w.plan[ref.config].config;
-            if (!user.quiet)
-              std::fprintf(stderr, "[%zu/%zu] %-12s %s: %s\n", kept.size() + e.cell + 1, w.cells.size(),
-                           c.backend.c_str(), c.config.Describe().c_str(), CellLine(c).c_str());
-            run.cells.push_back(c);
-            on_cell(run.cells.back());
-          },
-          stop);
-    } else {
-      so.progress_offset = kept.size();
-      so.progress_total = w.cells.size() - kept.size();
-      so.stop = stop;
-      so.on_cell = [&](size_t, const Cell& c, const nlohmann::json&) { on_cell(c); };
-      RunSweep(w.plan, todo, so, run);
-    }
+    Isolation isolation{user.isolate, user.timeout, {SelfExe(), "bench", "--resume", out}, {}};
+    for (const auto& c : todo) isolation.worker_indices.push_back(position[c.name]);
+    so.progress_offset = kept.size();
+    so.progress_total = w.cells.size() - kept.size();
+    so.stop = stop;
+    so.on_cell = [&](const CellOutcome&) {
+      ++ran;
+      save();
+    };
+    RunCells(w.plan, todo, so, run, isolation);
   }
   save();
 

@@ -1,8 +1,10 @@
 // attnbench validate: every backend on every config of a grid, against the float64 reference.
 //
-// The cells (config x backend, config-major) run in this process, or with --isolate in a
-// worker process (this executable re-run with --worker, see isolate.h) so that a plugin that
-// crashes or hangs is reported CRASHED / TIMEOUT and the run goes on. Isolation is not the
+// validate is the bench's cell runner with timing off (bench/cell_runner.h): the same draw,
+// redraw policy and judgement per config. The cells (config x backend, config-major) run in this
+// process, or with --isolate in worker processes (this executable re-run with the same flags and
+// the runner's --worker --start --cells) so that a plugin that crashes or hangs is reported
+// CRASHED / TIMEOUT and the run goes on. Isolation is not the
 // default: the worker recomputes inputs and the reference, which roughly doubles the time of a
 // grid of small configs, and an in-tree plugin that crashes is a bug the test suite catches;
 // use --isolate for plugins you do not trust (`bench` has the same flag).
@@ -12,11 +14,10 @@
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <random>
 
+#include "../bench/cell_runner.h"
 #include "../isolate.h"
-#include "../reference.h"
 #include "../sysinfo.h"
 #include "../validate.h"
 #include "cli_common.h"
@@ -36,8 +37,9 @@ struct ValidateOptions {
   bool quiet = false;
   bool isolate = false;
   double timeout = 300.0;
-  bool worker = false;     // hidden: run cells from --start on, print JSON lines
+  bool worker = false;     // hidden: the child of --isolate (bench/cell_runner.h)
   size_t start = 0;        // hidden
+  std::string cells;       // hidden
 };
 
 std::string Repro(const ValidateOptions& o, const std::string& backend, const Config& c, uint64_t data_seed) {
@@ -48,48 +50,15 @@ std::string Repro(const ValidateOptions& o, const std::string& backend, const Co
   return s;
 }
 
-// The flags that make a worker see exactly this run's grid, plugins and data.
-std::vector<std::string> WorkerArgv(const ValidateOptions& o, const std::string& backends, uint64_t data_seed,
-                                    size_t start) {
-  const GridSpec& g = o.grid;
-  std::vector<std::string> a = {SelfExe(), "validate", "--worker", "--start", std::to_string(start),
-                                "--backends", backends, "--data-seed", std::to_string(data_seed),
-                                "--sample-rows", std::to_string(o.sample_rows), "--variant", g.variants,
-                                "--batch", g.batch, "--seq-len", g.seq_len, "--heads", g.heads,
-                                "--d-in", g.d_in, "--d-out", g.d_out, "--dropout", g.dropout,
-                                "--qkv-bias", g.qkv_bias, "--seed", std::to_string(g.seed),
-                                "--threads", std::to_string(g.threads)};
-  if (g.causal == "on") a.push_back("--causal");
-  if (g.causal == "off") a.push_back("--no-causal");
+// The flags that make a worker see exactly this run's grid, plugins and data (the runner adds
+// its protocol flags).
+std::vector<std::string> WorkerArgv(const ValidateOptions& o, const std::string& backends, uint64_t data_seed) {
+  std::vector<std::string> a = {SelfExe(), "validate", "--backends", backends, "--data-seed", std::to_string(data_seed),
+                                "--sample-rows", std::to_string(o.sample_rows)};
+  for (auto& arg : GridSpecArgs(o.grid)) a.push_back(std::move(arg));
   if (o.plugins.no_default) a.push_back("--no-default-plugins");
   for (const auto& p : o.plugins.plugins) a.insert(a.end(), {"--plugin", p});
   return a;
-}
-
-nlohmann::json ResultJson(const CheckResult& r, uint64_t data_seed, size_t rows) {
-  return {{"status", StatusName(r.status)}, {"reason", r.reason}, {"max_abs_err", r.max_abs_err},
-          {"rel_l2_err", r.rel_l2_err}, {"tol_rel_l2", r.tol.rel_l2}, {"tol_max_abs", r.tol.max_abs},
-          {"rows_checked", rows}, {"workspace_bytes", r.workspace_bytes}, {"data_seed", data_seed}};
-}
-
-// Runs cells [start, configs x backends) in this process; calls emit(cell, result json).
-template <class Emit>
-void RunCells(const std::vector<Config>& configs, const std::vector<const LoadedBackend*>& backends,
-              const ValidateOptions& o, uint64_t data_seed, size_t start, bool announce, Emit emit) {
-  const size_t nb = backends.size();
-  for (size_t ci = start / nb; ci < configs.size(); ++ci) {
-    std::optional<ValidationCase> vc;
-    for (size_t bi = 0; bi < nb; ++bi) {
-      const size_t cell = ci * nb + bi;
-      if (cell < start) continue;
-      if (announce) {
-        std::printf("%s\n", nlohmann::json{{"begin", cell}}.dump().c_str());
-        std::fflush(stdout);
-      }
-      if (!vc) vc = PrepareCase(configs[ci].problem, data_seed, o.sample_rows);
-      emit(cell, ResultJson(CheckBackend(*backends[bi], vc->data, vc->ref), vc->data_seed, vc->ref.rows.size()));
-    }
-  }
 }
 
 int RunValidate(ValidateOptions& o, const CLI::App& sub) {
@@ -104,15 +73,17 @@ int RunValidate(ValidateOptions& o, const CLI::App& sub) {
   const uint64_t data_seed = sub.count("--data-seed") ? o.data_seed : std::random_device{}() * 0x100000001ull + std::random_device{}();
   SetThreads(o.grid.threads);
   const size_t nb = backends.size(), cells = configs.size() * nb;
+  std::vector<bench::PlannedConfig> plan;
+  for (const Config& c : configs) plan.push_back({"", c});
+  const std::vector<bench::CellRef> cell_list = bench::PlanCells(plan, backends, "");
+  bench::SweepOptions so;
+  so.time_cells = false;
+  so.progress = false;  // validate prints its own progress line
+  so.sample_rows = o.sample_rows;
+  so.data_seed = data_seed;
+  bench::BenchRun run;
 
-  if (o.worker) {
-    RunCells(configs, backends, o, data_seed, o.start, true, [](size_t cell, nlohmann::json r) {
-      r["result"] = cell;
-      std::printf("%s\n", r.dump().c_str());
-      std::fflush(stdout);
-    });
-    return kExitOk;
-  }
+  if (o.worker) return bench::RunAsWorker(plan, cell_list, o.cells, o.start, so, run);
 
   const BlasInfo blas = GetBlasInfo();
   if (auto w = BlasKernelWarning(blas); !w.empty() && !o.quiet) std::cerr << w << "\n";
@@ -163,17 +134,19 @@ int RunValidate(ValidateOptions& o, const CLI::App& sub) {
                    configs[(cell + 1) / nb].Describe().c_str());
   };
 
+  bench::Isolation isolation{o.isolate, o.timeout, {}, {}};
   if (o.isolate) {
     std::string names;
     for (const auto* b : backends) names += (names.empty() ? "" : ",") + b->name;
-    RunIsolated(cells, o.timeout, [&](size_t start) { return WorkerArgv(o, names, data_seed, start); },
-                [&](const WorkerEvent& e) {
-                  if (e.kind == "result") return emit(e.cell, e.result);
-                  emit(e.cell, {{"status", e.kind == "timeout" ? "TIMEOUT" : "CRASHED"}, {"reason", e.reason}});
-                });
-  } else {
-    RunCells(configs, backends, o, data_seed, 0, false, emit);
+    isolation.worker_argv = WorkerArgv(o, names, data_seed);
   }
+  so.on_cell = [&](const bench::CellOutcome& c) {
+    nlohmann::json r = c.check;
+    // Isolated rows have always carried the worker's cell index.
+    if (o.isolate && r.contains("data_seed")) r["result"] = c.pos;
+    emit(c.pos, std::move(r));
+  };
+  bench::RunCells(plan, cell_list, so, run, isolation);
   if (progress) std::fprintf(stderr, "\r\033[K");
 
   const int failures = counts["FAIL"] + counts["CRASHED"] + counts["TIMEOUT"];
@@ -221,6 +194,7 @@ void AddValidateCommand(CLI::App& app, int& rc) {
       ->capture_default_str();
   sub->add_flag("--worker", o.worker)->group("");  // internal: the child of --isolate
   sub->add_option("--start", o.start)->group("");
+  sub->add_option("--cells", o.cells)->group("");
   sub->callback([&rc, sub] { rc = RunValidate(o, *sub); });
 }
 
