@@ -88,6 +88,89 @@ std::unique_ptr<Copy> PrepareCopy(const LoadedBackend& backend, const ProblemDat
   return in;
 }
 
+// Why a cell is skipped before it runs: its backend's rate on smaller configs predicts too much.
+std::string PredictedTooSlow(double predicted, const std::string& basis, const SweepOptions& o) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "too slow: predicted %s per run from its rate on %s (FLOP model), the cell would take ~%s > "
+                "--budget %gs; not validated, not timed",
+                FormatSeconds(predicted).c_str(), basis.c_str(), Duration(CellSeconds(predicted, o.timing)).c_str(),
+                o.budget_s);
+  return buf;
+}
+
+// Why a validated cell is not timed: its one validation run took too long.
+std::string MeasuredTooSlow(const std::string& status, double t_check, const SweepOptions& o) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "too slow: validation (%s) passed but one run took %s, the cell would take ~%s > --budget %gs; "
+                "not timed",
+                status.c_str(), FormatSeconds(t_check).c_str(), Duration(CellSeconds(t_check, o.timing)).c_str(),
+                o.budget_s);
+  return buf;
+}
+
+// Times a validated cell with Google Benchmark on RotationCount prepared copies of data (prepare
+// and a warm-up run of every copy untimed): fills cell's timing fields, or ERROR and why, and
+// entries / context with Google Benchmark's JSON. False when o.stop abandoned it.
+bool TimeValidatedCell(const LoadedBackend& b, const ProblemData& data, const SweepOptions& o, Cell& cell,
+                       nlohmann::json& entries, nlohmann::json& context) {
+  auto stopping = [&] { return o.stop && o.stop(); };
+  std::string err;
+  std::vector<std::unique_ptr<Copy>> copies;
+  if (auto first = PrepareCopy(b, data, &err)) copies.push_back(std::move(first));
+  if (!copies.empty()) {
+    const size_t per_copy = DataBytes(data) + copies[0]->instance->WorkspaceBytes();
+    const int k = RotationCount(per_copy, o.cold_bytes, o.cold_cache);
+    while (static_cast<int>(copies.size()) < k && err.empty())
+      if (auto in = PrepareCopy(b, data, &err)) copies.push_back(std::move(in));
+  }
+  // Page faults and lazy initialisation of every copy happen here, untimed.
+  for (auto& in : copies)
+    if (err.empty())
+      if (CallResult r = in->instance->Run(in->data.x.data(), in->out.data()); !r) err = "run failed: " + r.message;
+  if (!err.empty()) {
+    cell.status = "ERROR";
+    cell.reason = err;
+    return true;
+  }
+  cell.rotation = static_cast<int>(copies.size());
+  size_t next = 0;
+  bool interrupted = false;
+  const TimedCell t = TimeCell(cell.name, [&](std::string* e) {
+    if (stopping()) {
+      interrupted = true;
+      *e = "interrupted";
+      return false;
+    }
+    Copy& in = *copies[next];
+    next = next + 1 == copies.size() ? 0 : next + 1;
+    if (CallResult r = in.instance->Run(in.data.x.data(), in.out.data()); !r) {
+      *e = "run failed: " + r.message;
+      return false;
+    }
+    return true;
+  });
+  copies.clear();
+  if (interrupted || stopping()) return false;  // abandoned: neither the cell nor its JSON
+  context = t.context;
+  entries = t.benchmarks;
+  if (!t.error.empty()) {
+    cell.status = "ERROR";
+    cell.reason = t.error;
+    return true;
+  }
+  const Stats s = ComputeStats(t.seconds);
+  cell.median_s = s.median;
+  cell.mean_s = s.mean;
+  cell.stddev_s = s.stddev;
+  cell.cv = s.cv;
+  cell.min_s = s.min;
+  cell.repetitions = static_cast<int64_t>(t.seconds.size());
+  cell.iterations = t.iterations;
+  return true;
+}
+
 }  // namespace
 
 std::vector<PlannedConfig> PlanConfigs(const std::vector<Section>& sections, int cores) {
@@ -248,14 +331,8 @@ bool RunSweep(const std::vector<PlannedConfig>& plan, const std::vector<CellRef>
       predicted = predictor.Predict(b->name, p, &basis);
       cell.predicted_s = predicted;
       if (predicted > 0 && CellSeconds(predicted, o.timing) > o.budget_s) {
-        char buf[512];
-        std::snprintf(buf, sizeof buf,
-                      "too slow: predicted %s per run from its rate on %s (FLOP model), the cell would take ~%s > "
-                      "--budget %gs; not validated, not timed",
-                      FormatSeconds(predicted).c_str(), basis.c_str(),
-                      Duration(CellSeconds(predicted, o.timing)).c_str(), o.budget_s);
         cell.status = "SKIPPED";
-        cell.reason = buf;
+        cell.reason = PredictedTooSlow(predicted, basis, o);
         finish();
         continue;
       }
@@ -284,74 +361,16 @@ bool RunSweep(const std::vector<PlannedConfig>& plan, const std::vector<CellRef>
     if (predicted <= 0) cell.predicted_s = t_check;
     if (CellSeconds(t_check, o.timing) > o.budget_s) {
       predictor.Record(b->name, p, t_check);
-      char buf[512];
-      std::snprintf(buf, sizeof buf,
-                    "too slow: validation (%s) passed but one run took %s, the cell would take ~%s > --budget %gs; "
-                    "not timed",
-                    cell.status.c_str(), FormatSeconds(t_check).c_str(), Duration(CellSeconds(t_check, o.timing)).c_str(),
-                    o.budget_s);
+      cell.reason = MeasuredTooSlow(cell.status, t_check, o);
       cell.status = "SKIPPED";
-      cell.reason = buf;
       finish();
       continue;
     }
     if (stopping()) return false;
-    // Prepare the copies to cycle through (prepare is never timed).
-    std::string err;
-    std::vector<std::unique_ptr<Copy>> copies;
-    if (auto first = PrepareCopy(*b, vc->data, &err)) copies.push_back(std::move(first));
-    if (!copies.empty()) {
-      const size_t per_copy = DataBytes(vc->data) + copies[0]->instance->WorkspaceBytes();
-      const int k = RotationCount(per_copy, o.cold_bytes, o.cold_cache);
-      while (static_cast<int>(copies.size()) < k && err.empty())
-        if (auto in = PrepareCopy(*b, vc->data, &err)) copies.push_back(std::move(in));
-    }
-    // Warm-up pass: page faults and lazy initialisation of every copy happen here, untimed.
-    for (auto& in : copies)
-      if (err.empty())
-        if (CallResult r = in->instance->Run(in->data.x.data(), in->out.data()); !r) err = "run failed: " + r.message;
-    if (!err.empty()) {
-      cell.status = "ERROR";
-      cell.reason = err;
-      finish();
-      continue;
-    }
-    cell.rotation = static_cast<int>(copies.size());
-    size_t next = 0;
-    bool interrupted = false;
-    const TimedCell t = TimeCell(name, [&](std::string* e) {
-      if (stopping()) {
-        interrupted = true;
-        *e = "interrupted";
-        return false;
-      }
-      Copy& in = *copies[next];
-      next = next + 1 == copies.size() ? 0 : next + 1;
-      if (CallResult r = in.instance->Run(in.data.x.data(), in.out.data()); !r) {
-        *e = "run failed: " + r.message;
-        return false;
-      }
-      return true;
-    });
-    copies.clear();
-    if (interrupted || stopping()) return false;  // abandoned: neither the cell nor its JSON
-    if (run.gbench.value("context", nlohmann::json()).is_null()) run.gbench["context"] = t.context;
-    entries = t.benchmarks;
-    if (!t.error.empty()) {
-      cell.status = "ERROR";
-      cell.reason = t.error;
-      finish();
-      continue;
-    }
-    const Stats s = ComputeStats(t.seconds);
-    cell.median_s = s.median;
-    cell.mean_s = s.mean;
-    cell.stddev_s = s.stddev;
-    cell.cv = s.cv;
-    cell.min_s = s.min;
-    cell.repetitions = static_cast<int64_t>(t.seconds.size());
-    cell.iterations = t.iterations;
-    predictor.Record(b->name, p, s.median);
+    nlohmann::json context;
+    if (!TimeValidatedCell(*b, vc->data, o, cell, entries, context)) return false;
+    if (run.gbench.value("context", nlohmann::json()).is_null() && !context.is_null()) run.gbench["context"] = context;
+    if (cell.timed()) predictor.Record(b->name, p, cell.median_s);
     finish();
   }
   ComputeDerived(run, o.baseline);
