@@ -61,6 +61,37 @@ std::vector<std::string> WorkerArgv(const ValidateOptions& o, const std::string&
   return a;
 }
 
+void PrintTableHeader(const ValidateOptions& o, size_t configs, size_t backends, uint64_t data_seed,
+                      const BlasInfo& blas) {
+  std::printf("attnbench validate: %zu configs x %zu backends, data seed %llu, threads %d, BLAS %s %s kernel %s%s\n",
+              configs, backends, static_cast<unsigned long long>(data_seed), o.grid.threads, blas.library.c_str(),
+              blas.version.c_str(), blas.kernel.c_str(), o.isolate ? ", isolated" : "");
+  std::printf("tolerance: rel_l2 <= 16 u sqrt(L) (1 + S), max_abs <= 8 tol max|ref| "
+              "(u = 2^-24, L = sum of reduction lengths, S = max |scaled score|)\n");
+  std::printf("%-11s %-12s %-72s %9s %9s %9s\n", "STATUS", "BACKEND", "CONFIG", "MAX_ABS", "REL_L2", "TOL_L2");
+}
+
+void PrintJson(const ValidateOptions& o, uint64_t data_seed, const BlasInfo& blas,
+               const std::map<std::string, int>& counts, nlohmann::json rows) {
+  nlohmann::json summary;
+  for (const auto& [k, v] : counts) summary[k] = v;
+  nlohmann::json doc = {{"data_seed", data_seed},
+                        {"threads", o.grid.threads},
+                        {"isolated", o.isolate},
+                        {"blas", {{"library", blas.library}, {"version", blas.version}, {"kernel", blas.kernel}}},
+                        {"summary", summary},
+                        {"results", std::move(rows)}};
+  std::cout << doc.dump(2) << "\n";
+}
+
+void PrintSummaryLine(std::map<std::string, int> counts) {
+  const int failures = counts["FAIL"] + counts["CRASHED"] + counts["TIMEOUT"];
+  std::printf("%s: %d PASS, %d FAIL, %d MISTRUSTED, %d UNSUPPORTED", failures ? "FAIL" : "PASS", counts["PASS"],
+              counts["FAIL"], counts["MISTRUSTED"], counts["UNSUPPORTED"]);
+  if (counts["CRASHED"] || counts["TIMEOUT"]) std::printf(", %d CRASHED, %d TIMEOUT", counts["CRASHED"], counts["TIMEOUT"]);
+  std::printf("\n");
+}
+
 int RunValidate(ValidateOptions& o, const CLI::App& sub) {
   // Everything the user typed is checked before anything is allocated.
   const std::vector<Config> configs = ExpandGrid(o.grid);
@@ -87,14 +118,7 @@ int RunValidate(ValidateOptions& o, const CLI::App& sub) {
 
   const BlasInfo blas = GetBlasInfo();
   if (auto w = BlasKernelWarning(blas); !w.empty() && !o.quiet) std::cerr << w << "\n";
-  if (!o.json) {
-    std::printf("attnbench validate: %zu configs x %zu backends, data seed %llu, threads %d, BLAS %s %s kernel %s%s\n",
-                configs.size(), nb, static_cast<unsigned long long>(data_seed), o.grid.threads,
-                blas.library.c_str(), blas.version.c_str(), blas.kernel.c_str(), o.isolate ? ", isolated" : "");
-    std::printf("tolerance: rel_l2 <= 16 u sqrt(L) (1 + S), max_abs <= 8 tol max|ref| "
-                "(u = 2^-24, L = sum of reduction lengths, S = max |scaled score|)\n");
-    std::printf("%-11s %-12s %-72s %9s %9s %9s\n", "STATUS", "BACKEND", "CONFIG", "MAX_ABS", "REL_L2", "TOL_L2");
-  }
+  if (!o.json) PrintTableHeader(o, configs.size(), backends.size(), data_seed, blas);
   const bool progress = !o.json && !o.quiet && isatty(STDERR_FILENO);
   std::map<std::string, int> counts;
   nlohmann::json rows = nlohmann::json::array();
@@ -150,22 +174,10 @@ int RunValidate(ValidateOptions& o, const CLI::App& sub) {
   if (progress) std::fprintf(stderr, "\r\033[K");
 
   const int failures = counts["FAIL"] + counts["CRASHED"] + counts["TIMEOUT"];
-  if (o.json) {
-    nlohmann::json summary;
-    for (const auto& [k, v] : counts) summary[k] = v;
-    nlohmann::json doc = {{"data_seed", data_seed},
-                          {"threads", o.grid.threads},
-                          {"isolated", o.isolate},
-                          {"blas", {{"library", blas.library}, {"version", blas.version}, {"kernel", blas.kernel}}},
-                          {"summary", summary},
-                          {"results", rows}};
-    std::cout << doc.dump(2) << "\n";
-  } else {
-    std::printf("%s: %d PASS, %d FAIL, %d MISTRUSTED, %d UNSUPPORTED", failures ? "FAIL" : "PASS",
-                counts["PASS"], counts["FAIL"], counts["MISTRUSTED"], counts["UNSUPPORTED"]);
-    if (counts["CRASHED"] || counts["TIMEOUT"]) std::printf(", %d CRASHED, %d TIMEOUT", counts["CRASHED"], counts["TIMEOUT"]);
-    std::printf("\n");
-  }
+  if (o.json)
+    PrintJson(o, data_seed, blas, counts, std::move(rows));
+  else
+    PrintSummaryLine(counts);
   return failures ? kExitFailed : kExitOk;
 }
 
