@@ -218,7 +218,11 @@ struct Start {
 
 Start PlanFreshRun(const BenchOptions& o, const CLI::App& sub) {
   Start s;
-  s.w = PlanSweep(SpecFromCommandLine(o, sub), LoadBackends);
+  // The --plugin files as the user wrote them, so that a refusal names them so.
+  s.w = PlanSweep(SpecFromCommandLine(o, sub), [&o](const SweepSpec& spec, PluginRegistry& reg) {
+    LoadPlugins(o.plugins, reg);
+    return SelectBackends(reg, spec.backends);
+  });
   s.out = o.out.empty() ? "results/" + LocalDate() + "-" + HostName() : o.out;
   s.record = {UtcTimestamp(), CpuCount(), s.w.spec, s.w.CellNames()};
   return s;
