@@ -125,6 +125,42 @@ std::string ConfigFlags(const Config& c) {
   return os.str();
 }
 
+nlohmann::json GridSpecJson(const GridSpec& s) {
+  return {{"variant", s.variants}, {"batch", s.batch},     {"seq_len", s.seq_len}, {"heads", s.heads},
+          {"d_in", s.d_in},        {"d_out", s.d_out},     {"causal", s.causal},   {"dropout", s.dropout},
+          {"seed", s.seed},        {"qkv_bias", s.qkv_bias}, {"threads", s.threads}};
+}
+
+GridSpec GridSpecFromJson(const nlohmann::json& j) {
+  GridSpec s;
+  try {
+    s.variants = j.at("variant").get<std::string>();
+    s.batch = j.at("batch").get<std::string>();
+    s.seq_len = j.at("seq_len").get<std::string>();
+    s.heads = j.at("heads").get<std::string>();
+    s.d_in = j.at("d_in").get<std::string>();
+    s.d_out = j.at("d_out").get<std::string>();
+    s.causal = j.at("causal").get<std::string>();
+    s.dropout = j.at("dropout").get<std::string>();
+    s.seed = j.at("seed").get<uint64_t>();
+    s.qkv_bias = j.at("qkv_bias").get<std::string>();
+    s.threads = j.at("threads").get<int>();
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(std::string("grid spec: ") + e.what());
+  }
+  return s;
+}
+
+std::vector<std::string> GridSpecArgs(const GridSpec& s) {
+  std::vector<std::string> a = {"--variant", s.variants, "--batch", s.batch, "--seq-len", s.seq_len,
+                                "--heads", s.heads, "--d-in", s.d_in, "--d-out", s.d_out,
+                                "--dropout", s.dropout, "--qkv-bias", s.qkv_bias, "--seed", std::to_string(s.seed),
+                                "--threads", std::to_string(s.threads)};
+  if (s.causal == "on") a.push_back("--causal");
+  if (s.causal == "off") a.push_back("--no-causal");
+  return a;
+}
+
 size_t HostBytes(const ab_problem& p) {
   // In 128 bits: B*T*d with every dimension up to 2^20 overflows 64 bits once multiplied
   // by the element size; saturate instead.

@@ -4,6 +4,8 @@
 
 #include <attnbench/problem.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -54,6 +56,14 @@ std::vector<Config> ExpandGrid(const GridSpec& spec);
 
 // The flags that repeat exactly this config (for reproducer lines).
 std::string ConfigFlags(const Config& c);
+
+// The grid spec as JSON and back (sweep.json records it as data); GridSpecFromJson throws
+// InputError on a missing or mistyped key.
+nlohmann::json GridSpecJson(const GridSpec& s);
+GridSpec GridSpecFromJson(const nlohmann::json& j);
+
+// The grid spec as the command-line flags that give it back (an isolated validate worker's argv).
+std::vector<std::string> GridSpecArgs(const GridSpec& s);
 
 // Bytes the host needs for one config (inputs, weights, output, the reference's K and V);
 // throws InputError when that exceeds the memory available.

@@ -11,6 +11,7 @@
 #include "../grid.h"
 #include "../npy.h"
 #include "../problem_data.h"
+#include "../validate.h"
 #include "atomic_file.h"
 #include "locate.h"
 #include "python_tool.h"
@@ -159,7 +160,9 @@ std::vector<Cell> RunPeers(const PeerSetup& setup, const std::vector<PlannedConf
     if (peers.empty()) continue;
     const std::string sub = "cfg" + std::to_string(k);
     fs::create_directories(inputs / sub, ec);
-    ProblemData data = MakeRandomProblemData(p, data_seed);  // as the sweep makes it (sweep.cpp)
+    // The sweep's draw (sweep.cpp), redraws of a mistrusted first draw included.
+    ValidationCase vc = PrepareCase(p, data_seed, so.sample_rows);
+    ProblemData& data = vc.data;
     WriteNpy((inputs / sub / "x.npy").string(), data.x.data(), {p.batch, p.seq_len, p.d_in});
     for (auto& t : WeightTensors(data))
       WriteNpy((inputs / sub / (std::string(t.name) + ".npy")).string(), t.buf->data(), t.shape);
@@ -173,7 +176,7 @@ std::vector<Cell> RunPeers(const PeerSetup& setup, const std::vector<PlannedConf
                         {{"variant", VariantName(c.variant)}, {"batch", p.batch}, {"seq_len", p.seq_len},
                          {"d_in", p.d_in}, {"d_out", p.d_out}, {"heads", p.heads}, {"causal", p.causal != 0},
                          {"qkv_bias", p.qkv_bias != 0}, {"dropout_p", p.dropout_p}, {"dropout_seed", p.dropout_seed},
-                         {"data_seed", data_seed}}}});
+                         {"data_seed", vc.data_seed}}}});
   }
   if (configs.empty()) {
     fs::remove_all(inputs, ec);

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "../backend_handle.h"
 #include "../npy.h"
 #include "../reference.h"
 #include "../sysinfo.h"
@@ -69,27 +70,25 @@ int RunOne(const RunOptions& o, const CLI::App& sub) {
     }
   }
 
-  const ab_backend_i* tab = b->table;
-  char msg[1024] = {0};
-  if (!tab->supports(&p, msg, sizeof msg)) {
-    std::printf("UNSUPPORTED %s: %s\n", b->name.c_str(), msg);
+  if (CallResult s = BackendInstance::Supports(*b, p); !s) {
+    std::printf("UNSUPPORTED %s: %s\n", b->name.c_str(), s.message.c_str());
     return kExitFailed;
   }
-  void* state = nullptr;
   const ab_weights w = data.Weights();
-  if (tab->prepare(&p, &w, &state, msg, sizeof msg) != AB_OK || !state) {
-    std::printf("FAIL %s: prepare failed: %s\n", b->name.c_str(), msg);
+  Prepared prepared = BackendInstance::Prepare(*b, p, w);
+  if (!prepared) {
+    std::printf("FAIL %s: prepare failed: %s\n", b->name.c_str(), prepared.error.c_str());
     return kExitFailed;
   }
   AlignedBuffer<float> out(OutputElems(p));
   Poison(out.data(), out.size());
   const auto t0 = std::chrono::steady_clock::now();
-  const int rc = tab->run(state, data.x.data(), out.data(), msg, sizeof msg);
+  const CallResult run = prepared->Run(data.x.data(), out.data());
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const size_t ws = tab->workspace_bytes(state);
-  tab->destroy(state);
-  if (rc != AB_OK) {
-    std::printf("FAIL %s: run failed: %s\n", b->name.c_str(), msg);
+  const size_t ws = prepared->WorkspaceBytes();
+  prepared.instance.reset();
+  if (!run) {
+    std::printf("FAIL %s: run failed: %s\n", b->name.c_str(), run.message.c_str());
     return kExitFailed;
   }
   const ReferenceResult ref = ComputeReference(data, SampleRows(p.seq_len, o.sample_rows, data_seed));
