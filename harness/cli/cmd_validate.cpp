@@ -51,16 +51,10 @@ std::string Repro(const ValidateOptions& o, const std::string& backend, const Co
 // The flags that make a worker see exactly this run's grid, plugins and data.
 std::vector<std::string> WorkerArgv(const ValidateOptions& o, const std::string& backends, uint64_t data_seed,
                                     size_t start) {
-  const GridSpec& g = o.grid;
   std::vector<std::string> a = {SelfExe(), "validate", "--worker", "--start", std::to_string(start),
                                 "--backends", backends, "--data-seed", std::to_string(data_seed),
-                                "--sample-rows", std::to_string(o.sample_rows), "--variant", g.variants,
-                                "--batch", g.batch, "--seq-len", g.seq_len, "--heads", g.heads,
-                                "--d-in", g.d_in, "--d-out", g.d_out, "--dropout", g.dropout,
-                                "--qkv-bias", g.qkv_bias, "--seed", std::to_string(g.seed),
-                                "--threads", std::to_string(g.threads)};
-  if (g.causal == "on") a.push_back("--causal");
-  if (g.causal == "off") a.push_back("--no-causal");
+                                "--sample-rows", std::to_string(o.sample_rows)};
+  for (auto& arg : GridSpecArgs(o.grid)) a.push_back(std::move(arg));
   if (o.plugins.no_default) a.push_back("--no-default-plugins");
   for (const auto& p : o.plugins.plugins) a.insert(a.end(), {"--plugin", p});
   return a;
@@ -137,12 +131,8 @@ int RunValidate(ValidateOptions& o, const CLI::App& sub) {
     const std::string repro = failed ? Repro(o, name, c, r.value("data_seed", data_seed)) : "";
     if (progress) std::fprintf(stderr, "\r\033[K");
     if (o.json) {
-      const ab_problem& p = c.problem;
-      r.update({{"backend", name}, {"variant", VariantName(c.variant)}, {"config", c.Describe()},
-                {"batch", p.batch}, {"seq_len", p.seq_len}, {"d_in", p.d_in}, {"d_out", p.d_out},
-                {"heads", p.heads}, {"causal", p.causal != 0}, {"dropout", p.dropout_p},
-                {"seed", p.dropout_seed}, {"qkv_bias", p.qkv_bias != 0}, {"out_proj", p.out_proj != 0},
-                {"repro", repro}});
+      r.update(ProblemJson(c));
+      r.update({{"backend", name}, {"config", c.Describe()}, {"repro", repro}});
       rows.push_back(std::move(r));
     } else if (!(o.quiet && status == "PASS")) {
       if (r.contains("max_abs_err") && (status == "PASS" || status == "MISTRUSTED" || status == "FAIL")) {
