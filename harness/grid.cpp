@@ -53,6 +53,17 @@ std::vector<double> ParseRealList(const std::string& flag, const std::string& te
   return out;
 }
 
+GridSpec RunDefaults() {
+  GridSpec g;
+  g.variants = "mha";
+  g.batch = "1";
+  g.seq_len = "64";
+  g.heads = "4";
+  g.dropout = "0";
+  g.qkv_bias = "0";
+  return g;
+}
+
 std::string Config::Describe() const {
   return std::string(VariantName(variant)) + " " + attnbench::Describe(problem);
 }
@@ -110,55 +121,6 @@ std::vector<Config> ExpandGrid(const GridSpec& s) {
                   out.push_back(c);
                 }
   return out;
-}
-
-std::string ConfigFlags(const Config& c) {
-  const ab_problem& p = c.problem;
-  std::ostringstream os;
-  os << "--variant " << VariantName(c.variant) << " --batch " << p.batch << " --seq-len " << p.seq_len
-     << " --heads " << p.heads << " --d-in " << p.d_in;
-  if (p.qkv_proj) os << " --d-out " << p.d_out;
-  os << (p.causal ? " --causal" : " --no-causal");
-  os << " --dropout " << p.dropout_p << " --seed " << p.dropout_seed;
-  if (p.qkv_proj) os << " --qkv-bias " << p.qkv_bias;
-  os << " --threads " << p.threads;
-  return os.str();
-}
-
-nlohmann::json GridSpecJson(const GridSpec& s) {
-  return {{"variant", s.variants}, {"batch", s.batch},     {"seq_len", s.seq_len}, {"heads", s.heads},
-          {"d_in", s.d_in},        {"d_out", s.d_out},     {"causal", s.causal},   {"dropout", s.dropout},
-          {"seed", s.seed},        {"qkv_bias", s.qkv_bias}, {"threads", s.threads}};
-}
-
-GridSpec GridSpecFromJson(const nlohmann::json& j) {
-  GridSpec s;
-  try {
-    s.variants = j.at("variant").get<std::string>();
-    s.batch = j.at("batch").get<std::string>();
-    s.seq_len = j.at("seq_len").get<std::string>();
-    s.heads = j.at("heads").get<std::string>();
-    s.d_in = j.at("d_in").get<std::string>();
-    s.d_out = j.at("d_out").get<std::string>();
-    s.causal = j.at("causal").get<std::string>();
-    s.dropout = j.at("dropout").get<std::string>();
-    s.seed = j.at("seed").get<uint64_t>();
-    s.qkv_bias = j.at("qkv_bias").get<std::string>();
-    s.threads = j.at("threads").get<int>();
-  } catch (const nlohmann::json::exception& e) {
-    throw InputError(std::string("grid spec: ") + e.what());
-  }
-  return s;
-}
-
-std::vector<std::string> GridSpecArgs(const GridSpec& s) {
-  std::vector<std::string> a = {"--variant", s.variants, "--batch", s.batch, "--seq-len", s.seq_len,
-                                "--heads", s.heads, "--d-in", s.d_in, "--d-out", s.d_out,
-                                "--dropout", s.dropout, "--qkv-bias", s.qkv_bias, "--seed", std::to_string(s.seed),
-                                "--threads", std::to_string(s.threads)};
-  if (s.causal == "on") a.push_back("--causal");
-  if (s.causal == "off") a.push_back("--no-causal");
-  return a;
 }
 
 size_t HostBytes(const ab_problem& p) {

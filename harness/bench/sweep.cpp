@@ -13,6 +13,7 @@
 
 #include "../backend_handle.h"
 #include "../problem_data.h"
+#include "../problem_keys.h"
 #include "../reference.h"
 #include "../sysinfo.h"
 #include "../validate.h"
@@ -191,18 +192,8 @@ std::vector<PlannedConfig> PlanConfigs(const std::vector<Section>& sections, int
 }
 
 std::string BenchmarkName(const std::string& backend, const Config& c) {
-  const ab_problem& p = c.problem;
-  std::string s = backend + "/" + VariantName(c.variant) + "/B:" + std::to_string(p.batch) + "/T:" +
-                  std::to_string(p.seq_len) + "/din:" + std::to_string(p.d_in) + "/dout:" + std::to_string(p.d_out) +
-                  "/H:" + std::to_string(p.heads) + "/threads:" + std::to_string(p.threads);
-  const ab_problem def = MakeProblem(c.variant, 1, 1, 1, 1, 1);
-  if (p.causal != def.causal) s += "/causal:" + std::to_string(p.causal);
-  if (p.dropout_p > 0) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "/dropout:%g", static_cast<double>(p.dropout_p));
-    s += buf;
-  }
-  if (p.qkv_bias) s += "/bias";
+  std::string s = backend;
+  for (const ProblemKey* k : KeysByRank(&ProblemKey::name_rank)) s += k->name_part(c);
   return s;
 }
 

@@ -39,6 +39,7 @@
 #include "../bench/run_env.h"
 #include "../bench/run_record.h"
 #include "../isolate.h"
+#include "../problem_keys.h"
 #include "../sysinfo.h"
 #include "cli_common.h"
 #include "commands.h"
@@ -80,53 +81,39 @@ struct BenchOptions {
 // change it, and the refusal names them. (--preset is recorded as its text; --benchmark_* flags
 // are recorded as given.)
 const std::vector<std::string>& SweepFlags() {
-  static const std::vector<std::string> f = {
-      "--plugin", "--no-default-plugins", "--backends", "--variant", "--batch", "--seq-len", "--heads",
-      "--d-in", "--d-out", "--causal", "--no-causal", "--dropout", "--seed", "--qkv-bias", "--threads",
-      "--budget", "--baseline", "--sample-rows", "--data-seed", "--cache", "--sgemm-size", "--peers"};
+  static const std::vector<std::string> f = [] {
+    std::vector<std::string> v = {"--plugin", "--no-default-plugins", "--backends"};
+    for (const auto& g : GridFlagNames()) v.push_back(g);
+    v.insert(v.end(), {"--budget", "--baseline", "--sample-rows", "--data-seed", "--cache", "--sgemm-size", "--peers"});
+    return v;
+  }();
   return f;
 }
 
 // The grid flags of validate, but every one optional (it overrides that key in every section of
 // the preset) and --threads a list ("1,all").
 void AddBenchGridFlags(CLI::App* app, BenchOptions& o) {
-  auto* g = "Problem (override that key in every preset section; comma lists make a grid)";
-  GridSpec& s = o.grid;
-  app->add_option("--variant", s.variants, "simplified, self, causal, mha")->group(g);
-  app->add_option("--batch", s.batch, "Batch sizes B")->group(g);
-  app->add_option("--seq-len", s.seq_len, "Sequence lengths T")->group(g);
-  app->add_option("--heads", s.heads, "Head counts H (must divide d-out)")->group(g);
-  app->add_option("--d-in", s.d_in, "Input widths")->group(g);
-  app->add_option("--d-out", s.d_out, "Output widths (simplified: always d-in)")->group(g);
-  app->add_flag_callback("--causal", [&s] { s.causal = "on"; }, "Force the causal mask on")->group(g);
-  app->add_flag_callback("--no-causal", [&s] { s.causal = "off"; }, "Force the causal mask off")->group(g);
-  app->add_option("--dropout", s.dropout, "Dropout probabilities in [0, 1)")->group(g);
-  app->add_option("--seed", s.seed, "Dropout seed")->group(g);
-  app->add_option("--qkv-bias", s.qkv_bias, "0 and/or 1")->group(g);
-  app->add_option("--threads", o.threads, "Thread counts, e.g. 1,all (all = every core)")->group(g);
+  AddProblemKeyFlags(app, o.grid, {"Problem (override that key in every preset section; comma lists make a grid)",
+                                   &o.threads});
 }
 
 // Copies the grid flags the user gave into every section.
 void ApplyOverrides(const CLI::App& sub, const BenchOptions& o, std::vector<Section>& sections) {
-  const GridSpec& g = o.grid;
-  for (Section& s : sections) {
-    if (sub.count("--variant")) s.grid.variants = g.variants;
-    if (sub.count("--batch")) s.grid.batch = g.batch;
-    if (sub.count("--seq-len")) s.grid.seq_len = g.seq_len;
-    if (sub.count("--heads")) s.grid.heads = g.heads;
-    if (sub.count("--d-in")) s.grid.d_in = g.d_in;
-    if (sub.count("--d-out")) s.grid.d_out = g.d_out;
-    if (sub.count("--causal") || sub.count("--no-causal")) s.grid.causal = g.causal;
-    if (sub.count("--dropout")) s.grid.dropout = g.dropout;
-    if (sub.count("--seed")) s.grid.seed = g.seed;
-    if (sub.count("--qkv-bias")) s.grid.qkv_bias = g.qkv_bias;
-    if (sub.count("--threads")) s.threads = o.threads;
+  for (const ProblemKey& k : ProblemKeys()) {
+    bool given = false;
+    for (const auto& f : FlagsOf(k)) given |= sub.count(f) > 0;
+    if (!given) continue;
+    for (Section& s : sections) {
+      if (k.form == KeyForm::kThreads)
+        s.threads = o.threads;
+      else
+        SetKeyText(k, s.grid, KeyText(k, o.grid));
+    }
   }
 }
 
 bool AnyGridFlag(const CLI::App& sub) {
-  for (const char* f : {"--variant", "--batch", "--seq-len", "--heads", "--d-in", "--d-out", "--causal", "--no-causal",
-                        "--dropout", "--seed", "--qkv-bias", "--threads"})
+  for (const auto& f : GridFlagNames())
     if (sub.count(f)) return true;
   return false;
 }

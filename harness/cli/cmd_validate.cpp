@@ -132,12 +132,8 @@ int RunValidate(ValidateOptions& o, const CLI::App& sub) {
     const std::string repro = failed ? Repro(o, name, c, r.value("data_seed", data_seed)) : "";
     if (progress) std::fprintf(stderr, "\r\033[K");
     if (o.json) {
-      const ab_problem& p = c.problem;
-      r.update({{"backend", name}, {"variant", VariantName(c.variant)}, {"config", c.Describe()},
-                {"batch", p.batch}, {"seq_len", p.seq_len}, {"d_in", p.d_in}, {"d_out", p.d_out},
-                {"heads", p.heads}, {"causal", p.causal != 0}, {"dropout", p.dropout_p},
-                {"seed", p.dropout_seed}, {"qkv_bias", p.qkv_bias != 0}, {"out_proj", p.out_proj != 0},
-                {"repro", repro}});
+      r.update(ProblemJson(c));
+      r.update({{"backend", name}, {"config", c.Describe()}, {"repro", repro}});
       rows.push_back(std::move(r));
     } else if (!(o.quiet && status == "PASS")) {
       if (r.contains("max_abs_err") && (status == "PASS" || status == "MISTRUSTED" || status == "FAIL")) {

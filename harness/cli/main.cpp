@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   cli::AddBenchCommand(app, rc);
   cli::AddPlotCommand(app, rc);
   cli::AddCompareCommand(app, rc);
+  cli::AddPeersManifestCommand(app, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
