@@ -1,5 +1,7 @@
 #include "cli_common.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <iostream>
 #include <sstream>
@@ -11,18 +13,37 @@ namespace attnbench::cli {
 
 void AddPluginFlags(CLI::App* app, PluginFlags& f) {
   app->add_option("--plugin", f.plugins,
-                  "Also load this backend plugin (.so); repeatable. $ATTNBENCH_PLUGIN_PATH (':' list of "
-                  "files or directories) is searched too")
+                  "Also load this backend plugin (.so); repeatable. NAME=PATH loads it under another name "
+                  "(e.g. fused-old=old/libattnbench-fused.so beside today's fused). $ATTNBENCH_PLUGIN_PATH "
+                  "(':' list of files or directories) is searched too")
       ->type_name("PATH");
   app->add_flag("--no-default-plugins", f.no_default,
                 "Do not load the plugins installed beside the binary (bin/plugins)");
+}
+
+PluginArg ParsePluginArg(const std::string& arg) {
+  const size_t eq = arg.find('=');
+  if (eq == std::string::npos) return {arg, ""};
+  const std::string name = arg.substr(0, eq);
+  // A '/' before the '=' means a path that contains '=' (./a=b/x.so), not a name.
+  if (name.find('/') != std::string::npos) return {arg, ""};
+  const bool valid = !name.empty() && std::all_of(name.begin(), name.end(), [](unsigned char ch) {
+    return std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.';
+  });
+  if (!valid)
+    throw InputError("--plugin " + arg + ": '" + name + "' is not a backend name (letters, digits, - _ .)");
+  if (eq + 1 == arg.size()) throw InputError("--plugin " + arg + ": no file after '='");
+  return {arg.substr(eq + 1), name};
 }
 
 void LoadPlugins(const PluginFlags& f, PluginRegistry& reg) {
   if (!f.no_default) reg.LoadDirectory(DefaultPluginDir());
   if (const char* env = std::getenv("ATTNBENCH_PLUGIN_PATH")) reg.LoadSearchPath(env);
   const size_t searched_errors = reg.errors().size();
-  for (const auto& p : f.plugins) reg.LoadFile(p);
+  for (const auto& p : f.plugins) {
+    const PluginArg a = ParsePluginArg(p);
+    reg.LoadFile(a.path, a.as);
+  }
   for (size_t i = 0; i < reg.errors().size(); ++i) {
     if (i >= searched_errors) throw InputError("--plugin refused: " + reg.errors()[i]);
     std::cerr << "attnbench: plugin refused: " << reg.errors()[i] << "\n";

@@ -21,6 +21,14 @@ struct PluginFlags {
 };
 void AddPluginFlags(CLI::App* app, PluginFlags& f);
 
+// One --plugin value: PATH, or NAME=PATH (load PATH under NAME). Throws InputError for a NAME
+// that is not a backend name or an empty PATH.
+struct PluginArg {
+  std::string path;
+  std::string as;  // "" = the name inside the file
+};
+PluginArg ParsePluginArg(const std::string& arg);
+
 // Loads the default plugin dir (beside the binary), $ATTNBENCH_PLUGIN_PATH, then --plugin files;
 // prints one line per refused file to stderr. Explicit --plugin files that are refused are
 // errors (InputError); refused files found by searching are warnings.
