@@ -53,6 +53,17 @@ std::vector<double> ParseRealList(const std::string& flag, const std::string& te
   return out;
 }
 
+GridSpec RunDefaults() {
+  GridSpec g;
+  g.variants = "mha";
+  g.batch = "1";
+  g.seq_len = "64";
+  g.heads = "4";
+  g.dropout = "0";
+  g.qkv_bias = "0";
+  return g;
+}
+
 std::string Config::Describe() const {
   return std::string(VariantName(variant)) + " " + attnbench::Describe(problem);
 }
@@ -110,19 +121,6 @@ std::vector<Config> ExpandGrid(const GridSpec& s) {
                   out.push_back(c);
                 }
   return out;
-}
-
-std::string ConfigFlags(const Config& c) {
-  const ab_problem& p = c.problem;
-  std::ostringstream os;
-  os << "--variant " << VariantName(c.variant) << " --batch " << p.batch << " --seq-len " << p.seq_len
-     << " --heads " << p.heads << " --d-in " << p.d_in;
-  if (p.qkv_proj) os << " --d-out " << p.d_out;
-  os << (p.causal ? " --causal" : " --no-causal");
-  os << " --dropout " << p.dropout_p << " --seed " << p.dropout_seed;
-  if (p.qkv_proj) os << " --qkv-bias " << p.qkv_bias;
-  os << " --threads " << p.threads;
-  return os.str();
 }
 
 size_t HostBytes(const ab_problem& p) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <attnbench/problem.hpp>
+#include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <stdexcept>
@@ -37,6 +38,10 @@ struct GridSpec {
   int threads = 1;
 };
 
+// The defaults of `attnbench run` (one problem: mha, B = 1, T = 64, H = 4, d = 48); GridSpec{}
+// holds those of `attnbench validate`.
+GridSpec RunDefaults();
+
 // Splits "a, b,c" into trimmed items; throws InputError naming flag for an empty list, an empty
 // item or a duplicate.
 std::vector<std::string> SplitList(const std::string& flag, const std::string& text);
@@ -52,8 +57,25 @@ inline constexpr int kMaxGridConfigs = 100000;
 // or a config is not a valid problem (e.g. d_out not divisible by heads).
 std::vector<Config> ExpandGrid(const GridSpec& spec);
 
+// The functions below list the problem keys; their bodies walk the table of problem_keys.h.
+
 // The flags that repeat exactly this config (for reproducer lines).
 std::string ConfigFlags(const Config& c);
+
+// The problem of one config as validate --json prints it: {"variant", "batch", "seq_len", "d_in",
+// "d_out", "heads", "causal", "dropout", "seed", "qkv_bias", "out_proj"}. (A Config, not an
+// ab_problem: the variant is not recoverable from the problem.)
+nlohmann::json ProblemJson(const Config& c);
+
+// The grid as data, keyed by the flag names ({"variant": "mha", ..., "causal": "default",
+// "seed": 1, "threads": 2}), and back; GridSpecFromJson throws InputError on a missing, unknown
+// or mistyped key.
+nlohmann::json GridSpecJson(const GridSpec& s);
+GridSpec GridSpecFromJson(const nlohmann::json& j);
+
+// The grid as command-line arguments of validate / run: {"--variant", "mha", "--batch", "1", ...,
+// "--no-causal", ..., "--threads", "2"} (--causal / --no-causal only when not "default").
+std::vector<std::string> GridSpecArgs(const GridSpec& s);
 
 // Bytes the host needs for one config (inputs, weights, output, the reference's K and V);
 // throws InputError when that exceeds the memory available.

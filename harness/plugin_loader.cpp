@@ -12,7 +12,7 @@ namespace fs = std::filesystem;
 
 PluginRegistry::~PluginRegistry() = default;
 
-bool PluginRegistry::LoadFile(const std::string& path) {
+bool PluginRegistry::LoadFile(const std::string& path, const std::string& as) {
   auto refuse = [&](const std::string& why) {
     errors_.push_back(path + ": " + why);
     return false;
@@ -48,7 +48,7 @@ bool PluginRegistry::LoadFile(const std::string& path) {
     dlclose(handle);
     return refuse("incomplete backend table (a name and every function but runtime_info are required)");
   }
-  std::string name = t->name;
+  const std::string name = as.empty() ? std::string(t->name) : as;
   if (const LoadedBackend* other = Find(name)) {
     // Do not dlclose: the first plugin with this name may share the handle (same file twice).
     return refuse("duplicate backend name '" + name + "' (already loaded from " + other->path + ")");
@@ -56,6 +56,7 @@ bool PluginRegistry::LoadFile(const std::string& path) {
   LoadedBackend b;
   b.name = name;
   b.description = t->description ? t->description : "";
+  if (!as.empty()) b.description = "'" + std::string(t->name) + "' loaded as " + as + ": " + b.description;
   b.path = fs::absolute(path).lexically_normal().string();
   if (t->runtime_info) {
     if (const char* info = t->runtime_info()) b.runtime_info = info;

@@ -25,8 +25,10 @@ class PluginRegistry {
   PluginRegistry& operator=(const PluginRegistry&) = delete;
   ~PluginRegistry();  // dlcloses nothing: a plugin's code may still run in static destructors
 
-  // Loads one file. Returns false (and records the reason in errors()) when refused.
-  bool LoadFile(const std::string& path);
+  // Loads one file. Returns false (and records the reason in errors()) when refused. A non-empty
+  // `as` registers the backend under that name instead of the one inside the file, so two builds
+  // of one backend (an old and a new fused, say) can run side by side in one sweep.
+  bool LoadFile(const std::string& path, const std::string& as = "");
   // Loads every regular file ending in .so in dir, in name order; a missing dir is not an error.
   void LoadDirectory(const std::string& dir);
   // Directories from a ':' separated list (ATTNBENCH_PLUGIN_PATH); entries may also be files.

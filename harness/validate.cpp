@@ -1,5 +1,7 @@
 #include "validate.h"
 
+#include "backend_handle.h"
+
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -124,37 +126,39 @@ CheckResult CompareOutput(const ab_problem& p, const float* out, const Reference
 
 CheckResult CheckBackend(const LoadedBackend& backend, const ProblemData& data,
                          const ReferenceResult& ref) {
-  const ab_backend_i* t = backend.table;
   const ab_problem& p = data.problem;
-  char msg[1024] = {0};
   CheckResult r;
-  if (!t->supports(&p, msg, sizeof msg)) {
+  if (CallResult s = BackendInstance::Supports(backend, p); !s) {
     r.status = Status::kUnsupported;
-    r.reason = msg[0] ? msg : "unsupported (no reason given)";
+    r.reason = s.message.empty() ? "unsupported (no reason given)" : s.message;
     return r;
   }
-  void* state = nullptr;
-  const ab_weights w = data.Weights();
-  msg[0] = 0;
-  if (t->prepare(&p, &w, &state, msg, sizeof msg) != AB_OK || !state) {
+  const ab_weights w = data.Weights();  // outlives the instance, as the ABI asks
+  Prepared prepared = BackendInstance::Prepare(backend, p, w);
+  if (!prepared) {
     r.status = Status::kFail;
-    r.reason = std::string("prepare failed: ") + (msg[0] ? msg : "no message");
+    r.reason = "prepare failed: " + (prepared.error.empty() ? std::string("no message") : prepared.error);
     return r;
   }
   AlignedBuffer<float> out(OutputElems(p));
   Poison(out.data(), out.size());
-  msg[0] = 0;
-  const int rc = t->run(state, data.x.data(), out.data(), msg, sizeof msg);
-  const size_t ws = t->workspace_bytes(state);
-  t->destroy(state);
-  if (rc != AB_OK) {
+  const CallResult run = prepared->Run(data.x.data(), out.data());
+  const size_t ws = prepared->WorkspaceBytes();
+  prepared.instance.reset();  // destroy before comparing, as the sequence always did
+  if (!run) {
     r.status = Status::kFail;
-    r.reason = std::string("run failed: ") + (msg[0] ? msg : "no message");
+    r.reason = "run failed: " + (run.message.empty() ? std::string("no message") : run.message);
     return r;
   }
   r = CompareOutput(p, out.data(), ref);
   r.workspace_bytes = ws;
   return r;
+}
+
+nlohmann::json CheckJson(const CheckResult& r, uint64_t data_seed, size_t rows_checked) {
+  return {{"status", StatusName(r.status)}, {"reason", r.reason}, {"max_abs_err", r.max_abs_err},
+          {"rel_l2_err", r.rel_l2_err}, {"tol_rel_l2", r.tol.rel_l2}, {"tol_max_abs", r.tol.max_abs},
+          {"rows_checked", rows_checked}, {"workspace_bytes", r.workspace_bytes}, {"data_seed", data_seed}};
 }
 
 }  // namespace attnbench

@@ -11,6 +11,8 @@
 // give errors of order 1e-2..1 on inputs with spread, many orders above tol.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <string>
 #include <vector>
 
@@ -70,5 +72,9 @@ CheckResult CompareOutput(const ab_problem& p, const float* out, const Reference
 // failure: that becomes kFail with the reason.
 CheckResult CheckBackend(const LoadedBackend& backend, const ProblemData& data,
                          const ReferenceResult& ref);
+
+// One check as `attnbench validate` reports it (--json rows, the isolated worker's lines):
+// status, reason, errors, tolerances, rows checked, workspace and the data seed of the draw.
+nlohmann::json CheckJson(const CheckResult& r, uint64_t data_seed, size_t rows_checked);
 
 }  // namespace attnbench

@@ -4,17 +4,21 @@
     build/peers-venv/bin/python peers/run_peers.py --attnbench build/bin/attnbench \\
         --variant mha --seq-len 64,256 --heads 4 --d-in 48 --d-out 48 --out results/peers
 
-For every config of the grid (cartesian product, as in `attnbench run`):
-  1. inputs: `attnbench run --backend naive --dump DIR --data-seed S` writes x.npy, w_*.npy,
-     b_*.npy and problem.json (without --attnbench they are generated here in the same layout);
-  2. reference: numpy float64 (scripts/reference.py's attention(), dropout mask included);
-  3. each peer computes the output once; relative L2 error vs the reference above the attnbench
-     tolerance (16 u sqrt(L) (1 + max|score|), harness/validate.cpp) is FAIL and is not timed;
-  4. a PASS peer is timed: warm-up, then --repetitions repetitions of n calls each (n chosen so a
+The configs come from a manifest written by attnbench (docs/peers.md): `attnbench bench --peers`
+writes one for its sweep (--manifest), or, given grid flags (those of `attnbench run`, passed
+through; comma lists make a cartesian grid), `attnbench peers-manifest` writes one per point.
+The manifest gives, per config, the problem, the inputs (x.npy, w_*.npy, b_*.npy drawn by
+attnbench), the cell name, the FLOP count (harness/bench/flop_model.cpp), the tolerance and
+summary.csv's problem columns; nothing of that is recomputed here. For every config:
+  1. reference: numpy float64 (scripts/reference.py's attention(), dropout mask included);
+  2. each peer computes the output once; relative L2 error vs the reference above the attnbench
+     tolerance (the manifest's tol_rel_l2_base times 1 + the reference's largest |scaled score|,
+     harness/validate.h) is FAIL and is not timed;
+  3. a PASS peer is timed: warm-up, then --repetitions repetitions of n calls each (n chosen so a
      repetition lasts >= --min-time); median / mean / stddev / cv / min per call. With --budget,
      a peer whose repetitions would exceed it is SKIPPED.
-Rows go to OUT/summary.csv with the columns of the bench summary.csv (harness/bench/
-report_csv.cpp), section "peers", backend and name "peer-<framework>/mha/B:1/..."; OUT/peers.json
+Rows go to OUT/summary.csv with the columns of the bench summary.csv (from the manifest), section
+"peers" (or the bench's), backend "peer-<framework>", name "peer-<framework>/mha/B:1/..."; OUT/peers.json
 holds each framework's version and what it says about its kernels, and the settings.
 
 `attnbench bench --peers LIST` runs this with --manifest: the configs of its sweep, their inputs
@@ -34,11 +38,12 @@ Exit code: 0 all checked peers PASS (or SKIPPED/UNSUPPORTED), 1 a FAIL or ERROR,
 """
 import argparse
 import csv
-import itertools
 import json
+import itertools
 import math
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -52,57 +57,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import frameworks  # noqa: E402  (peers/frameworks: one module per framework)
 from frameworks.common import head_dim, reference  # noqa: E402
 
-VARIANTS = ("simplified", "self", "causal", "mha")
-COLUMNS = ["section", "backend", "variant", "batch", "seq_len", "d_in", "d_out", "heads", "head_dim", "qkv_proj",
-           "causal", "qkv_bias", "out_proj", "dropout", "threads", "name", "status", "reason", "median_s", "mean_s",
-           "stddev_s", "cv", "min_s", "repetitions", "iterations", "flops", "gflops", "sgemm_gflops", "pct_sgemm",
-           "baseline", "speedup", "workspace_bytes", "rotation", "predicted_s", "max_abs_err", "rel_l2_err",
-           "tol_rel_l2"]
-
-
-def make_problem(variant, B, T, din, dout, H, dropout, bias, seed, causal=None):
-    """The same defaults as attnbench's MakeProblem (include/attnbench/problem.hpp)."""
-    simplified = variant == "simplified"
-    return {"variant": variant, "batch": B, "seq_len": T, "d_in": din, "d_out": din if simplified else dout,
-            "heads": H, "qkv_proj": not simplified, "qkv_bias": bool(bias) and not simplified,
-            "out_proj": variant == "mha",
-            "causal": (variant in ("causal", "mha")) if causal is None else causal,
-            "dropout_p": float(np.float32(dropout)), "dropout_seed": seed}
-
-
-def flops(p):
-    """harness/bench/flop_model.cpp."""
-    B, T, din, dout, H, hd = p["batch"], p["seq_len"], p["d_in"], p["d_out"], p["heads"], head_dim(p)
-    pairs = T * (T + 1) / 2 if p["causal"] else T * T
-    f = 4.0 * B * H * pairs * hd
-    if p["qkv_proj"]:
-        f += 6.0 * B * T * din * dout
-    if p["out_proj"]:
-        f += 2.0 * B * T * dout * dout
-    return f
-
-
-def bench_name(backend, p, threads):
-    """harness/bench/sweep.cpp BenchmarkName."""
-    s = (f"{backend}/{p['variant']}/B:{p['batch']}/T:{p['seq_len']}/din:{p['d_in']}/dout:{p['d_out']}"
-         f"/H:{p['heads']}/threads:{threads}")
-    if p["causal"] != (p["variant"] in ("causal", "mha")):
-        s += f"/causal:{int(p['causal'])}"
-    if p["dropout_p"] > 0:
-        s += f"/dropout:{p['dropout_p']:g}"
-    if p["qkv_bias"]:
-        s += "/bias"
-    return s
-
-
-def tolerance(p, max_abs_score):
-    """harness/validate.cpp ComputeTolerance (rel_l2)."""
-    u = 2.0 ** -24
-    L = (p["d_in"] if p["qkv_proj"] else 0) + head_dim(p) + p["seq_len"] + (p["d_out"] if p["out_proj"] else 0)
-    return 16.0 * u * math.sqrt(L) * (1.0 + max_abs_score)
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The summary.csv columns a peer row fills with its measurements (0 until measured).
+MEASURED = ("median_s", "mean_s", "stddev_s", "cv", "min_s", "repetitions", "iterations", "gflops", "sgemm_gflops",
+            "pct_sgemm", "speedup", "workspace_bytes", "predicted_s", "max_abs_err", "rel_l2_err", "tol_rel_l2")
 
 
 def max_abs_score(p, x, w):
+    """The largest |scaled score| of the reference (the S of harness/validate.h's tolerance)."""
     x = x.astype(np.float64)
     hd = head_dim(p)
     if p["qkv_proj"]:
@@ -121,34 +83,6 @@ def max_abs_score(p, x, w):
                 s = np.tril(s)
             m = max(m, float(s.max()))
     return m
-
-
-def write_inputs(args, p, d, data_seed):
-    """x.npy, weights and problem.json in d: through `attnbench run --dump`, else here."""
-    if args.attnbench:
-        cmd = [args.attnbench, "run", "--backend", "naive", "--dump", d, "--data-seed", str(data_seed),
-               "--variant", p["variant"], "--batch", str(p["batch"]), "--seq-len", str(p["seq_len"]),
-               "--d-in", str(p["d_in"]), "--d-out", str(p["d_out"]), "--heads", str(p["heads"]),
-               "--dropout", repr(p["dropout_p"]), "--seed", str(p["dropout_seed"]),
-               "--qkv-bias", str(int(p["qkv_bias"])), "--threads", str(args.threads),
-               "--causal" if p["causal"] else "--no-causal"]
-        r = subprocess.run(cmd, capture_output=True, text=True)
-        if r.returncode != 0:
-            raise RuntimeError(f"attnbench run failed ({r.returncode}): {r.stdout}{r.stderr}")
-        return
-    rng = np.random.default_rng(data_seed)
-    B, T, din, dout = p["batch"], p["seq_len"], p["d_in"], p["d_out"]
-    np.save(os.path.join(d, "x.npy"), rng.uniform(-1, 1, (B, T, din)).astype(np.float32))
-    if p["qkv_proj"]:
-        for n in "qkv":
-            np.save(os.path.join(d, f"w_{n}.npy"), (rng.uniform(-1, 1, (din, dout)) / math.sqrt(din)).astype(np.float32))
-            if p["qkv_bias"]:
-                np.save(os.path.join(d, f"b_{n}.npy"), rng.uniform(-0.1, 0.1, dout).astype(np.float32))
-    if p["out_proj"]:
-        np.save(os.path.join(d, "w_o.npy"), (rng.uniform(-1, 1, (dout, dout)) / math.sqrt(dout)).astype(np.float32))
-        np.save(os.path.join(d, "b_o.npy"), rng.uniform(-0.1, 0.1, dout).astype(np.float32))
-    with open(os.path.join(d, "problem.json"), "w") as f:
-        json.dump(dict(p, head_dim=head_dim(p), data_seed=data_seed), f, indent=2)
 
 
 def load_inputs(d):
@@ -214,70 +148,95 @@ def peer_info(name):
     return info
 
 
-def grid_configs(args):
-    """The cartesian grid of the command line: [(section, name template, problem, threads, inputs dir)]."""
-    ints = lambda s: [int(v) for v in s.split(",") if v]
-    variants = [v for v in args.variant.split(",") if v]
-    for v in variants:
-        if v not in VARIANTS:
-            raise ValueError(f"unknown variant '{v}'")
-    grid = list(itertools.product(variants, ints(args.batch), ints(args.seq_len), ints(args.d_in),
-                                  ints(args.d_out), ints(args.heads), [float(v) for v in args.dropout.split(",")],
-                                  ints(args.qkv_bias)))
-    out = []
-    for variant, B, T, din, dout, H, dropout, bias in grid:
-        p = make_problem(variant, B, T, din, dout, H, dropout, bias, args.seed)
-        if p["d_out"] % H:
-            print(f"run_peers: heads {H} do not divide d_out {p['d_out']}: skipped", file=sys.stderr)
+def find_attnbench(given):
+    """--attnbench, else the build's binary beside this checkout, else attnbench on $PATH."""
+    for cand in (given, os.path.join(ROOT, "build", "bin", "attnbench"), shutil.which("attnbench")):
+        if cand and os.access(cand, os.X_OK):
+            return cand
+    raise ValueError("grid flags need the attnbench binary (--attnbench PATH; not in build/bin or on $PATH)")
+
+
+def grid_points(grid_args):
+    """The cartesian product of the comma lists in the grid flags: one argument list per point.
+    Only the list syntax is read here; attnbench knows the keys and checks the values."""
+    axes, i = [], 0
+    while i < len(grid_args):
+        flag = grid_args[i]
+        if "=" in flag:
+            flag, value = flag.split("=", 1)
+            i += 1
+        elif i + 1 < len(grid_args) and not grid_args[i + 1].startswith("--"):
+            value = grid_args[i + 1]
+            i += 2
+        else:  # a switch (--causal)
+            axes.append([[flag]])
+            i += 1
             continue
-        out.append(("peers", bench_name("{backend}", p, args.threads), p, args.threads, None, 1, None))
-    return out
+        axes.append([[flag, v] for v in value.split(",")])
+    return [[a for pair in point for a in pair] for point in itertools.product(*axes)]
 
 
-def manifest_configs(path):
-    """The configs `attnbench bench --peers` wrote: their inputs are already on disk."""
+def grid_manifest(attnbench, grid_args, data_seed, d):
+    """(columns, configs) of the grid: `attnbench peers-manifest` per point of the grid, each in
+    d/cfgN (manifest and inputs). A point attnbench refuses (e.g. heads not dividing d-out) is
+    skipped with its message; a grid it refuses entirely is bad input."""
+    columns, configs, refused = None, [], []
+    for idx, point in enumerate(grid_points(grid_args)):
+        sub = os.path.join(d, f"cfg{idx}")
+        cmd = [attnbench, "peers-manifest", "--data-seed", str(data_seed), "--out", sub] + point
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode == 2:
+            refused.append(f"{' '.join(point)}: {(r.stdout + r.stderr).strip()}")
+            print(f"run_peers: {refused[-1]}: skipped", file=sys.stderr)
+            continue
+        if r.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed ({r.returncode}): {r.stdout}{r.stderr}")
+        columns, more = read_manifest(os.path.join(sub, "manifest.json"))
+        configs += more
+    if not configs:
+        raise ValueError(refused[0] if refused else "the grid has no config")
+    return columns, configs
+
+
+def read_manifest(path):
+    """(summary.csv columns, configs) of a manifest; each config's "dir" made absolute."""
     with open(path) as f:
         m = json.load(f)
-    if m.get("format") != "attnbench-peers-1":
+    if m.get("format") != "attnbench-peers-2":
         raise ValueError(f"{path}: not an attnbench peers manifest (format {m.get('format')!r})")
     base = os.path.dirname(os.path.abspath(path))
-    out = []
     for c in m["configs"]:
-        pr = c["problem"]
-        p = make_problem(pr["variant"], pr["batch"], pr["seq_len"], pr["d_in"], pr["d_out"], pr["heads"],
-                         pr["dropout_p"], pr["qkv_bias"], pr["dropout_seed"], causal=bool(pr["causal"]))
-        out.append((c["section"], c["name"], p, int(c["threads"]), os.path.join(base, c["dir"]), int(c.get("rotation", 1)),
-                    c.get("peers")))
-    return out
+        c["dir"] = os.path.join(base, c["dir"])
+    return m["columns"], m["configs"]
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--attnbench", help="the attnbench binary that writes the inputs (default: generate them here)")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 allow_abbrev=False, usage="%(prog)s [options] [grid flags of `attnbench run`]")
+    ap.add_argument("--attnbench", help="the attnbench binary that writes the grid's manifest and inputs (default: "
+                    "build/bin/attnbench of this checkout, else attnbench on $PATH)")
     ap.add_argument("--peers", default=",".join(PEERS), help="comma list of %s (default: all)" % ",".join(PEERS))
     ap.add_argument("--require", action="store_true", help="a requested peer that is not installed is an error")
     ap.add_argument("--probe", action="store_true",
                     help="print {peer: info or null} as JSON for the requested peers and exit")
     ap.add_argument("--manifest", help="configs and inputs written by `attnbench bench --peers` (instead of the grid)")
-    ap.add_argument("--variant", default="mha")
-    ap.add_argument("--batch", default="1")
-    ap.add_argument("--seq-len", default="64")
-    ap.add_argument("--heads", default="4")
-    ap.add_argument("--d-in", default="48")
-    ap.add_argument("--d-out", default="48")
-    ap.add_argument("--dropout", default="0")
-    ap.add_argument("--qkv-bias", default="0")
-    ap.add_argument("--seed", type=int, default=1, help="dropout seed")
-    ap.add_argument("--data-seed", type=int, default=1)
-    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--data-seed", type=int, default=1, help="seed of the grid's inputs (default 1)")
     ap.add_argument("--repetitions", type=int, default=10)
     ap.add_argument("--min-time", type=float, default=0.05, help="seconds per repetition (default 0.05)")
     ap.add_argument("--budget", type=float, help="seconds per cell: a peer whose repetitions would take longer is "
                     "SKIPPED (default: no limit)")
     ap.add_argument("--out", help="directory for summary.csv and peers.json (default: print only)")
-    ap.add_argument("--keep-inputs", action="store_true", help="keep the per-config input directories under OUT")
-    args = ap.parse_args()
+    ap.add_argument("--keep-inputs", action="store_true", help="keep the grid's manifest and inputs under OUT")
+    args, grid_args = ap.parse_known_args()
 
+    work = tempfile.mkdtemp(prefix="attnbench-peers-")
+    try:
+        return check_and_time(args, grid_args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def check_and_time(args, grid_args, work):
     try:
         peers = [n for n in args.peers.split(",") if n]
         for n in peers:
@@ -285,10 +244,16 @@ def main():
                 raise ValueError(f"unknown peer '{n}' (known: {', '.join(PEERS)})")
         if args.repetitions < 1 or not args.min_time > 0 or (args.budget is not None and not args.budget > 0):
             raise ValueError("--repetitions must be >= 1, --min-time and --budget > 0")
+        if args.manifest and grid_args:
+            raise ValueError(f"grid flags ({' '.join(grid_args)}) do not go with --manifest")
         if args.probe:
             print(json.dumps({n: peer_info(n) for n in peers}))
             return 0
-        configs = manifest_configs(args.manifest) if args.manifest else grid_configs(args)
+        if args.manifest:
+            columns, configs = read_manifest(args.manifest)
+        else:
+            d = os.path.join(args.out, "inputs") if args.out and args.keep_inputs else work
+            columns, configs = grid_manifest(find_attnbench(args.attnbench), grid_args, args.data_seed, d)
     except (ValueError, KeyError, OSError) as e:
         print(f"run_peers: {e}", file=sys.stderr)
         return 2
@@ -303,18 +268,14 @@ def main():
             print(msg + ": skipped (scripts/setup-peers installs it)", file=sys.stderr)
     active = [n for n in peers if infos[n] is not None]
     rows, failed = [], False
-    work = tempfile.mkdtemp(prefix="attnbench-peers-")
-    total = sum(len([n for n in active if c[6] is None or n in c[6]]) for c in configs)
+    # "peers": null = every peer; a list = the ones the bench's --benchmark_filter left in.
+    total = sum(len([n for n in active if c["peers"] is None or n in c["peers"]]) for c in configs)
     done = 0
-    for idx, (section, name_tmpl, p, threads, inputs, rotation, only) in enumerate(configs):
+    for c in configs:
         if not active:
             break
-        if inputs is None:
-            d = os.path.join(args.out, "inputs", f"cfg{idx}") if args.out and args.keep_inputs else os.path.join(work, f"cfg{idx}")
-            os.makedirs(d, exist_ok=True)
-            write_inputs(args, p, d, args.data_seed)
-            inputs = d
-        x, w = load_inputs(inputs)
+        p, threads, rotation, only = c["problem"], int(c["threads"]), int(c["rotation"]), c["peers"]
+        x, w = load_inputs(c["dir"])
         w64 = {k: v.astype(np.float64) for k, v in w.items()}
         ref = None
         for n in active:
@@ -323,16 +284,11 @@ def main():
             peer = PEERS[n]
             backend = "peer-" + n
             done += 1
-            row = {c: "" for c in COLUMNS}
-            row.update(section=section, backend=backend, variant=p["variant"], batch=p["batch"], seq_len=p["seq_len"],
-                       d_in=p["d_in"], d_out=p["d_out"], heads=p["heads"], head_dim=head_dim(p),
-                       qkv_proj=int(p["qkv_proj"]), causal=int(p["causal"]), qkv_bias=int(p["qkv_bias"]),
-                       out_proj=int(p["out_proj"]), dropout=p["dropout_p"], threads=threads,
-                       name=name_tmpl.replace("{backend}", backend), flops=flops(p), rotation=rotation)
-            for c in ("median_s", "mean_s", "stddev_s", "cv", "min_s", "repetitions", "iterations", "gflops",
-                      "sgemm_gflops", "pct_sgemm", "speedup", "workspace_bytes", "predicted_s", "max_abs_err",
-                      "rel_l2_err", "tol_rel_l2"):
-                row[c] = 0
+            row = {col: "" for col in columns}
+            row.update(c["columns"])  # the problem, as attnbench writes it
+            row.update(section=c["section"], backend=backend, name=c["name"].replace("{backend}", backend),
+                       flops=c["flops"], rotation=rotation)
+            row.update({col: 0 for col in MEASURED})
             tag = f"[{done}/{total}] {row['name']}"
             why = peer.supports(p)
             if why:
@@ -342,7 +298,7 @@ def main():
                 continue
             if ref is None:
                 ref = reference.attention(p, x, w64)
-                tol = tolerance(p, max_abs_score(p, x, w64))
+                tol = c["tol_rel_l2_base"] * (1.0 + max_abs_score(p, x, w64))
             try:
                 run = peer.prepare(p, x, w, threads)
                 got = np.asarray(run(), dtype=np.float64)
@@ -394,9 +350,9 @@ def main():
         os.makedirs(args.out, exist_ok=True)
         with open(os.path.join(args.out, "summary.csv"), "w", newline="") as f:
             wr = csv.writer(f, lineterminator="\n")
-            wr.writerow(COLUMNS)
+            wr.writerow(columns)
             for r in rows:
-                wr.writerow([csv_num(r[c]) if isinstance(r[c], (int, float)) else r[c] for c in COLUMNS])
+                wr.writerow([csv_num(r[col]) if isinstance(r[col], (int, float)) else r[col] for col in columns])
         with open(os.path.join(args.out, "peers.json"), "w") as f:
             json.dump({"peers": infos, "python": sys.version.split()[0], "executable": sys.executable,
                        "numpy": np.__version__, "machine": platform.machine(),
@@ -405,7 +361,7 @@ def main():
                                  "with a rotation > 1 (from attnbench bench's cold-cache policy) the calls cycle "
                                  "through that many separately prepared copies of the peer and its data",
                        "inputs": ("attnbench bench (manifest " + args.manifest + ")") if args.manifest else
-                                 ("attnbench run --dump" if args.attnbench else "generated by run_peers.py"),
+                                 "attnbench peers-manifest " + " ".join(grid_args),
                        "argv": sys.argv[1:]}, f, indent=2)
         print(f"wrote {os.path.join(args.out, 'summary.csv')}")
     return 1 if failed else 0

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "backend_handle.h"
 #include "plugin_loader.h"
 #include "problem_data.h"
 #include "sysinfo.h"
@@ -37,11 +38,11 @@ struct Options {
 struct Case {
   std::string label;
   std::unique_ptr<PluginRegistry> registry;  // one per case: two files may hold the same name
-  const ab_backend_i* table = nullptr;
   ab_problem problem{};
   ProblemData data;
+  ab_weights weights{};  // views of data, handed to prepare: outlives the instance
   AlignedBuffer<float> out;
-  void* state = nullptr;
+  std::optional<BackendInstance> instance;  // declared last: destroyed before what it reads
   std::vector<double> ms;
 };
 
@@ -71,26 +72,26 @@ std::string ParseCase(const std::string& text, ab_problem* p) {
 }
 
 // Loads, checks and prepares one case, then runs it once (the first run pays for page faults).
-void PrepareCase(Case& c, const std::string& path, uint64_t seed) {
+void LoadAndPrepare(Case& c, const std::string& path, uint64_t seed) {
   c.registry = std::make_unique<PluginRegistry>();
   if (!c.registry->LoadFile(path)) throw std::runtime_error(c.registry->errors().front());
-  c.table = c.registry->backends().front().table;
-  char msg[1024] = {0};
-  if (!c.table->supports(&c.problem, msg, sizeof msg)) throw std::runtime_error(c.label + ": unsupported: " + msg);
+  const LoadedBackend& backend = c.registry->backends().front();
+  if (CallResult s = BackendInstance::Supports(backend, c.problem); !s)
+    throw std::runtime_error(c.label + ": unsupported: " + s.message);
   c.data = MakeRandomProblemData(c.problem, seed);
   c.out = AlignedBuffer<float>(OutputElems(c.problem));
-  const ab_weights w = c.data.Weights();
-  if (c.table->prepare(&c.problem, &w, &c.state, msg, sizeof msg) != AB_OK) throw std::runtime_error(c.label + ": " + msg);
-  if (c.table->run(c.state, c.data.x.data(), c.out.data(), msg, sizeof msg) != AB_OK)
-    throw std::runtime_error(c.label + ": " + msg);
+  c.weights = c.data.Weights();
+  Prepared prepared = BackendInstance::Prepare(backend, c.problem, c.weights);
+  if (!prepared) throw std::runtime_error(c.label + ": " + prepared.error);
+  c.instance = std::move(prepared.instance);
+  if (CallResult r = c.instance->Run(c.data.x.data(), c.out.data()); !r) throw std::runtime_error(c.label + ": " + r.message);
 }
 
 double TimeRun(Case& c) {
-  char msg[1024] = {0};
   const auto t0 = std::chrono::steady_clock::now();
-  const int rc = c.table->run(c.state, c.data.x.data(), c.out.data(), msg, sizeof msg);
+  const CallResult r = c.instance->Run(c.data.x.data(), c.out.data());
   const auto t1 = std::chrono::steady_clock::now();
-  if (rc != AB_OK) throw std::runtime_error(c.label + ": " + msg);
+  if (!r) throw std::runtime_error(c.label + ": " + r.message);
   return std::chrono::duration<double, std::milli>(t1 - t0).count();
 }
 
@@ -106,7 +107,7 @@ int Run(const Options& o) {
     if (o.causal >= 0) c.problem.causal = o.causal;
     c.problem.threads = o.threads;
     const std::string path = ParseCase(o.cases[i], &c.problem);
-    PrepareCase(c, path, o.seed);
+    LoadAndPrepare(c, path, o.seed);
   }
   for (int r = 0; r < o.rounds; ++r)
     for (Case& c : cases) c.ms.push_back(TimeRun(c));
@@ -118,7 +119,6 @@ int Run(const Options& o) {
     std::printf("%-44s T=%-5d causal=%d  median %9.2f ms  min %9.2f ms  paired ratio to the first %.3f\n",
                 c.label.c_str(), c.problem.seq_len, c.problem.causal, Median(c.ms), sorted.front(), Median(ratio));
   }
-  for (Case& c : cases) c.table->destroy(c.state);
   return 0;
 }
 

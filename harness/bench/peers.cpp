@@ -11,6 +11,10 @@
 #include "../grid.h"
 #include "../npy.h"
 #include "../problem_data.h"
+#include "../problem_keys.h"
+#include "../reference.h"
+#include "../validate.h"
+#include "flop_model.h"
 #include "atomic_file.h"
 #include "locate.h"
 #include "python_tool.h"
@@ -58,6 +62,20 @@ nlohmann::json Probe(const std::string& python, const std::string& runner, const
   } catch (const std::exception&) {
     throw InputError("--peers: the runner's --probe did not print JSON: " + text.substr(0, 200));
   }
+}
+
+// The problem as the peers' reference reads it (scripts/reference.py: the ab_problem field names).
+nlohmann::json ManifestProblem(const Config& c, uint64_t data_seed) {
+  nlohmann::json j = ProblemFieldsJson(c);
+  j["data_seed"] = data_seed;
+  return j;
+}
+
+// The problem columns of summary.csv as the bench writes them, for the peers' rows.
+nlohmann::json ProblemColumns(const Config& c) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const ProblemKey* k : KeysByRank(&ProblemKey::column_rank)) j[k->column] = k->csv_get(c);
+  return j;
 }
 
 }  // namespace
@@ -130,57 +148,79 @@ PeerSetup ResolvePeers(const std::string& peers, const std::string& python_flag)
   return s;
 }
 
-std::vector<Cell> RunPeers(const PeerSetup& setup, const std::vector<PlannedConfig>& plan, const std::string& out,
-                           const SweepOptions& so, bool quiet, std::string* error) {
-  const TimingPlan& timing = so.timing;
-  const double budget_s = so.budget_s;
-  const uint64_t data_seed = so.data_seed;
-  std::vector<Cell> cells;
-  if (setup.empty() || plan.empty()) return cells;
-  const fs::path dir = fs::path(out) / "peers";
-  const fs::path inputs = dir / "inputs";
+size_t WritePeerManifest(const std::vector<PlannedConfig>& plan, const std::string& dir, uint64_t data_seed,
+                         int sample_rows, const PeerCellsOf& peers_of, const RotationOf& rotation_of) {
+  const fs::path inputs = fs::path(dir) / "inputs";
   std::error_code ec;
   fs::remove_all(inputs, ec);
   fs::create_directories(inputs, ec);
-  if (ec) {
-    *error = "cannot create " + inputs.string();
-    return cells;
-  }
-  // --benchmark_filter applies to peer cells as to backend cells ("peer-torch/mha/B:1/...").
-  std::optional<std::regex> filter;
-  if (!so.filter.empty() && so.filter != "all") filter.emplace(so.filter, std::regex::extended);
+  if (ec) throw InputError("cannot create " + inputs.string());
   nlohmann::json configs = nlohmann::json::array();
   for (size_t k = 0; k < plan.size(); ++k) {
     const Config& c = plan[k].config;
     const ab_problem& p = c.problem;
-    std::vector<std::string> peers;
-    for (const auto& n : setup.present)
-      if (!filter || std::regex_search(BenchmarkName(PeerBackendName(n), c), *filter)) peers.push_back(n);
-    if (peers.empty()) continue;
+    const nlohmann::json peers = peers_of(c);
+    if (peers.is_array() && peers.empty()) continue;
     const std::string sub = "cfg" + std::to_string(k);
     fs::create_directories(inputs / sub, ec);
-    ProblemData data = MakeRandomProblemData(p, data_seed);  // as the sweep makes it (sweep.cpp)
+    // The sweep's draw (sweep.cpp), redraws of a mistrusted first draw included.
+    ValidationCase vc = PrepareCase(p, data_seed, sample_rows);
+    ProblemData& data = vc.data;
     WriteNpy((inputs / sub / "x.npy").string(), data.x.data(), {p.batch, p.seq_len, p.d_in});
     for (auto& t : WeightTensors(data))
       WriteNpy((inputs / sub / (std::string(t.name) + ".npy")).string(), t.buf->data(), t.shape);
     configs.push_back({{"section", plan[k].sections},
                        {"peers", peers},
-                       {"rotation", RotationCount(DataBytes(data), so.cold_bytes, so.cold_cache)},
+                       {"rotation", rotation_of(data)},
                        {"name", BenchmarkName("{backend}", c)},
                        {"dir", "inputs/" + sub},
                        {"threads", p.threads},
-                       {"problem",
-                        {{"variant", VariantName(c.variant)}, {"batch", p.batch}, {"seq_len", p.seq_len},
-                         {"d_in", p.d_in}, {"d_out", p.d_out}, {"heads", p.heads}, {"causal", p.causal != 0},
-                         {"qkv_bias", p.qkv_bias != 0}, {"dropout_p", p.dropout_p}, {"dropout_seed", p.dropout_seed},
-                         {"data_seed", data_seed}}}});
+                       {"problem", ManifestProblem(c, vc.data_seed)},
+                       {"columns", ProblemColumns(c)},
+                       {"flops", CountFlops(p).total()},
+                       // validate.h's tolerance with no score: the runner multiplies it by
+                       // (1 + max |scaled score|) of the numpy reference it checks against.
+                       {"tol_rel_l2_base", ComputeTolerance(p, ReferenceResult{}).rel_l2}});
   }
   if (configs.empty()) {
     fs::remove_all(inputs, ec);
-    return cells;  // the filter left no peer cell
+    return 0;
   }
+  std::ofstream(fs::path(dir) / "manifest.json")
+      << nlohmann::json{{"format", "attnbench-peers-2"}, {"columns", SummaryCsvColumns()}, {"configs", configs}}.dump(1)
+      << "\n";
+  return configs.size();
+}
+
+std::vector<Cell> RunPeers(const PeerSetup& setup, const std::vector<PlannedConfig>& plan, const std::string& out,
+                           const SweepOptions& so, bool quiet, std::string* error) {
+  const TimingPlan& timing = so.timing;
+  const double budget_s = so.budget_s;
+  std::vector<Cell> cells;
+  if (setup.empty() || plan.empty()) return cells;
+  const fs::path dir = fs::path(out) / "peers";
+  const fs::path inputs = dir / "inputs";
   const fs::path manifest = dir / "manifest.json";
-  std::ofstream(manifest) << nlohmann::json{{"format", "attnbench-peers-1"}, {"configs", configs}}.dump(1) << "\n";
+  // --benchmark_filter applies to peer cells as to backend cells ("peer-torch/mha/B:1/...").
+  std::optional<std::regex> filter;
+  if (!so.filter.empty() && so.filter != "all") filter.emplace(so.filter, std::regex::extended);
+  size_t configs = 0;
+  try {
+    configs = WritePeerManifest(
+        plan, dir.string(), so.data_seed, so.sample_rows,
+        [&](const Config& c) {
+          nlohmann::json peers = nlohmann::json::array();
+          for (const auto& n : setup.present)
+            if (!filter || std::regex_search(BenchmarkName(PeerBackendName(n), c), *filter)) peers.push_back(n);
+          return peers;
+        },
+        [&](const ProblemData& data) { return RotationCount(DataBytes(data), so.cold_bytes, so.cold_cache); });
+  } catch (const InputError& e) {
+    *error = e.what();
+    return cells;
+  }
+  if (configs == 0) return cells;  // the filter left no peer cell
+  std::error_code ec;
   std::string list;
   for (const auto& n : setup.present) list += (list.empty() ? "" : ",") + n;
   char num[3][32];
@@ -188,7 +228,7 @@ std::vector<Cell> RunPeers(const PeerSetup& setup, const std::vector<PlannedConf
   std::snprintf(num[1], sizeof num[1], "%.17g", timing.min_time);
   std::snprintf(num[2], sizeof num[2], "%.17g", budget_s);
   if (!quiet)
-    std::fprintf(stderr, "peers: %s on %zu configs (%s)\n", list.c_str(), configs.size(), setup.python.c_str());
+    std::fprintf(stderr, "peers: %s on %zu configs (%s)\n", list.c_str(), configs, setup.python.c_str());
   fs::remove(dir / "summary.csv", ec);
   const int rc = RunProgram({setup.python, setup.runner, "--manifest", manifest.string(), "--peers", list,
                              "--repetitions", num[0], "--min-time", num[1], "--budget", num[2], "--out", dir.string()},

@@ -6,6 +6,8 @@
 #include <set>
 #include <sstream>
 
+#include "../problem_keys.h"
+
 namespace attnbench::bench {
 
 namespace fs = std::filesystem;
@@ -19,36 +21,27 @@ std::string Trim(const std::string& s) {
 
 // Sets one key; false when the key is unknown.
 bool SetKey(Section& s, const std::string& key, const std::string& value) {
-  GridSpec& g = s.grid;
-  if (key == "variant" || key == "variants") g.variants = value;
-  else if (key == "batch") g.batch = value;
-  else if (key == "seq-len") g.seq_len = value;
-  else if (key == "heads") g.heads = value;
-  else if (key == "d-in") g.d_in = value;
-  else if (key == "d-out") g.d_out = value;
-  else if (key == "dropout") g.dropout = value;
-  else if (key == "qkv-bias") g.qkv_bias = value;
-  else if (key == "causal") g.causal = value;
-  else if (key == "seed") g.seed = std::stoull(value);
-  else if (key == "threads") s.threads = value;
-  else return false;
+  const ProblemKey* k = FindPresetKey(key);
+  if (!k) return false;
+  if (k->form == KeyForm::kThreads)
+    s.threads = value;  // a list of counts here ("1,all"), expanded by ExpandSection
+  else
+    SetKeyText(*k, s.grid, value);
   return true;
+}
+
+std::string KnownKeys() {
+  std::string out;
+  for (const ProblemKey* k : KeysByRank(&ProblemKey::preset_rank)) out += (out.empty() ? "" : " ") + std::string(k->name);
+  return out;
 }
 
 }  // namespace
 
 GridSpec BenchDefaults() {
   GridSpec g;
-  g.variants = "mha";
-  g.batch = "1";
-  g.seq_len = "1024";
-  g.heads = "12";
-  g.d_in = "768";
-  g.d_out = "768";
-  g.dropout = "0";
-  g.qkv_bias = "0";
-  g.causal = "default";
-  g.seed = 1;
+  for (const ProblemKey& k : ProblemKeys())
+    if (k.bench_default) SetKeyText(k, g, k.bench_default);
   return g;
 }
 
@@ -89,7 +82,7 @@ std::vector<Section> ParsePreset(const std::string& text, const std::string& ori
       fail("bad value '" + value + "' for '" + key + "'");
     }
     if (!known)
-      fail("unknown key '" + key + "' (known: variant batch seq-len heads d-in d-out dropout qkv-bias causal seed threads)");
+      fail("unknown key '" + key + "' (known: " + KnownKeys() + ")");
   }
   if (out.empty()) throw InputError(origin + ": no [section] in preset");
   return out;

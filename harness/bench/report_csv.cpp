@@ -1,36 +1,16 @@
 // summary.csv: one row per backend x config with every metric and the validation result
 // (RFC 4180 quoting; numbers in shortest round-trip form). The columns are one table below, used
 // both to write and to read, so the two cannot drift apart.
-#include <charconv>
 #include <functional>
 #include <sstream>
 #include <stdexcept>
 
+#include "../problem_keys.h"
 #include "report.h"
 
 namespace attnbench::bench {
 
 namespace {
-
-std::string Num(double v) {
-  char buf[64];
-  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  return ec == std::errc() ? std::string(buf, p) : "nan";
-}
-double ToDouble(const std::string& s) {
-  if (s.empty()) return 0.0;
-  double v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) throw std::runtime_error("not a number: '" + s + "'");
-  return v;
-}
-int64_t ToInt(const std::string& s) {
-  if (s.empty()) return 0;
-  int64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) throw std::runtime_error("not an integer: '" + s + "'");
-  return v;
-}
 
 struct Column {
   const char* name;
@@ -41,38 +21,21 @@ struct Column {
 #define STR_COL(field) \
   Column { #field, [](const Cell& c) { return c.field; }, [](Cell& c, const std::string& v) { c.field = v; } }
 #define DBL_COL(field) \
-  Column { #field, [](const Cell& c) { return Num(c.field); }, [](Cell& c, const std::string& v) { c.field = ToDouble(v); } }
+  Column { #field, [](const Cell& c) { return CsvNumber(c.field); }, [](Cell& c, const std::string& v) { c.field = CsvDouble(v); } }
 #define INT_COL(field) \
   Column { #field, [](const Cell& c) { return std::to_string(c.field); }, \
-           [](Cell& c, const std::string& v) { c.field = static_cast<decltype(c.field)>(ToInt(v)); } }
-#define PROB_COL(name, field) \
-  Column { name, [](const Cell& c) { return std::to_string(c.config.problem.field); }, \
-           [](Cell& c, const std::string& v) { c.config.problem.field = static_cast<decltype(c.config.problem.field)>(ToInt(v)); } }
+           [](Cell& c, const std::string& v) { c.field = static_cast<decltype(c.field)>(CsvInt(v)); } }
 
+// section, backend, the problem columns of problem_keys.h (variant ... threads), then the results.
 const std::vector<Column>& Columns() {
-  static const std::vector<Column> cols = {
+  static const std::vector<Column> cols = [] {
+    std::vector<Column> v = {
       Column{"section", [](const Cell& c) { return c.section; }, [](Cell& c, const std::string& v) { c.section = v; }},
-      STR_COL(backend),
-      Column{"variant", [](const Cell& c) { return std::string(VariantName(c.config.variant)); },
-             [](Cell& c, const std::string& v) {
-               auto var = ParseVariant(v);
-               if (!var) throw std::runtime_error("unknown variant '" + v + "'");
-               c.config.variant = *var;
-             }},
-      PROB_COL("batch", batch),
-      PROB_COL("seq_len", seq_len),
-      PROB_COL("d_in", d_in),
-      PROB_COL("d_out", d_out),
-      PROB_COL("heads", heads),
-      Column{"head_dim", [](const Cell& c) { return std::to_string(c.config.problem.heads ? HeadDim(c.config.problem) : 0); },
-             [](Cell&, const std::string&) {}},
-      PROB_COL("qkv_proj", qkv_proj),
-      PROB_COL("causal", causal),
-      PROB_COL("qkv_bias", qkv_bias),
-      PROB_COL("out_proj", out_proj),
-      Column{"dropout", [](const Cell& c) { return Num(c.config.problem.dropout_p); },
-             [](Cell& c, const std::string& v) { c.config.problem.dropout_p = static_cast<float>(ToDouble(v)); }},
-      PROB_COL("threads", threads),
+      STR_COL(backend)};
+    for (const ProblemKey* k : KeysByRank(&ProblemKey::column_rank))
+      v.push_back(Column{k->column, [k](const Cell& c) { return k->csv_get(c.config); },
+                         [k](Cell& c, const std::string& s) { k->csv_set(c.config, s); }});
+    v.insert(v.end(), {
       STR_COL(name),
       STR_COL(status),
       STR_COL(reason),
@@ -94,8 +57,9 @@ const std::vector<Column>& Columns() {
       DBL_COL(predicted_s),
       DBL_COL(max_abs_err),
       DBL_COL(rel_l2_err),
-      DBL_COL(tol_rel_l2),
-  };
+      DBL_COL(tol_rel_l2)});
+    return v;
+  }();
   return cols;
 }
 

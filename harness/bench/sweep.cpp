@@ -11,7 +11,9 @@
 #include <optional>
 #include <regex>
 
+#include "../backend_handle.h"
 #include "../problem_data.h"
+#include "../problem_keys.h"
 #include "../reference.h"
 #include "../sysinfo.h"
 #include "../validate.h"
@@ -64,34 +66,110 @@ ProblemData Clone(const ProblemData& d) {
 }
 
 // One prepared backend state with its own inputs, weights and output: the unit the timed loop
-// cycles through.
-struct Instance {
-  const ab_backend_i* tab = nullptr;
+// cycles through. The weights live in data, beside the instance that may point into them.
+struct Copy {
   ProblemData data;
+  ab_weights weights{};
   AlignedBuffer<float> out;
-  void* state = nullptr;
-  Instance() = default;
-  Instance(const Instance&) = delete;
-  Instance& operator=(const Instance&) = delete;
-  ~Instance() {
-    if (state) tab->destroy(state);
-  }
+  std::optional<BackendInstance> instance;
 };
 
-std::unique_ptr<Instance> Prepare(const ab_backend_i* tab, const ProblemData& base, std::string* err) {
-  auto in = std::make_unique<Instance>();
-  in->tab = tab;
+std::unique_ptr<Copy> PrepareCopy(const LoadedBackend& backend, const ProblemData& base, std::string* err) {
+  auto in = std::make_unique<Copy>();
   in->data = Clone(base);
+  in->weights = in->data.Weights();
   in->out = AlignedBuffer<float>(OutputElems(base.problem));
   in->out.Fill(0.0f);
-  char msg[1024] = {0};
-  const ab_weights w = in->data.Weights();
-  if (tab->prepare(&in->data.problem, &w, &in->state, msg, sizeof msg) != AB_OK || !in->state) {
-    in->state = nullptr;
-    *err = std::string("prepare failed: ") + msg;
+  Prepared prepared = BackendInstance::Prepare(backend, in->data.problem, in->weights);
+  if (!prepared) {
+    *err = "prepare failed: " + prepared.error;
     return nullptr;
   }
+  in->instance = std::move(prepared.instance);
   return in;
+}
+
+// Why a cell is skipped before it runs: its backend's rate on smaller configs predicts too much.
+std::string PredictedTooSlow(double predicted, const std::string& basis, const SweepOptions& o) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "too slow: predicted %s per run from its rate on %s (FLOP model), the cell would take ~%s > "
+                "--budget %gs; not validated, not timed",
+                FormatSeconds(predicted).c_str(), basis.c_str(), Duration(CellSeconds(predicted, o.timing)).c_str(),
+                o.budget_s);
+  return buf;
+}
+
+// Why a validated cell is not timed: its one validation run took too long.
+std::string MeasuredTooSlow(const std::string& status, double t_check, const SweepOptions& o) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "too slow: validation (%s) passed but one run took %s, the cell would take ~%s > --budget %gs; "
+                "not timed",
+                status.c_str(), FormatSeconds(t_check).c_str(), Duration(CellSeconds(t_check, o.timing)).c_str(),
+                o.budget_s);
+  return buf;
+}
+
+// Times a validated cell with Google Benchmark on RotationCount prepared copies of data (prepare
+// and a warm-up run of every copy untimed): fills cell's timing fields, or ERROR and why, and
+// entries / context with Google Benchmark's JSON. False when o.stop abandoned it.
+bool TimeValidatedCell(const LoadedBackend& b, const ProblemData& data, const SweepOptions& o, Cell& cell,
+                       nlohmann::json& entries, nlohmann::json& context) {
+  auto stopping = [&] { return o.stop && o.stop(); };
+  std::string err;
+  std::vector<std::unique_ptr<Copy>> copies;
+  if (auto first = PrepareCopy(b, data, &err)) copies.push_back(std::move(first));
+  if (!copies.empty()) {
+    const size_t per_copy = DataBytes(data) + copies[0]->instance->WorkspaceBytes();
+    const int k = RotationCount(per_copy, o.cold_bytes, o.cold_cache);
+    while (static_cast<int>(copies.size()) < k && err.empty())
+      if (auto in = PrepareCopy(b, data, &err)) copies.push_back(std::move(in));
+  }
+  // Page faults and lazy initialisation of every copy happen here, untimed.
+  for (auto& in : copies)
+    if (err.empty())
+      if (CallResult r = in->instance->Run(in->data.x.data(), in->out.data()); !r) err = "run failed: " + r.message;
+  if (!err.empty()) {
+    cell.status = "ERROR";
+    cell.reason = err;
+    return true;
+  }
+  cell.rotation = static_cast<int>(copies.size());
+  size_t next = 0;
+  bool interrupted = false;
+  const TimedCell t = TimeCell(cell.name, [&](std::string* e) {
+    if (stopping()) {
+      interrupted = true;
+      *e = "interrupted";
+      return false;
+    }
+    Copy& in = *copies[next];
+    next = next + 1 == copies.size() ? 0 : next + 1;
+    if (CallResult r = in.instance->Run(in.data.x.data(), in.out.data()); !r) {
+      *e = "run failed: " + r.message;
+      return false;
+    }
+    return true;
+  });
+  copies.clear();
+  if (interrupted || stopping()) return false;  // abandoned: neither the cell nor its JSON
+  context = t.context;
+  entries = t.benchmarks;
+  if (!t.error.empty()) {
+    cell.status = "ERROR";
+    cell.reason = t.error;
+    return true;
+  }
+  const Stats s = ComputeStats(t.seconds);
+  cell.median_s = s.median;
+  cell.mean_s = s.mean;
+  cell.stddev_s = s.stddev;
+  cell.cv = s.cv;
+  cell.min_s = s.min;
+  cell.repetitions = static_cast<int64_t>(t.seconds.size());
+  cell.iterations = t.iterations;
+  return true;
 }
 
 }  // namespace
@@ -114,18 +192,8 @@ std::vector<PlannedConfig> PlanConfigs(const std::vector<Section>& sections, int
 }
 
 std::string BenchmarkName(const std::string& backend, const Config& c) {
-  const ab_problem& p = c.problem;
-  std::string s = backend + "/" + VariantName(c.variant) + "/B:" + std::to_string(p.batch) + "/T:" +
-                  std::to_string(p.seq_len) + "/din:" + std::to_string(p.d_in) + "/dout:" + std::to_string(p.d_out) +
-                  "/H:" + std::to_string(p.heads) + "/threads:" + std::to_string(p.threads);
-  const ab_problem def = MakeProblem(c.variant, 1, 1, 1, 1, 1);
-  if (p.causal != def.causal) s += "/causal:" + std::to_string(p.causal);
-  if (p.dropout_p > 0) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "/dropout:%g", static_cast<double>(p.dropout_p));
-    s += buf;
-  }
-  if (p.qkv_bias) s += "/bias";
+  std::string s = backend;
+  for (const ProblemKey* k : KeysByRank(&ProblemKey::name_rank)) s += k->name_part(c);
   return s;
 }
 
@@ -200,9 +268,8 @@ bool RunSweep(const std::vector<PlannedConfig>& plan, const std::vector<CellRef>
     return s;
   };
 
-  std::optional<size_t> data_config;  // the config data and ref belong to
-  std::optional<ProblemData> data;
-  std::optional<ReferenceResult> ref;
+  std::optional<size_t> data_config;  // the config vc belongs to
+  std::optional<ValidationCase> vc;
   for (size_t pos = start; pos < cells.size(); ++pos) {
     if (stopping()) return false;
     const CellRef& cr = cells[pos];
@@ -211,8 +278,7 @@ bool RunSweep(const std::vector<PlannedConfig>& plan, const std::vector<CellRef>
     const ab_problem& p = cfg.problem;
     if (data_config != cr.config) {
       SetThreads(p.threads);
-      data.reset();
-      ref.reset();
+      vc.reset();
       data_config = cr.config;
     }
     const std::string& name = cr.name;
@@ -228,6 +294,7 @@ bool RunSweep(const std::vector<PlannedConfig>& plan, const std::vector<CellRef>
       std::fprintf(stderr, "[%zu/%zu] %-12s %-40s ... ETA %s\n", o.progress_offset + done,
                    o.progress_offset + total, b->name.c_str(), Short(cfg).c_str(), Duration(eta(pos)).c_str());
     nlohmann::json entries = nlohmann::json::array();
+    nlohmann::json check;
     auto finish = [&] {
       if (o.progress) {
         if (cell.timed())
@@ -240,43 +307,43 @@ bool RunSweep(const std::vector<PlannedConfig>& plan, const std::vector<CellRef>
       time_spent_cells += Since(cell_start);
       for (const auto& j : entries) run.gbench["benchmarks"].push_back(j);
       run.cells.push_back(cell);
-      if (o.on_cell) o.on_cell(pos, run.cells.back(), entries);
+      if (o.on_cell) o.on_cell({pos, run.cells.back(), entries, check});
     };
 
-    char why[1024] = {0};
-    if (!b->table->supports(&p, why, sizeof why)) {
-      cell.status = "UNSUPPORTED";
-      cell.reason = why[0] ? why : "unsupported (no reason given)";
-      finish();
-      continue;
-    }
-    std::string basis;
-    const double predicted = predictor.Predict(b->name, p, &basis);
-    cell.predicted_s = predicted;
-    if (predicted > 0 && CellSeconds(predicted, o.timing) > o.budget_s) {
-      char buf[512];
-      std::snprintf(buf, sizeof buf,
-                    "too slow: predicted %s per run from its rate on %s (FLOP model), the cell would take ~%s > "
-                    "--budget %gs; not validated, not timed",
-                    FormatSeconds(predicted).c_str(), basis.c_str(), Duration(CellSeconds(predicted, o.timing)).c_str(),
-                    o.budget_s);
-      cell.status = "SKIPPED";
-      cell.reason = buf;
-      finish();
-      continue;
+    double predicted = 0;
+    if (o.time_cells) {
+      if (CallResult s = BackendInstance::Supports(*b, p); !s) {
+        cell.status = "UNSUPPORTED";
+        cell.reason = s.message.empty() ? "unsupported (no reason given)" : s.message;
+        finish();
+        continue;
+      }
+      std::string basis;
+      predicted = predictor.Predict(b->name, p, &basis);
+      cell.predicted_s = predicted;
+      if (predicted > 0 && CellSeconds(predicted, o.timing) > o.budget_s) {
+        cell.status = "SKIPPED";
+        cell.reason = PredictedTooSlow(predicted, basis, o);
+        finish();
+        continue;
+      }
     }
     // Validate right before timing, on the same data the timing uses.
-    if (!data) data.emplace(MakeRandomProblemData(p, o.data_seed));
-    if (!ref) ref.emplace(ComputeReference(*data, SampleRows(p.seq_len, o.sample_rows, o.data_seed)));
+    if (!vc) vc.emplace(PrepareCase(p, o.data_seed, o.sample_rows));
     const auto check_start = Clock::now();
-    const CheckResult r = CheckBackend(*b, *data, *ref);
+    const CheckResult r = CheckBackend(*b, vc->data, vc->ref);
     const double t_check = Since(check_start);
+    check = CheckJson(r, vc->data_seed, vc->ref.rows.size());
     cell.status = StatusName(r.status);
     cell.reason = r.reason;
     cell.max_abs_err = r.max_abs_err;
     cell.rel_l2_err = r.rel_l2_err;
     cell.tol_rel_l2 = r.tol.rel_l2;
     cell.workspace_bytes = r.workspace_bytes;
+    if (!o.time_cells) {
+      finish();
+      continue;
+    }
     if (!cell.timed()) {
       if (r.status == Status::kFail) cell.reason = "validation failed, not timed: " + cell.reason;
       finish();
@@ -285,75 +352,16 @@ bool RunSweep(const std::vector<PlannedConfig>& plan, const std::vector<CellRef>
     if (predicted <= 0) cell.predicted_s = t_check;
     if (CellSeconds(t_check, o.timing) > o.budget_s) {
       predictor.Record(b->name, p, t_check);
-      char buf[512];
-      std::snprintf(buf, sizeof buf,
-                    "too slow: validation (%s) passed but one run took %s, the cell would take ~%s > --budget %gs; "
-                    "not timed",
-                    cell.status.c_str(), FormatSeconds(t_check).c_str(), Duration(CellSeconds(t_check, o.timing)).c_str(),
-                    o.budget_s);
+      cell.reason = MeasuredTooSlow(cell.status, t_check, o);
       cell.status = "SKIPPED";
-      cell.reason = buf;
       finish();
       continue;
     }
     if (stopping()) return false;
-    // Prepare the copies to cycle through (prepare is never timed).
-    std::string err;
-    std::vector<std::unique_ptr<Instance>> copies;
-    if (auto first = Prepare(b->table, *data, &err)) copies.push_back(std::move(first));
-    if (!copies.empty()) {
-      const size_t per_copy = DataBytes(*data) + b->table->workspace_bytes(copies[0]->state);
-      const int k = RotationCount(per_copy, o.cold_bytes, o.cold_cache);
-      while (static_cast<int>(copies.size()) < k && err.empty())
-        if (auto in = Prepare(b->table, *data, &err)) copies.push_back(std::move(in));
-    }
-    char msg[1024] = {0};
-    // Warm-up pass: page faults and lazy initialisation of every copy happen here, untimed.
-    for (auto& in : copies)
-      if (err.empty() && in->tab->run(in->state, in->data.x.data(), in->out.data(), msg, sizeof msg) != AB_OK)
-        err = std::string("run failed: ") + msg;
-    if (!err.empty()) {
-      cell.status = "ERROR";
-      cell.reason = err;
-      finish();
-      continue;
-    }
-    cell.rotation = static_cast<int>(copies.size());
-    size_t next = 0;
-    bool interrupted = false;
-    const TimedCell t = TimeCell(name, [&](std::string* e) {
-      if (stopping()) {
-        interrupted = true;
-        *e = "interrupted";
-        return false;
-      }
-      Instance& in = *copies[next];
-      next = next + 1 == copies.size() ? 0 : next + 1;
-      if (in.tab->run(in.state, in.data.x.data(), in.out.data(), msg, sizeof msg) != AB_OK) {
-        *e = std::string("run failed: ") + msg;
-        return false;
-      }
-      return true;
-    });
-    copies.clear();
-    if (interrupted || stopping()) return false;  // abandoned: neither the cell nor its JSON
-    if (run.gbench.value("context", nlohmann::json()).is_null()) run.gbench["context"] = t.context;
-    entries = t.benchmarks;
-    if (!t.error.empty()) {
-      cell.status = "ERROR";
-      cell.reason = t.error;
-      finish();
-      continue;
-    }
-    const Stats s = ComputeStats(t.seconds);
-    cell.median_s = s.median;
-    cell.mean_s = s.mean;
-    cell.stddev_s = s.stddev;
-    cell.cv = s.cv;
-    cell.min_s = s.min;
-    cell.repetitions = static_cast<int64_t>(t.seconds.size());
-    cell.iterations = t.iterations;
-    predictor.Record(b->name, p, s.median);
+    nlohmann::json context;
+    if (!TimeValidatedCell(*b, vc->data, o, cell, entries, context)) return false;
+    if (run.gbench.value("context", nlohmann::json()).is_null() && !context.is_null()) run.gbench["context"] = context;
+    if (cell.timed()) predictor.Record(b->name, p, cell.median_s);
     finish();
   }
   ComputeDerived(run, o.baseline);

@@ -1,6 +1,8 @@
-// The sweep: for every planned config and backend, validate against the float64 reference
-// right before timing, skip what the budget predicts too slow, time the rest with Google
-// Benchmark, and fill the derived metrics (GFLOP/s, % of SGEMM, speedup vs the baseline).
+// The cell runner of both `bench` and `validate`: for every planned config and backend,
+// validate against the float64 reference (PrepareCase + CheckBackend, validate.h: the same draw,
+// redraw policy and judgement for both commands), then -- unless timing is off (validate) --
+// skip what the budget predicts too slow, time the rest with Google Benchmark, and fill the
+// derived metrics (GFLOP/s, % of SGEMM, speedup vs the baseline).
 #pragma once
 
 #include <functional>
@@ -46,7 +48,19 @@ struct CellRef {
 std::vector<CellRef> PlanCells(const std::vector<PlannedConfig>& plan,
                                const std::vector<const LoadedBackend*>& backends, const std::string& filter);
 
+// What the runner hands on for each finished cell.
+struct CellOutcome {
+  size_t pos = 0;                    // index into the cells RunSweep (or RunCells) was given
+  const Cell& cell;
+  const nlohmann::json& benchmarks;  // its Google Benchmark JSON entries ([] when not timed)
+  const nlohmann::json& check;       // CheckJson (validate.h) of its validation; null when it was not
+                                     // validated; {"status", "reason"} for CRASHED / TIMEOUT
+};
+
 struct SweepOptions {
+  // false: validate only (`attnbench validate`): no budget, no timing, and every cell draws its
+  // config's data first, so each result names the data seed it was checked on.
+  bool time_cells = true;
   TimingPlan timing;
   double budget_s = 30;
   int sample_rows = 32;
@@ -60,10 +74,9 @@ struct SweepOptions {
   size_t progress_total = 0;        // n of "[k/n]" (0 = the number of cells run here)
   // Called right before cell `pos` (an index into the cells RunSweep was given) starts.
   std::function<void(size_t pos)> on_begin;
-  // Called after each cell, once it is in run.cells, with its Google Benchmark JSON entries (an
-  // empty array when it was not timed): the bench writes its files here, so an interrupted run
-  // keeps what it measured.
-  std::function<void(size_t pos, const Cell& cell, const nlohmann::json& benchmarks)> on_cell;
+  // Called after each cell, once it is in run.cells: the bench writes its files here, so an
+  // interrupted run keeps what it measured; validate prints its row.
+  std::function<void(const CellOutcome& outcome)> on_cell;
   // Polled between cells, between validation and timing, and every timed iteration: true
   // abandons the cell in progress (it is not added) and ends the sweep.
   std::function<bool()> stop;

@@ -1,27 +1,49 @@
 #include "cli_common.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <iostream>
 #include <sstream>
 
+#include "../problem_keys.h"
 #include "../sysinfo.h"
 
 namespace attnbench::cli {
 
 void AddPluginFlags(CLI::App* app, PluginFlags& f) {
   app->add_option("--plugin", f.plugins,
-                  "Also load this backend plugin (.so); repeatable. $ATTNBENCH_PLUGIN_PATH (':' list of "
-                  "files or directories) is searched too")
+                  "Also load this backend plugin (.so); repeatable. NAME=PATH loads it under another name "
+                  "(e.g. fused-old=old/libattnbench-fused.so beside today's fused). $ATTNBENCH_PLUGIN_PATH "
+                  "(':' list of files or directories) is searched too")
       ->type_name("PATH");
   app->add_flag("--no-default-plugins", f.no_default,
                 "Do not load the plugins installed beside the binary (bin/plugins)");
+}
+
+PluginArg ParsePluginArg(const std::string& arg) {
+  const size_t eq = arg.find('=');
+  if (eq == std::string::npos) return {arg, ""};
+  const std::string name = arg.substr(0, eq);
+  // A '/' before the '=' means a path that contains '=' (./a=b/x.so), not a name.
+  if (name.find('/') != std::string::npos) return {arg, ""};
+  const bool valid = !name.empty() && std::all_of(name.begin(), name.end(), [](unsigned char ch) {
+    return std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.';
+  });
+  if (!valid)
+    throw InputError("--plugin " + arg + ": '" + name + "' is not a backend name (letters, digits, - _ .)");
+  if (eq + 1 == arg.size()) throw InputError("--plugin " + arg + ": no file after '='");
+  return {arg.substr(eq + 1), name};
 }
 
 void LoadPlugins(const PluginFlags& f, PluginRegistry& reg) {
   if (!f.no_default) reg.LoadDirectory(DefaultPluginDir());
   if (const char* env = std::getenv("ATTNBENCH_PLUGIN_PATH")) reg.LoadSearchPath(env);
   const size_t searched_errors = reg.errors().size();
-  for (const auto& p : f.plugins) reg.LoadFile(p);
+  for (const auto& p : f.plugins) {
+    const PluginArg a = ParsePluginArg(p);
+    reg.LoadFile(a.path, a.as);
+  }
   for (size_t i = 0; i < reg.errors().size(); ++i) {
     if (i >= searched_errors) throw InputError("--plugin refused: " + reg.errors()[i]);
     std::cerr << "attnbench: plugin refused: " << reg.errors()[i] << "\n";
@@ -52,22 +74,44 @@ std::vector<const LoadedBackend*> SelectBackends(const PluginRegistry& reg, cons
   return out;
 }
 
+void AddProblemKeyFlags(CLI::App* app, GridSpec& s, const ProblemFlagStyle& style) {
+  const bool bench = style.threads_list != nullptr;
+  for (const ProblemKey& k : ProblemKeys()) {
+    if (k.form == KeyForm::kDerived) continue;
+    const std::string flag = std::string("--") + k.name;
+    const char* help = bench && k.bench_help ? k.bench_help : k.help;
+    CLI::Option* opt = nullptr;
+    switch (k.form) {
+      case KeyForm::kList:
+        opt = app->add_option(flag, s.*k.text, help);
+        break;
+      case KeyForm::kSwitch:
+        app->add_flag_callback(flag, [&s, &k] { s.*k.text = "on"; }, help)->group(style.group);
+        app->add_flag_callback(std::string("--no-") + k.name, [&s, &k] { s.*k.text = "off"; }, k.off_help)
+            ->group(style.group);
+        continue;
+      case KeyForm::kNumber:
+        opt = app->add_option(flag, s.*k.number, help);
+        break;
+      case KeyForm::kThreads:
+        if (bench) {
+          app->add_option(flag, *style.threads_list, help)->group(style.group);
+        } else {
+          // One count, a setting of the run more than a grid axis: listed with the other options.
+          s.threads = CpuCount();
+          app->add_option(flag, s.threads, help)->capture_default_str();
+        }
+        continue;
+      case KeyForm::kDerived:
+        continue;
+    }
+    if (!bench) opt->capture_default_str();
+    opt->group(style.group);
+  }
+}
+
 void AddGridFlags(CLI::App* app, GridSpec& s) {
-  auto* g = "Problem (comma lists make a cartesian grid)";
-  app->add_option("--variant", s.variants, "simplified, self, causal, mha")->capture_default_str()->group(g);
-  app->add_option("--batch", s.batch, "Batch sizes B")->capture_default_str()->group(g);
-  app->add_option("--seq-len", s.seq_len, "Sequence lengths T")->capture_default_str()->group(g);
-  app->add_option("--heads", s.heads, "Head counts H (must divide d-out)")->capture_default_str()->group(g);
-  app->add_option("--d-in", s.d_in, "Input widths")->capture_default_str()->group(g);
-  app->add_option("--d-out", s.d_out, "Output widths (simplified: always d-in)")->capture_default_str()->group(g);
-  app->add_flag_callback("--causal", [&s] { s.causal = "on"; }, "Force the causal mask on (default: the variant's)")->group(g);
-  app->add_flag_callback("--no-causal", [&s] { s.causal = "off"; }, "Force the causal mask off")->group(g);
-  app->add_option("--dropout", s.dropout, "Dropout probabilities in [0, 1)")->capture_default_str()->group(g);
-  app->add_option("--seed", s.seed, "Dropout seed")->capture_default_str()->group(g);
-  app->add_option("--qkv-bias", s.qkv_bias, "0 and/or 1: bias on the Q/K/V projections")->capture_default_str()->group(g);
-  s.threads = CpuCount();
-  app->add_option("--threads", s.threads, "Threads for OpenMP and the BLAS (default: all cores)")
-      ->capture_default_str();
+  AddProblemKeyFlags(app, s, {"Problem (comma lists make a cartesian grid)"});
 }
 
 }  // namespace attnbench::cli

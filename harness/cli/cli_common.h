@@ -21,6 +21,14 @@ struct PluginFlags {
 };
 void AddPluginFlags(CLI::App* app, PluginFlags& f);
 
+// One --plugin value: PATH, or NAME=PATH (load PATH under NAME). Throws InputError for a NAME
+// that is not a backend name or an empty PATH.
+struct PluginArg {
+  std::string path;
+  std::string as;  // "" = the name inside the file
+};
+PluginArg ParsePluginArg(const std::string& arg);
+
 // Loads the default plugin dir (beside the binary), $ATTNBENCH_PLUGIN_PATH, then --plugin files;
 // prints one line per refused file to stderr. Explicit --plugin files that are refused are
 // errors (InputError); refused files found by searching are warnings.
@@ -29,8 +37,19 @@ void LoadPlugins(const PluginFlags& f, PluginRegistry& reg);
 // The --backends selection: all loaded when empty; unknown names throw InputError.
 std::vector<const LoadedBackend*> SelectBackends(const PluginRegistry& reg, const std::string& list);
 
-// Adds --variant --batch --seq-len --heads --d-in --d-out --causal/--no-causal --dropout --seed
-// --qkv-bias --threads to app, writing into spec.
+// How AddProblemKeyFlags words the flags of the problem keys. validate / run style: defaults
+// shown, --threads one count (default: every core) outside the group. bench style (threads_list
+// set): no defaults (a flag given overrides that key of every preset section), --threads a list
+// ("1,all") written into *threads_list.
+struct ProblemFlagStyle {
+  const char* group;
+  std::string* threads_list = nullptr;
+};
+// Adds the flags of every problem key (problem_keys.h: --variant ... --threads) to app, writing
+// into spec.
+void AddProblemKeyFlags(CLI::App* app, GridSpec& spec, const ProblemFlagStyle& style);
+
+// The validate / run style of the above.
 void AddGridFlags(CLI::App* app, GridSpec& spec);
 
 }  // namespace attnbench::cli

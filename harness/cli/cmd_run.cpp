@@ -8,7 +8,9 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "../backend_handle.h"
 #include "../npy.h"
+#include "../problem_keys.h"
 #include "../reference.h"
 #include "../sysinfo.h"
 #include "../validate.h"
@@ -69,27 +71,25 @@ int RunOne(const RunOptions& o, const CLI::App& sub) {
     }
   }
 
-  const ab_backend_i* tab = b->table;
-  char msg[1024] = {0};
-  if (!tab->supports(&p, msg, sizeof msg)) {
-    std::printf("UNSUPPORTED %s: %s\n", b->name.c_str(), msg);
+  if (CallResult s = BackendInstance::Supports(*b, p); !s) {
+    std::printf("UNSUPPORTED %s: %s\n", b->name.c_str(), s.message.c_str());
     return kExitFailed;
   }
-  void* state = nullptr;
   const ab_weights w = data.Weights();
-  if (tab->prepare(&p, &w, &state, msg, sizeof msg) != AB_OK || !state) {
-    std::printf("FAIL %s: prepare failed: %s\n", b->name.c_str(), msg);
+  Prepared prepared = BackendInstance::Prepare(*b, p, w);
+  if (!prepared) {
+    std::printf("FAIL %s: prepare failed: %s\n", b->name.c_str(), prepared.error.c_str());
     return kExitFailed;
   }
   AlignedBuffer<float> out(OutputElems(p));
   Poison(out.data(), out.size());
   const auto t0 = std::chrono::steady_clock::now();
-  const int rc = tab->run(state, data.x.data(), out.data(), msg, sizeof msg);
+  const CallResult run = prepared->Run(data.x.data(), out.data());
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const size_t ws = tab->workspace_bytes(state);
-  tab->destroy(state);
-  if (rc != AB_OK) {
-    std::printf("FAIL %s: run failed: %s\n", b->name.c_str(), msg);
+  const size_t ws = prepared->WorkspaceBytes();
+  prepared.instance.reset();
+  if (!run) {
+    std::printf("FAIL %s: run failed: %s\n", b->name.c_str(), run.message.c_str());
     return kExitFailed;
   }
   const ReferenceResult ref = ComputeReference(data, SampleRows(p.seq_len, o.sample_rows, data_seed));
@@ -105,16 +105,13 @@ int RunOne(const RunOptions& o, const CLI::App& sub) {
     WriteNpy((dir / "x.npy").string(), data.x.data(), {p.batch, p.seq_len, p.d_in});
     for (auto& t : WeightTensors(data)) WriteNpy((dir / (std::string(t.name) + ".npy")).string(), t.buf->data(), t.shape);
     WriteNpy((dir / "out.npy").string(), out.data(), {p.batch, p.seq_len, p.d_out});
-    nlohmann::json j = {
-        {"variant", VariantName(c.variant)}, {"backend", b->name}, {"batch", p.batch},
-        {"seq_len", p.seq_len}, {"d_in", p.d_in}, {"d_out", p.d_out}, {"heads", p.heads},
-        {"head_dim", HeadDim(p)}, {"qkv_proj", p.qkv_proj != 0}, {"qkv_bias", p.qkv_bias != 0},
-        {"out_proj", p.out_proj != 0}, {"causal", p.causal != 0}, {"dropout_p", p.dropout_p},
-        {"dropout_seed", p.dropout_seed}, {"score_scale", ScoreScale(p)}, {"data_seed", data_seed},
+    nlohmann::json j = ProblemFieldsJson(c);
+    j.update({
+        {"backend", b->name}, {"score_scale", ScoreScale(p)}, {"data_seed", data_seed},
         {"status", StatusName(r.status)}, {"max_abs_err", r.max_abs_err}, {"rel_l2_err", r.rel_l2_err},
         {"layout", "row-major float32; Q = x @ w_q (+ b_q); head h = columns [h*head_dim, (h+1)*head_dim); "
                    "out = ctx @ w_o + b_o when out_proj"},
-        {"dropout_mask", "include/attnbench/dropout.h (numpy: scripts/reference.py)"}};
+        {"dropout_mask", "include/attnbench/dropout.h (numpy: scripts/reference.py)"}});
     std::ofstream((dir / "problem.json").string()) << j.dump(2) << "\n";
     std::printf("  dumped to %s\n", dir.string().c_str());
   }
@@ -127,12 +124,7 @@ void AddRunCommand(CLI::App& app, int& rc) {
   static RunOptions o;
   CLI::App* sub = app.add_subcommand("run", "Run one backend on one problem, check it, optionally dump every tensor as .npy");
   AddPluginFlags(sub, o.plugins);
-  o.grid.variants = "mha";
-  o.grid.batch = "1";
-  o.grid.seq_len = "64";
-  o.grid.heads = "4";
-  o.grid.dropout = "0";
-  o.grid.qkv_bias = "0";
+  o.grid = RunDefaults();
   AddGridFlags(sub, o.grid);
   sub->add_option("--backend", o.backend, "The backend to run")->required();
   sub->add_option("--input", o.input, "Read x [B,T,d_in] from this .npy (float32) instead of random");

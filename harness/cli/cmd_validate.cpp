@@ -1,8 +1,10 @@
 // attnbench validate: every backend on every config of a grid, against the float64 reference.
 //
-// The cells (config x backend, config-major) run in this process, or with --isolate in a
-// worker process (this executable re-run with --worker, see isolate.h) so that a plugin that
-// crashes or hangs is reported CRASHED / TIMEOUT and the run goes on. Isolation is not the
+// validate is the bench's cell runner with timing off (bench/cell_runner.h): the same draw,
+// redraw policy and judgement per config. The cells (config x backend, config-major) run in this
+// process, or with --isolate in worker processes (this executable re-run with the same flags and
+// the runner's --worker --start --cells) so that a plugin that crashes or hangs is reported
+// CRASHED / TIMEOUT and the run goes on. Isolation is not the
 // default: the worker recomputes inputs and the reference, which roughly doubles the time of a
 // grid of small configs, and an in-tree plugin that crashes is a bug the test suite catches;
 // use --isolate for plugins you do not trust (`bench` has the same flag).
@@ -12,11 +14,10 @@
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <random>
 
+#include "../bench/cell_runner.h"
 #include "../isolate.h"
-#include "../reference.h"
 #include "../sysinfo.h"
 #include "../validate.h"
 #include "cli_common.h"
@@ -36,8 +37,9 @@ struct ValidateOptions {
   bool quiet = false;
   bool isolate = false;
   double timeout = 300.0;
-  bool worker = false;     // hidden: run cells from --start on, print JSON lines
+  bool worker = false;     // hidden: the child of --isolate (bench/cell_runner.h)
   size_t start = 0;        // hidden
+  std::string cells;       // hidden
 };
 
 std::string Repro(const ValidateOptions& o, const std::string& backend, const Config& c, uint64_t data_seed) {
@@ -48,48 +50,46 @@ std::string Repro(const ValidateOptions& o, const std::string& backend, const Co
   return s;
 }
 
-// The flags that make a worker see exactly this run's grid, plugins and data.
-std::vector<std::string> WorkerArgv(const ValidateOptions& o, const std::string& backends, uint64_t data_seed,
-                                    size_t start) {
-  const GridSpec& g = o.grid;
-  std::vector<std::string> a = {SelfExe(), "validate", "--worker", "--start", std::to_string(start),
-                                "--backends", backends, "--data-seed", std::to_string(data_seed),
-                                "--sample-rows", std::to_string(o.sample_rows), "--variant", g.variants,
-                                "--batch", g.batch, "--seq-len", g.seq_len, "--heads", g.heads,
-                                "--d-in", g.d_in, "--d-out", g.d_out, "--dropout", g.dropout,
-                                "--qkv-bias", g.qkv_bias, "--seed", std::to_string(g.seed),
-                                "--threads", std::to_string(g.threads)};
-  if (g.causal == "on") a.push_back("--causal");
-  if (g.causal == "off") a.push_back("--no-causal");
+// The flags that make a worker see exactly this run's grid, plugins and data (the runner adds
+// its protocol flags).
+std::vector<std::string> WorkerArgv(const ValidateOptions& o, const std::string& backends, uint64_t data_seed) {
+  std::vector<std::string> a = {SelfExe(), "validate", "--backends", backends, "--data-seed", std::to_string(data_seed),
+                                "--sample-rows", std::to_string(o.sample_rows)};
+  for (auto& arg : GridSpecArgs(o.grid)) a.push_back(std::move(arg));
   if (o.plugins.no_default) a.push_back("--no-default-plugins");
   for (const auto& p : o.plugins.plugins) a.insert(a.end(), {"--plugin", p});
   return a;
 }
 
-nlohmann::json ResultJson(const CheckResult& r, uint64_t data_seed, size_t rows) {
-  return {{"status", StatusName(r.status)}, {"reason", r.reason}, {"max_abs_err", r.max_abs_err},
-          {"rel_l2_err", r.rel_l2_err}, {"tol_rel_l2", r.tol.rel_l2}, {"tol_max_abs", r.tol.max_abs},
-          {"rows_checked", rows}, {"workspace_bytes", r.workspace_bytes}, {"data_seed", data_seed}};
+void PrintTableHeader(const ValidateOptions& o, size_t configs, size_t backends, uint64_t data_seed,
+                      const BlasInfo& blas) {
+  std::printf("attnbench validate: %zu configs x %zu backends, data seed %llu, threads %d, BLAS %s %s kernel %s%s\n",
+              configs, backends, static_cast<unsigned long long>(data_seed), o.grid.threads, blas.library.c_str(),
+              blas.version.c_str(), blas.kernel.c_str(), o.isolate ? ", isolated" : "");
+  std::printf("tolerance: rel_l2 <= 16 u sqrt(L) (1 + S), max_abs <= 8 tol max|ref| "
+              "(u = 2^-24, L = sum of reduction lengths, S = max |scaled score|)\n");
+  std::printf("%-11s %-12s %-72s %9s %9s %9s\n", "STATUS", "BACKEND", "CONFIG", "MAX_ABS", "REL_L2", "TOL_L2");
 }
 
-// Runs cells [start, configs x backends) in this process; calls emit(cell, result json).
-template <class Emit>
-void RunCells(const std::vector<Config>& configs, const std::vector<const LoadedBackend*>& backends,
-              const ValidateOptions& o, uint64_t data_seed, size_t start, bool announce, Emit emit) {
-  const size_t nb = backends.size();
-  for (size_t ci = start / nb; ci < configs.size(); ++ci) {
-    std::optional<ValidationCase> vc;
-    for (size_t bi = 0; bi < nb; ++bi) {
-      const size_t cell = ci * nb + bi;
-      if (cell < start) continue;
-      if (announce) {
-        std::printf("%s\n", nlohmann::json{{"begin", cell}}.dump().c_str());
-        std::fflush(stdout);
-      }
-      if (!vc) vc = PrepareCase(configs[ci].problem, data_seed, o.sample_rows);
-      emit(cell, ResultJson(CheckBackend(*backends[bi], vc->data, vc->ref), vc->data_seed, vc->ref.rows.size()));
-    }
-  }
+void PrintJson(const ValidateOptions& o, uint64_t data_seed, const BlasInfo& blas,
+               const std::map<std::string, int>& counts, nlohmann::json rows) {
+  nlohmann::json summary;
+  for (const auto& [k, v] : counts) summary[k] = v;
+  nlohmann::json doc = {{"data_seed", data_seed},
+                        {"threads", o.grid.threads},
+                        {"isolated", o.isolate},
+                        {"blas", {{"library", blas.library}, {"version", blas.version}, {"kernel", blas.kernel}}},
+                        {"summary", summary},
+                        {"results", std::move(rows)}};
+  std::cout << doc.dump(2) << "\n";
+}
+
+void PrintSummaryLine(std::map<std::string, int> counts) {
+  const int failures = counts["FAIL"] + counts["CRASHED"] + counts["TIMEOUT"];
+  std::printf("%s: %d PASS, %d FAIL, %d MISTRUSTED, %d UNSUPPORTED", failures ? "FAIL" : "PASS", counts["PASS"],
+              counts["FAIL"], counts["MISTRUSTED"], counts["UNSUPPORTED"]);
+  if (counts["CRASHED"] || counts["TIMEOUT"]) std::printf(", %d CRASHED, %d TIMEOUT", counts["CRASHED"], counts["TIMEOUT"]);
+  std::printf("\n");
 }
 
 int RunValidate(ValidateOptions& o, const CLI::App& sub) {
@@ -104,26 +104,21 @@ int RunValidate(ValidateOptions& o, const CLI::App& sub) {
   const uint64_t data_seed = sub.count("--data-seed") ? o.data_seed : std::random_device{}() * 0x100000001ull + std::random_device{}();
   SetThreads(o.grid.threads);
   const size_t nb = backends.size(), cells = configs.size() * nb;
+  std::vector<bench::PlannedConfig> plan;
+  for (const Config& c : configs) plan.push_back({"", c});
+  const std::vector<bench::CellRef> cell_list = bench::PlanCells(plan, backends, "");
+  bench::SweepOptions so;
+  so.time_cells = false;
+  so.progress = false;  // validate prints its own progress line
+  so.sample_rows = o.sample_rows;
+  so.data_seed = data_seed;
+  bench::BenchRun run;
 
-  if (o.worker) {
-    RunCells(configs, backends, o, data_seed, o.start, true, [](size_t cell, nlohmann::json r) {
-      r["result"] = cell;
-      std::printf("%s\n", r.dump().c_str());
-      std::fflush(stdout);
-    });
-    return kExitOk;
-  }
+  if (o.worker) return bench::RunAsWorker(plan, cell_list, o.cells, o.start, so, run);
 
   const BlasInfo blas = GetBlasInfo();
   if (auto w = BlasKernelWarning(blas); !w.empty() && !o.quiet) std::cerr << w << "\n";
-  if (!o.json) {
-    std::printf("attnbench validate: %zu configs x %zu backends, data seed %llu, threads %d, BLAS %s %s kernel %s%s\n",
-                configs.size(), nb, static_cast<unsigned long long>(data_seed), o.grid.threads,
-                blas.library.c_str(), blas.version.c_str(), blas.kernel.c_str(), o.isolate ? ", isolated" : "");
-    std::printf("tolerance: rel_l2 <= 16 u sqrt(L) (1 + S), max_abs <= 8 tol max|ref| "
-                "(u = 2^-24, L = sum of reduction lengths, S = max |scaled score|)\n");
-    std::printf("%-11s %-12s %-72s %9s %9s %9s\n", "STATUS", "BACKEND", "CONFIG", "MAX_ABS", "REL_L2", "TOL_L2");
-  }
+  if (!o.json) PrintTableHeader(o, configs.size(), backends.size(), data_seed, blas);
   const bool progress = !o.json && !o.quiet && isatty(STDERR_FILENO);
   std::map<std::string, int> counts;
   nlohmann::json rows = nlohmann::json::array();
@@ -137,12 +132,8 @@ int RunValidate(ValidateOptions& o, const CLI::App& sub) {
     const std::string repro = failed ? Repro(o, name, c, r.value("data_seed", data_seed)) : "";
     if (progress) std::fprintf(stderr, "\r\033[K");
     if (o.json) {
-      const ab_problem& p = c.problem;
-      r.update({{"backend", name}, {"variant", VariantName(c.variant)}, {"config", c.Describe()},
-                {"batch", p.batch}, {"seq_len", p.seq_len}, {"d_in", p.d_in}, {"d_out", p.d_out},
-                {"heads", p.heads}, {"causal", p.causal != 0}, {"dropout", p.dropout_p},
-                {"seed", p.dropout_seed}, {"qkv_bias", p.qkv_bias != 0}, {"out_proj", p.out_proj != 0},
-                {"repro", repro}});
+      r.update(ProblemJson(c));
+      r.update({{"backend", name}, {"config", c.Describe()}, {"repro", repro}});
       rows.push_back(std::move(r));
     } else if (!(o.quiet && status == "PASS")) {
       if (r.contains("max_abs_err") && (status == "PASS" || status == "MISTRUSTED" || status == "FAIL")) {
@@ -163,36 +154,26 @@ int RunValidate(ValidateOptions& o, const CLI::App& sub) {
                    configs[(cell + 1) / nb].Describe().c_str());
   };
 
+  bench::Isolation isolation{o.isolate, o.timeout, {}, {}};
   if (o.isolate) {
     std::string names;
     for (const auto* b : backends) names += (names.empty() ? "" : ",") + b->name;
-    RunIsolated(cells, o.timeout, [&](size_t start) { return WorkerArgv(o, names, data_seed, start); },
-                [&](const WorkerEvent& e) {
-                  if (e.kind == "result") return emit(e.cell, e.result);
-                  emit(e.cell, {{"status", e.kind == "timeout" ? "TIMEOUT" : "CRASHED"}, {"reason", e.reason}});
-                });
-  } else {
-    RunCells(configs, backends, o, data_seed, 0, false, emit);
+    isolation.worker_argv = WorkerArgv(o, names, data_seed);
   }
+  so.on_cell = [&](const bench::CellOutcome& c) {
+    nlohmann::json r = c.check;
+    // Isolated rows have always carried the worker's cell index.
+    if (o.isolate && r.contains("data_seed")) r["result"] = c.pos;
+    emit(c.pos, std::move(r));
+  };
+  bench::RunCells(plan, cell_list, so, run, isolation);
   if (progress) std::fprintf(stderr, "\r\033[K");
 
   const int failures = counts["FAIL"] + counts["CRASHED"] + counts["TIMEOUT"];
-  if (o.json) {
-    nlohmann::json summary;
-    for (const auto& [k, v] : counts) summary[k] = v;
-    nlohmann::json doc = {{"data_seed", data_seed},
-                          {"threads", o.grid.threads},
-                          {"isolated", o.isolate},
-                          {"blas", {{"library", blas.library}, {"version", blas.version}, {"kernel", blas.kernel}}},
-                          {"summary", summary},
-                          {"results", rows}};
-    std::cout << doc.dump(2) << "\n";
-  } else {
-    std::printf("%s: %d PASS, %d FAIL, %d MISTRUSTED, %d UNSUPPORTED", failures ? "FAIL" : "PASS",
-                counts["PASS"], counts["FAIL"], counts["MISTRUSTED"], counts["UNSUPPORTED"]);
-    if (counts["CRASHED"] || counts["TIMEOUT"]) std::printf(", %d CRASHED, %d TIMEOUT", counts["CRASHED"], counts["TIMEOUT"]);
-    std::printf("\n");
-  }
+  if (o.json)
+    PrintJson(o, data_seed, blas, counts, std::move(rows));
+  else
+    PrintSummaryLine(counts);
   return failures ? kExitFailed : kExitOk;
 }
 
@@ -221,6 +202,7 @@ void AddValidateCommand(CLI::App& app, int& rc) {
       ->capture_default_str();
   sub->add_flag("--worker", o.worker)->group("");  // internal: the child of --isolate
   sub->add_option("--start", o.start)->group("");
+  sub->add_option("--cells", o.cells)->group("");
   sub->callback([&rc, sub] { rc = RunValidate(o, *sub); });
 }
 

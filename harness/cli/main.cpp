@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   cli::AddPlotCommand(app, rc);
   cli::AddCompareCommand(app, rc);
   cli::AddMachineCommand(app, rc);
+  cli::AddPeersManifestCommand(app, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

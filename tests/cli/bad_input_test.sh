@@ -43,6 +43,9 @@ expect_bad "MiB available" $v --variant mha --batch 1000000 --seq-len 1000000 --
 expect_bad "unknown backend 'nope'" validate --backends nope
 expect_bad "--threads: must be >= 1" $v --threads 0
 expect_bad "--plugin refused" $v --plugin "$tmp/missing.so"
+expect_bad "'a b' is not a backend name" $v --plugin "a b=$tmp/x.so"
+expect_bad "no file after '='" $v --plugin "fused-old="
+expect_bad "duplicate backend name 'naive'" $v --plugin "naive=$(dirname "$cli")/plugins/libattnbench-highway.so"
 expect_bad "run takes one problem" run --backend naive --seq-len 3,4
 expect_bad "Could not convert" $v --seed banana
 expect_bad "The following argument was not expected" validate --no-such-flag

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <string>
 
+#include "backend_handle.h"
 #include "plugin_loader.h"
 #include "problem_data.h"
 #include "reference.h"
@@ -31,18 +32,16 @@ const LoadedBackend& Find(const PluginRegistry& reg, const std::string& name) {
 
 Ran RunBackend(const LoadedBackend& b, const ProblemData& data, const ReferenceResult& ref) {
   const ab_problem& p = data.problem;
-  const ab_backend_i* t = b.table;
-  char msg[512] = {0};
-  REQUIRE(t->supports(&p, msg, sizeof msg) == 1);
-  void* state = nullptr;
+  REQUIRE(BackendInstance::Supports(b, p).ok);
   const ab_weights w = data.Weights();
-  REQUIRE(t->prepare(&p, &w, &state, msg, sizeof msg) == AB_OK);
+  Prepared prepared = BackendInstance::Prepare(b, p, w);
+  REQUIRE(prepared);
   Ran r{CheckResult{}, AlignedBuffer<float>(OutputElems(p))};
   Poison(r.out.data(), r.out.size());
-  const int rc = t->run(state, data.x.data(), r.out.data(), msg, sizeof msg);
-  t->destroy(state);
-  INFO(b.name << ": " << msg);
-  REQUIRE(rc == AB_OK);
+  const CallResult run = prepared->Run(data.x.data(), r.out.data());
+  prepared.instance.reset();
+  INFO(b.name << ": " << run.message);
+  REQUIRE(run.ok);
   r.check = CompareOutput(p, r.out.data(), ref);
   return r;
 }

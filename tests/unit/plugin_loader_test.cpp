@@ -55,3 +55,20 @@ TEST_CASE("a directory loads every .so in name order; a search path mixes files 
   CHECK(reg2.Find("naive") != nullptr);
   CHECK(reg2.errors().size() == 1);  // the missing directory is tried as a file
 }
+
+TEST_CASE("a second build of one backend loads under another name (--plugin NAME=PATH)") {
+  PluginRegistry reg;
+  REQUIRE(reg.LoadFile(kPlugins + "/libattnbench-naive.so"));
+  // Same name inside the file: refused as a duplicate unless given another name.
+  CHECK_FALSE(reg.LoadFile(kTestPlugins + "/duplicate-naive.so"));
+  REQUIRE(reg.LoadFile(kTestPlugins + "/duplicate-naive.so", "naive-old"));
+  REQUIRE(reg.backends().size() == 2);
+  const LoadedBackend* old = reg.Find("naive-old");
+  REQUIRE(old != nullptr);
+  CHECK_THAT(old->path, Catch::EndsWith("duplicate-naive.so"));
+  CHECK_THAT(old->description, Catch::StartsWith("'naive' loaded as naive-old: "));
+  CHECK(reg.Find("naive")->path != old->path);
+  // The new name is taken now.
+  CHECK_FALSE(reg.LoadFile(kPlugins + "/libattnbench-naive.so", "naive-old"));
+  CHECK_THAT(reg.errors().back(), Catch::Contains("duplicate backend name 'naive-old'"));
+}

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "backend_handle.h"
 #include "plugin_loader.h"
 #include "problem_data.h"
 
@@ -13,16 +14,13 @@ namespace attnbench::test {
 
 // Runs backend on data through the C ABI; throws with the backend's message on failure.
 inline AlignedBuffer<float> RunBackend(const LoadedBackend& b, const ProblemData& data) {
-  const ab_backend_i* t = b.table;
-  char msg[512] = {0};
-  void* state = nullptr;
+  if (CallResult s = BackendInstance::Supports(b, data.problem); !s)
+    throw std::runtime_error("unsupported: " + s.message);
   const ab_weights w = data.Weights();
-  if (!t->supports(&data.problem, msg, sizeof msg)) throw std::runtime_error(std::string("unsupported: ") + msg);
-  if (t->prepare(&data.problem, &w, &state, msg, sizeof msg) != AB_OK) throw std::runtime_error(msg);
+  Prepared prepared = BackendInstance::Prepare(b, data.problem, w);
+  if (!prepared) throw std::runtime_error(prepared.error);
   AlignedBuffer<float> out(OutputElems(data.problem));
-  const int rc = t->run(state, data.x.data(), out.data(), msg, sizeof msg);
-  t->destroy(state);
-  if (rc != AB_OK) throw std::runtime_error(msg);
+  if (CallResult r = prepared->Run(data.x.data(), out.data()); !r) throw std::runtime_error(r.message);
   return out;
 }
 

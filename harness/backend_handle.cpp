@@ -1,0 +1,58 @@
+#include "backend_handle.h"
+
+#include <utility>
+
+namespace attnbench {
+
+namespace {
+
+// The ABI's message buffers: a backend writes at most this much (truncated, NUL-terminated).
+constexpr size_t kMessageBytes = 1024;
+
+}  // namespace
+
+CallResult BackendInstance::Supports(const LoadedBackend& backend, const ab_problem& p) {
+  char why[kMessageBytes] = {0};
+  if (backend.table->supports(&p, why, sizeof why)) return {};
+  return {false, why};
+}
+
+Prepared BackendInstance::Prepare(const LoadedBackend& backend, const ab_problem& p, const ab_weights& w) {
+  char msg[kMessageBytes] = {0};
+  void* state = nullptr;
+  const int rc = backend.table->prepare(&p, &w, &state, msg, sizeof msg);
+  Prepared r;
+  if (rc != AB_OK || !state) {
+    // A state handed back with an error code is the backend's to have freed; never destroy it.
+    r.error = msg;
+    return r;
+  }
+  r.instance.emplace(BackendInstance(backend.table, state));
+  return r;
+}
+
+BackendInstance::BackendInstance(BackendInstance&& other) noexcept
+    : table_(other.table_), state_(std::exchange(other.state_, nullptr)) {}
+
+BackendInstance& BackendInstance::operator=(BackendInstance&& other) noexcept {
+  if (this != &other) {
+    if (state_) table_->destroy(state_);
+    table_ = other.table_;
+    state_ = std::exchange(other.state_, nullptr);
+  }
+  return *this;
+}
+
+BackendInstance::~BackendInstance() {
+  if (state_) table_->destroy(state_);
+}
+
+CallResult BackendInstance::Run(const float* x, float* out) {
+  char msg[kMessageBytes] = {0};
+  if (table_->run(state_, x, out, msg, sizeof msg) == AB_OK) return {};
+  return {false, msg};
+}
+
+size_t BackendInstance::WorkspaceBytes() const { return table_->workspace_bytes(state_); }
+
+}  // namespace attnbench

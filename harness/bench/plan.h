@@ -1,0 +1,45 @@
+// Stage 1 of `bench`: the sweep a spec (sweep.json's data) defines -- its configs, backends,
+// cells in order, and the runner's options -- checked before anything runs.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../plugin_loader.h"
+#include "run_record.h"
+#include "sweep.h"
+
+namespace attnbench::bench {
+
+struct Sweep {
+  SweepSpec spec;
+  std::vector<PlannedConfig> plan;
+  std::unique_ptr<PluginRegistry> reg = std::make_unique<PluginRegistry>();
+  std::vector<const LoadedBackend*> backends;
+  std::vector<CellRef> cells;  // every cell, in order
+  std::string baseline;        // resolved: "" = no speedups
+  SweepOptions so;
+  std::vector<int> thread_counts;  // of the plan, in order of first appearance
+  std::vector<std::string> CellNames() const;
+};
+
+// Loads the spec's plugins into reg and returns the selected backends (the CLI's rules: refused
+// --plugin files and unknown --backends are InputErrors).
+using BackendLoader = std::function<std::vector<const LoadedBackend*>(const SweepSpec&, PluginRegistry&)>;
+
+// Checks the spec (InputError naming the flag) and plans it; hands the --benchmark_* flags to
+// Google Benchmark.
+Sweep PlanSweep(const SweepSpec& spec, const BackendLoader& load_backends);
+
+// --dry-run: the planned configs, or, resuming (resume not null), the cells left to run; then
+// the peers line when not empty.
+struct DryRunResume {
+  std::string out;
+  size_t kept = 0;
+  const std::vector<CellRef>& todo;
+};
+void PrintDryRun(const Sweep& w, const DryRunResume* resume, const std::string& peers_line);
+
+}  // namespace attnbench::bench

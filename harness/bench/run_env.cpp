@@ -1,0 +1,95 @@
+#include "run_env.h"
+
+#include <cstdio>
+
+#include "env_info.h"
+#include "sgemm_ceiling.h"
+
+namespace attnbench::bench {
+
+nlohmann::json NewRunEnv(const Sweep& w, const IsolationSetting& isolation) {
+  const SweepOptions& so = w.so;
+  char min_time[32];
+  std::snprintf(min_time, sizeof min_time, "%g", so.timing.min_time);
+  nlohmann::json env = CollectEnv(w.backends);
+  env["timing"] = {
+      {"description", "Google Benchmark 1.7.1, real time, " + std::to_string(so.timing.repetitions) +
+                          " repetitions of >= " + min_time + " s each; median, stddev and cv over the repetitions"},
+      {"repetitions", so.timing.repetitions},
+      {"min_time_s", so.timing.min_time},
+      {"cache", so.cold_cache ? "cold: each iteration uses the next of N copies of input, weights, backend state and "
+                                "output, N chosen so the copies span >= 2x the last-level cache (" +
+                                    std::to_string(so.cold_bytes >> 20) + " MiB)"
+                              : "warm: one copy, reused every iteration"},
+      {"budget_s", so.budget_s},
+      {"sample_rows", so.sample_rows},
+      {"data_seed", so.data_seed},
+      {"baseline", w.baseline},
+      {"filter", so.filter}};
+  env["preset"] = w.spec.PresetName();
+  env["threads_swept"] = w.thread_counts;
+  std::vector<std::string> unavailable;
+  SgemmLibraries(&unavailable);
+  env["sgemm"] = {{"n", w.spec.sgemm_size},
+                  {"statistic", "best of 5 after a warm-up, per library; the ceiling is the fastest library"},
+                  {"unavailable", unavailable}};
+  env["isolation"] = isolation.ToJson();
+  env["sweep_record"] = "sweep.json";
+  return env;
+}
+
+nlohmann::json ResumeEntry(const Sweep& w, size_t kept, size_t to_run, const IsolationSetting& isolation) {
+  const nlohmann::json now_env = CollectEnv(w.backends);
+  return {{"date", UtcTimestamp()},
+          {"git", now_env["git"]},
+          {"cells_kept", kept},
+          {"cells_to_run", to_run},
+          {"isolation", isolation.ToJson()}};
+}
+
+void PrintBanner(const Sweep& w, const BlasInfo& blas, bool isolated, const std::string& peers_line,
+                 const std::string& resume_line) {
+  std::fprintf(stderr, "attnbench bench: preset %s, %zu configs x %zu backends, budget %gs/cell, BLAS %s %s kernel %s%s%s\n",
+               w.spec.PresetName().c_str(), w.plan.size(), w.backends.size(), w.spec.budget_s, blas.library.c_str(),
+               blas.version.c_str(), blas.kernel.c_str(),
+               blas.coretype_env.empty() ? "" : (" (OPENBLAS_CORETYPE=" + blas.coretype_env + ")").c_str(),
+               isolated ? ", isolated" : "");
+  if (auto warn = BlasKernelWarning(blas); !warn.empty()) std::fprintf(stderr, "%s\n", warn.c_str());
+  if (!peers_line.empty()) std::fprintf(stderr, "peers (after the backends): %s\n", peers_line.c_str());
+  if (!resume_line.empty()) std::fprintf(stderr, "%s\n", resume_line.c_str());
+}
+
+void MeasureCeilings(const Sweep& w, bool quiet, const std::function<bool()>& stop, BenchRun& run,
+                     nlohmann::json* resume_entry) {
+  const bool resuming = resume_entry != nullptr;
+  nlohmann::json sgemm_now = nlohmann::json::object();
+  for (int t : w.thread_counts) {
+    if (stop()) break;
+    const SgemmCeiling ceiling = MeasureSgemmCeiling(t, w.spec.sgemm_size);
+    const SgemmRate& r = ceiling.best;
+    const std::string ts = std::to_string(t);
+    sgemm_now[ts] = r.gflops;
+    if (!run.sgemm_gflops.count(t)) {
+      run.sgemm_gflops[t] = r.gflops;
+      run.env["sgemm"]["library"][ts] = r.library;
+      for (const auto& l : ceiling.libraries)
+        run.env["sgemm"]["by_library"][ts][l.library] =
+            l.error.empty() ? nlohmann::json{{"gflops", l.gflops}, {"median_gflops", l.median_gflops}}
+                            : nlohmann::json{{"error", l.error}};
+    }
+    if (quiet) continue;
+    for (const auto& l : ceiling.libraries) {
+      if (!l.error.empty()) {
+        std::fprintf(stderr, "SGEMM %d^3 on %d thread(s), %s: %s\n", l.n, t, l.library.c_str(), l.error.c_str());
+        continue;
+      }
+      const bool best = l.library == r.library;
+      std::fprintf(stderr, "SGEMM %d^3 on %d thread(s), %s: %.1f GFLOP/s (median %.1f)%s%s\n", l.n, t,
+                   l.library.c_str(), l.gflops, l.median_gflops, best ? " <- the ceiling" : "",
+                   best && resuming ? " (re-measured; % SGEMM keeps the first run's ceiling)" : "");
+    }
+  }
+  if (resume_entry) (*resume_entry)["sgemm_gflops"] = sgemm_now;
+}
+
+}  // namespace attnbench::bench
