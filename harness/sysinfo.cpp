@@ -25,25 +25,42 @@ BlasInfo GetBlasInfo() {
   return b;
 }
 
+int BlasKernelIsaClass(const std::string& corename) {
+  static const std::pair<const char*, int> kClasses[] = {
+      {"SkylakeX", 3},   {"Cooperlake", 3},  {"SapphireRapids", 3}, {"Haswell", 2},    {"Zen", 2},
+      {"Sandybridge", 1}, {"Bulldozer", 1},  {"Piledriver", 1},     {"Steamroller", 1}, {"Excavator", 1},
+      {"Prescott", 0},   {"Core2", 0},       {"Penryn", 0},         {"Dunnington", 0}, {"Nehalem", 0},
+      {"Katmai", 0},     {"Coppermine", 0},  {"Northwood", 0},      {"Banias", 0},     {"Atom", 0},
+      {"Athlon", 0},     {"Opteron", 0},     {"Barcelona", 0},      {"Bobcat", 0},     {"Generic", 0},
+      {"Unknown", 0}};
+  for (const auto& [name, cls] : kClasses)
+    if (strcasecmp(corename.c_str(), name) == 0) return cls;
+  return -1;
+}
+
+int CpuIsaClass() {
+  if (__builtin_cpu_supports("avx512f")) return 3;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 2;
+  if (__builtin_cpu_supports("avx")) return 1;
+  return 0;
+}
+
 std::string BlasKernelWarning(const BlasInfo& info) {
-  static const char* kGeneric[] = {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Katmai",
-                                   "Coppermine", "Northwood", "Banias", "Atom", "Athlon", "Opteron",
-                                   "Barcelona", "Bobcat", "Generic", "Unknown"};
-  bool generic = false;
-  for (const char* g : kGeneric)
-    if (strcasecmp(info.kernel.c_str(), g) == 0) generic = true;
-  if (!generic) return {};
-  std::string fix;
-  if (__builtin_cpu_supports("avx512f"))
-    fix = "SkylakeX";
-  else if (__builtin_cpu_supports("avx2"))
-    fix = "Haswell";
-  else
-    return {};
-  return "WARNING: OpenBLAS runs its generic '" + info.kernel + "' kernel on this CPU with " +
-         (fix == "SkylakeX" ? "AVX-512" : "AVX2") +
-         " (it does not recognise the CPU), several times slower than it can be; "
-         "set OPENBLAS_CORETYPE=" + fix + " (scripts/bench does this for you)";
+  const int blas = BlasKernelIsaClass(info.kernel);
+  const int cpu = CpuIsaClass();
+  if (blas < 0 || blas >= cpu || cpu < 2) return {};
+  const std::string fix = cpu == 3 ? "SkylakeX" : "Haswell";
+  const char* wide = cpu == 3 ? "AVX-512" : "AVX2";
+  if (blas == 0 && info.coretype_env.empty())  // a generic kernel: OpenBLAS did not recognise the CPU
+    return "WARNING: OpenBLAS runs its generic '" + info.kernel + "' kernel on this CPU with " + wide +
+           " (it does not recognise the CPU), several times slower than it can be; "
+           "set OPENBLAS_CORETYPE=" + fix + " (scripts/bench does this for you)";
+  static const char* kNames[] = {"SSE", "AVX", "AVX2", "AVX-512"};
+  return "WARNING: OpenBLAS runs its '" + info.kernel + "' kernel (" + kNames[blas] + ") on this CPU with " + wide +
+         ", so its SGEMM (and every backend on it) cannot reach the CPU's peak; " +
+         (info.coretype_env.empty() ? "OpenBLAS picked it" : "OPENBLAS_CORETYPE=" + info.coretype_env + " is set") +
+         ": set OPENBLAS_CORETYPE=" + fix + " (or unset it) for the " + wide +
+         " kernel. attnbench does not change it for you";
 }
 
 std::string CpuModel() {

@@ -17,8 +17,16 @@ struct BlasInfo {
 };
 BlasInfo GetBlasInfo();
 
-// Non-empty when the BLAS runs a generic kernel on a CPU that has AVX2 / AVX-512: says so and
-// how to fix it.
+// The SIMD class of an OpenBLAS kernel name (openblas_get_corename): 3 AVX-512 (SkylakeX,
+// Cooperlake, SapphireRapids), 2 AVX2 (Haswell, Zen), 1 AVX (Sandybridge, Bulldozer, ...),
+// 0 generic / SSE (Prescott, Core2, Nehalem, ...), -1 unknown name.
+int BlasKernelIsaClass(const std::string& corename);
+// The same class for this CPU (cpuid): 3 AVX-512F, 2 AVX2 + FMA, 1 AVX, 0 otherwise.
+int CpuIsaClass();
+
+// Non-empty when the BLAS runs a kernel for a narrower ISA than the CPU has (a generic kernel
+// on a CPU it does not recognise, or e.g. OPENBLAS_CORETYPE=Haswell on an AVX-512 CPU): says so
+// and how to change it.
 std::string BlasKernelWarning(const BlasInfo& info);
 
 std::string CpuModel();

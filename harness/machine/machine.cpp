@@ -470,19 +470,6 @@ CachedProfile LoadOrMeasureMachine(const std::vector<int>& thread_counts, bool f
   return c;
 }
 
-int BlasKernelIsaClass(const std::string& corename) {
-  static const std::pair<const char*, int> kClasses[] = {
-      {"SkylakeX", 3},   {"Cooperlake", 3},  {"SapphireRapids", 3}, {"Haswell", 2},    {"Zen", 2},
-      {"Sandybridge", 1}, {"Bulldozer", 1},  {"Piledriver", 1},     {"Steamroller", 1}, {"Excavator", 1},
-      {"Prescott", 0},   {"Core2", 0},       {"Penryn", 0},         {"Dunnington", 0}, {"Nehalem", 0},
-      {"Katmai", 0},     {"Coppermine", 0},  {"Northwood", 0},      {"Banias", 0},     {"Atom", 0},
-      {"Athlon", 0},     {"Opteron", 0},     {"Barcelona", 0},      {"Bobcat", 0},     {"Generic", 0},
-      {"Unknown", 0}};
-  for (const auto& [name, cls] : kClasses)
-    if (strcasecmp(corename.c_str(), name) == 0) return cls;
-  return -1;
-}
-
 int IsaClass(const std::string& t) {
   if (t == "AVX3" || t.rfind("AVX3_", 0) == 0) return 3;
   if (t == "AVX2") return 2;

@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sysinfo.h"  // BlasKernelIsaClass
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -132,11 +134,7 @@ struct CachedProfile {
 CachedProfile LoadOrMeasureMachine(const std::vector<int>& thread_counts, bool force,
                                    const MeasureSettings& settings = {});
 
-// The SIMD class of an OpenBLAS kernel name (openblas_get_corename): 3 AVX-512 (SkylakeX,
-// Cooperlake, SapphireRapids), 2 AVX2 (Haswell, Zen), 1 AVX (Sandybridge, Bulldozer, ...),
-// 0 generic / SSE (Prescott, Core2, Nehalem, ...), -1 unknown name.
-int BlasKernelIsaClass(const std::string& corename);
-// The same class for a Highway target name ("AVX3" 3, "AVX2" 2, "SSE4" 0).
+// The same class as BlasKernelIsaClass (sysinfo.h) for a Highway target name ("AVX3" 3, "AVX2" 2, "SSE4" 0).
 int IsaClass(const std::string& highway_target);
 
 // Non-empty when the BLAS runs a kernel for a narrower ISA than the widest one in the profile:

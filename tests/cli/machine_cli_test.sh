@@ -59,6 +59,11 @@ if grep -qw avx512f /proc/cpuinfo; then
   OPENBLAS_CORETYPE=Haswell "$cli" machine --threads 1 2>"$tmp/haswell.err" >/dev/null || fail "Haswell run"
   grep -q "OPENBLAS_CORETYPE=Haswell is set" "$tmp/haswell.err" || fail "no warning with Haswell: $(cat "$tmp/haswell.err")"
   grep -q "WARNING" "$tmp/first.err" && fail "warning without OPENBLAS_CORETYPE: $(cat "$tmp/first.err")"
+  # list (and validate, bench, env.json) say it too, without measuring anything.
+  OPENBLAS_CORETYPE=Haswell "$cli" list 2>"$tmp/list.err" >/dev/null || fail "Haswell list"
+  grep -q "'Haswell' kernel (AVX2) on this CPU with AVX-512" "$tmp/list.err" || fail "list: no warning with Haswell: $(cat "$tmp/list.err")"
+  "$cli" list 2>"$tmp/list0.err" >/dev/null || fail "list"
+  grep -q "WARNING" "$tmp/list0.err" && fail "list: warning without OPENBLAS_CORETYPE: $(cat "$tmp/list0.err")"
 fi
 echo "$fails failure(s)"
 [ $fails -eq 0 ]

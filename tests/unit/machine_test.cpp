@@ -184,6 +184,32 @@ TEST_CASE("BlasIsaWarning: a BLAS kernel narrower than the CPU, and only then") 
   CHECK(BlasIsaWarning("Zen", "", avx2).empty());
   CHECK(BlasIsaWarning("SomethingNew", "", avx512).empty());  // unknown: no guess
   CHECK(BlasIsaWarning("Haswell", "", MachineProfile{}).empty());  // nothing measured: nothing to compare
-  CHECK(BlasKernelIsaClass("skylakex") == 3);
+  CHECK(attnbench::BlasKernelIsaClass("skylakex") == 3);
   CHECK(IsaClass("AVX3_DL") == 3);
+}
+
+TEST_CASE("BlasKernelWarning (list, validate, bench, env.json): a BLAS kernel narrower than this CPU, and only then") {
+  attnbench::BlasInfo b;
+  b.library = "OpenBLAS";
+  b.kernel = "SkylakeX";
+  CHECK(attnbench::BlasKernelWarning(b).empty());
+  b.kernel = "SomethingNew";  // unknown: no guess
+  CHECK(attnbench::BlasKernelWarning(b).empty());
+  const int cpu = attnbench::CpuIsaClass();
+  b.kernel = "Haswell";
+  b.coretype_env = "Haswell";
+  if (cpu == 3) {
+    const std::string w = attnbench::BlasKernelWarning(b);
+    CHECK_THAT(w, Catch::Contains("'Haswell' kernel (AVX2) on this CPU with AVX-512") &&
+                      Catch::Contains("OPENBLAS_CORETYPE=Haswell is set") &&
+                      Catch::Contains("set OPENBLAS_CORETYPE=SkylakeX"));
+  } else {
+    CHECK(attnbench::BlasKernelWarning(b).empty());  // Haswell is this CPU's widest (or wider than it)
+  }
+  b.kernel = "Prescott";
+  b.coretype_env = "";
+  if (cpu >= 2)
+    CHECK_THAT(attnbench::BlasKernelWarning(b), Catch::Contains("generic 'Prescott'") && Catch::Contains("does not recognise"));
+  b.coretype_env = "Prescott";  // forced by the user: not "does not recognise"
+  if (cpu >= 2) CHECK_THAT(attnbench::BlasKernelWarning(b), Catch::Contains("OPENBLAS_CORETYPE=Prescott is set"));
 }
