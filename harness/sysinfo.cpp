@@ -54,7 +54,7 @@ std::string BlasKernelWarning(const BlasInfo& info) {
   if (blas == 0 && info.coretype_env.empty())  // a generic kernel: OpenBLAS did not recognise the CPU
     return "WARNING: OpenBLAS runs its generic '" + info.kernel + "' kernel on this CPU with " + wide +
            " (it does not recognise the CPU), several times slower than it can be; "
-           "set OPENBLAS_CORETYPE=" + fix + " (scripts/bench does this for you)";
+           "set OPENBLAS_CORETYPE=" + fix + " (or unset it); attnbench does not change it for you";
   static const char* kNames[] = {"SSE", "AVX", "AVX2", "AVX-512"};
   return "WARNING: OpenBLAS runs its '" + info.kernel + "' kernel (" + kNames[blas] + ") on this CPU with " + wide +
          ", so its SGEMM (and every backend on it) cannot reach the CPU's peak; " +

@@ -1,6 +1,7 @@
 #include "validate.h"
 
 #include "backend_handle.h"
+#include "memory_probe.h"
 
 #include <algorithm>
 #include <bit>
@@ -134,15 +135,19 @@ CheckResult CheckBackend(const LoadedBackend& backend, const ProblemData& data,
     return r;
   }
   const ab_weights w = data.Weights();  // outlives the instance, as the ABI asks
+  // The output is allocated and touched before the probe starts, so what the probe sees
+  // between prepare and the end of run is the backend's alone.
+  AlignedBuffer<float> out(OutputElems(p));
+  Poison(out.data(), out.size());
+  const MemoryProbe probe;
   Prepared prepared = BackendInstance::Prepare(backend, p, w);
   if (!prepared) {
     r.status = Status::kFail;
     r.reason = "prepare failed: " + (prepared.error.empty() ? std::string("no message") : prepared.error);
     return r;
   }
-  AlignedBuffer<float> out(OutputElems(p));
-  Poison(out.data(), out.size());
   const CallResult run = prepared->Run(data.x.data(), out.data());
+  const uint64_t measured = probe.PeakAboveBaseline();
   const size_t ws = prepared->WorkspaceBytes();
   prepared.instance.reset();  // destroy before comparing, as the sequence always did
   if (!run) {
@@ -152,13 +157,16 @@ CheckResult CheckBackend(const LoadedBackend& backend, const ProblemData& data,
   }
   r = CompareOutput(p, out.data(), ref);
   r.workspace_bytes = ws;
+  r.measured_bytes = measured;
+  r.memory_measured = probe.measured();
   return r;
 }
 
 nlohmann::json CheckJson(const CheckResult& r, uint64_t data_seed, size_t rows_checked) {
   return {{"status", StatusName(r.status)}, {"reason", r.reason}, {"max_abs_err", r.max_abs_err},
           {"rel_l2_err", r.rel_l2_err}, {"tol_rel_l2", r.tol.rel_l2}, {"tol_max_abs", r.tol.max_abs},
-          {"rows_checked", rows_checked}, {"workspace_bytes", r.workspace_bytes}, {"data_seed", data_seed}};
+          {"rows_checked", rows_checked}, {"workspace_bytes", r.workspace_bytes},
+          {"measured_bytes", r.measured_bytes}, {"data_seed", data_seed}};
 }
 
 }  // namespace attnbench

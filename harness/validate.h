@@ -56,7 +56,10 @@ struct CheckResult {
   double max_abs_err = 0.0;
   double rel_l2_err = 0.0;
   Tolerance tol;
-  size_t workspace_bytes = 0;
+  size_t workspace_bytes = 0;  // what the backend claims (workspace_bytes)
+  // Peak resident bytes the process gained in prepare + the checked run (memory_probe.h).
+  uint64_t measured_bytes = 0;
+  bool memory_measured = false;
 };
 
 // The bit pattern the output is filled with before run(): a quiet NaN with a payload no

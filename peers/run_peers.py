@@ -38,8 +38,9 @@ Exit code: 0 all checked peers PASS (or SKIPPED/UNSUPPORTED), 1 a FAIL or ERROR,
 """
 import argparse
 import csv
-import json
+import gc
 import itertools
+import json
 import math
 import os
 import platform
@@ -60,7 +61,39 @@ from frameworks.common import head_dim, reference  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The summary.csv columns a peer row fills with its measurements (0 until measured).
 MEASURED = ("median_s", "mean_s", "stddev_s", "cv", "min_s", "repetitions", "iterations", "gflops", "sgemm_gflops",
-            "pct_sgemm", "speedup", "workspace_bytes", "predicted_s", "max_abs_err", "rel_l2_err", "tol_rel_l2")
+            "speedup", "workspace_bytes", "measured_bytes", "predicted_s", "max_abs_err", "rel_l2_err", "tol_rel_l2")
+
+
+class MemoryProbe:
+    """Peak resident memory the process gains from now on: the same method as the host's
+    harness/memory_probe.h (reset the kernel's high-water mark through /proc/self/clear_refs,
+    then VmHWM - VmRSS at the start), so a peer's figure compares with a backend's. A peer's
+    includes the output array the framework returns (the host allocates the backends' output)."""
+
+    def __init__(self):
+        gc.collect()
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+            self.base = self._status("VmRSS")
+        except OSError:
+            self.base = None
+
+    @staticmethod
+    def _status(field):
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+        raise OSError(f"/proc/self/status has no {field}")
+
+    def peak_above_baseline(self):
+        if self.base is None:
+            return 0
+        try:
+            return max(0, self._status("VmHWM") - self.base)
+        except OSError:
+            return 0
 
 
 def max_abs_score(p, x, w):
@@ -300,8 +333,11 @@ def check_and_time(args, grid_args, work):
                 ref = reference.attention(p, x, w64)
                 tol = c["tol_rel_l2_base"] * (1.0 + max_abs_score(p, x, w64))
             try:
+                probe = MemoryProbe()
                 run = peer.prepare(p, x, w, threads)
-                got = np.asarray(run(), dtype=np.float64)
+                out = run()
+                row["measured_bytes"] = probe.peak_above_baseline()
+                got = np.asarray(out, dtype=np.float64)
             except Exception as e:  # noqa: BLE001 - a peer's error is a row, not a crash
                 row.update(status="ERROR", reason=f"{type(e).__name__}: {e}".replace("\n", " ")[:300])
                 rows.append(row)

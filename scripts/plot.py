@@ -3,12 +3,13 @@
 PNG and SVG into DIR/plots/ (each file replaced atomically).
 
   latency_vs_seq_len   median time vs T per backend (log-log)             [seq-sweep]
-  gflops_vs_seq_len    GFLOP/s vs T, the same-run SGEMM rate as ceiling    [seq-sweep]
+  gflops_vs_seq_len    GFLOP/s vs T under the measured FMA peak; best SGEMM dotted [seq-sweep]
   speedup_vs_seq_len   speedup over the baseline backend vs T               [seq-sweep]
   heads_sweep          median time vs H at fixed T (stacked vs split ...)  [heads-sweep]
   workspace_vs_seq_len workspace bytes vs T (log-log)                       [seq-sweep]
   thread_scaling       median time at each thread count per backend         [threads]
   variants             median time of each variant per backend             [variants]
+  roofline             GFLOP/s vs FLOP/byte under the measured peak and bandwidth [every timed cell]
 
 Run with Debian's interpreter (/usr/bin/python3, python3-matplotlib): `attnbench plot DIR`.
 """
@@ -77,8 +78,8 @@ def load(dirname):
     except (OSError, ValueError):
         pass
     for r in rows:
-        for k in ("median_s", "gflops", "sgemm_gflops", "speedup", "stddev_s", "flops"):
-            r[k] = float(r[k] or 0)
+        for k in ("median_s", "gflops", "sgemm_gflops", "speedup", "stddev_s", "flops", "intensity", "pct_peak"):
+            r[k] = float(r.get(k) or 0)
         for k in ("seq_len", "heads", "threads", "workspace_bytes", "batch", "d_in", "d_out"):
             r[k] = int(r[k] or 0)
         r["sections"] = [s for s in r["section"].split(";") if s]
@@ -171,14 +172,19 @@ def plot_seq(p, rows):
     for b, rs in series.items():
         c, m = style(b)
         ax.plot([r["seq_len"] for r in rs], [r["gflops"] for r in rs], color=c, marker=m, linestyle=line(b), label=b)
-    ceilings = sorted({(r["sgemm_gflops"], r["threads"]) for r in timed if r["sgemm_gflops"] > 0})
-    # The library that measured each ceiling (env.json "sgemm" -> "library" per thread count).
+    # The measured FMA peak is the roof; the best SGEMM of the run a dotted reference under it.
+    roofs = machine_roofs(p.env)
+    for t in sorted({r["threads"] for r in timed}):
+        if t in roofs:
+            ax.axhline(roofs[t][0], color="black", linestyle="-", linewidth=1)
+            ax.annotate(f"measured FMA peak {roofs[t][0]:.0f} GFLOP/s ({roofs[t][2]}), {t} thread(s)",
+                        (0.01, roofs[t][0]), xycoords=("axes fraction", "data"), va="bottom", fontsize=8)
     libraries = (p.env.get("sgemm") or {}).get("library") or {}
-    for s, t in ceilings:
+    for s, t in sorted({(r["sgemm_gflops"], r["threads"]) for r in timed if r["sgemm_gflops"] > 0}):
         lib = libraries.get(str(t), "")
-        ax.axhline(s, color="black", linestyle="--", linewidth=1)
-        ax.annotate(f"SGEMM ceiling (same run) {s:.0f} GFLOP/s, {t} thread(s)" + (f", {lib}" if lib else ""),
-                    (0.01, s), xycoords=("axes fraction", "data"), va="bottom", fontsize=8)
+        ax.axhline(s, color="dimgray", linestyle=":", linewidth=1)
+        ax.annotate(f"best SGEMM (reference) {s:.0f} GFLOP/s, {t} thread(s)" + (f", {lib}" if lib else ""),
+                    (0.99, s), xycoords=("axes fraction", "data"), va="top", ha="right", fontsize=7, color="dimgray")
     ax.set_xscale("log", base=2)
     ax.set_xlabel("sequence length T (tokens)")
     ax.set_ylabel("GFLOP/s (FLOP model, docs/benchmarking.md)")
@@ -214,6 +220,61 @@ def plot_seq(p, rows):
     ax.set_ylabel("workspace held by the backend state (MiB)")
     outside_legend(ax, "backend")
     p.save(fig, "workspace_vs_seq_len")
+
+
+def machine_roofs(env):
+    """threads -> (FMA peak GFLOP/s of the widest-measured best ISA, triad GB/s, ISA name) from
+    env.json "machine" (the profile `attnbench machine` measures; docs/machine.md)."""
+    m = env.get("machine") or {}
+    roofs = {}
+    for f in m.get("fma", []):
+        t, g = int(f.get("threads", 0)), float(f.get("gflops", 0))
+        if g > roofs.get(t, (0, 0, ""))[0]:
+            roofs[t] = (g, 0.0, f.get("isa", "?"))
+    for b in m.get("bandwidth", []):
+        t = int(b.get("threads", 0))
+        if b.get("kernel") == "triad" and t in roofs:
+            roofs[t] = (roofs[t][0], max(roofs[t][1], float(b.get("gbytes_per_s", 0))), roofs[t][2])
+    return roofs
+
+
+def plot_roofline(p, rows):
+    """GFLOP/s vs arithmetic intensity (FLOPs / the byte model's minimum bytes), log-log, under
+    the measured roofs: min(FMA peak, bandwidth x intensity). One panel per thread count, one
+    point per timed cell, coloured by backend."""
+    timed = [r for r in rows if r["status"] in TIMED and r["intensity"] > 0 and r["gflops"] > 0]
+    roofs = machine_roofs(p.env)
+    threads = sorted({r["threads"] for r in timed if r["threads"] in roofs})
+    if not threads:
+        return
+    fig, axes = plt.subplots(1, len(threads), figsize=(7 * len(threads), 5), squeeze=False)
+    fig.suptitle("Roofline: every timed cell under the measured peaks\n" + subtitle(p.env), fontsize=11)
+    for ax, t in zip(axes[0], threads):
+        peak, bw, isa = roofs[t]
+        pts = [r for r in timed if r["threads"] == t]
+        lo = min(r["intensity"] for r in pts) / 4
+        hi = max(r["intensity"] for r in pts) * 4
+        if bw > 0:
+            lo = min(lo, peak / bw / 4)
+            ridge = peak / bw
+            xs = [lo, ridge, hi] if lo < ridge < hi else [lo, hi]
+            ax.plot(xs, [min(peak, bw * x) for x in xs], color="black", linewidth=1.5)
+            ax.annotate(f"memory {bw:.1f} GB/s (triad)", (lo, bw * lo), fontsize=8, rotation=0, va="bottom")
+        else:
+            ax.axhline(peak, color="black", linewidth=1.5)
+        ax.annotate(f"FMA peak {peak:.0f} GFLOP/s ({isa})", (hi, peak), fontsize=8, ha="right", va="bottom")
+        for b, rs in by_backend(pts, "intensity").items():
+            c, m = style(b)
+            ax.scatter([r["intensity"] for r in rs], [r["gflops"] for r in rs], color=c, marker=m, label=b,
+                       facecolors="none" if b.startswith("peer-") else c, s=36)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("arithmetic intensity (FLOP per byte of minimum traffic)")
+        ax.set_ylabel("GFLOP/s (FLOP model)")
+        ax.set_title(f"{t} thread(s)", fontsize=10)
+        ax.grid(True, which="both", alpha=0.3)
+    outside_legend(axes[0][-1], "backend (hollow: peers)")
+    p.save(fig, "roofline")
 
 
 def plot_heads(p, rows):
@@ -292,6 +353,7 @@ def main():
     plot_heads(p, rows)
     plot_threads(p, rows)
     plot_variants(p, rows)
+    plot_roofline(p, rows)
     if not p.written:
         print(f"plot.py: nothing to plot in {a.dir} (no timed cells in a known section: seq-sweep, "
               "heads-sweep, threads, variants)", file=sys.stderr)

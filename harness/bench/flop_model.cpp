@@ -20,4 +20,21 @@ FlopCount CountFlops(const ab_problem& p) {
   return f;
 }
 
+ByteCount CountBytes(const ab_problem& p) {
+  const double B = p.batch, T = p.seq_len, din = p.d_in, dout = p.d_out, H = p.heads, f = sizeof(float);
+  ByteCount b;
+  b.input = B * T * din * f;
+  if (p.qkv_proj) b.weights += 3 * din * dout * f;
+  if (p.qkv_proj && p.qkv_bias) b.weights += 3 * dout * f;
+  if (p.out_proj) b.weights += (dout * dout + dout) * f;
+  b.output = B * T * dout * f;
+  b.score_matrices = 4 * B * H * QueryKeyPairs(p) * f;
+  return b;
+}
+
+double ArithmeticIntensity(const ab_problem& p) {
+  const double bytes = CountBytes(p).minimum();
+  return bytes > 0 ? CountFlops(p).total() / bytes : 0;
+}
+
 }  // namespace attnbench::bench

@@ -24,4 +24,24 @@ double QueryKeyPairs(const ab_problem& p);
 
 FlopCount CountFlops(const ab_problem& p);
 
+// The byte model beside it: the fewest bytes any kernel must move between memory and the core
+// for one run() -- read the input and every weight and bias once, write the output once (float32,
+// 4 bytes each). A kernel that keeps everything else in cache (a fused / flash kernel) can reach
+// it; one that writes the T x T score and weight matrices to memory moves score_matrices more.
+// Arithmetic intensity = FLOPs / minimum bytes: the x axis of the roofline.
+struct ByteCount {
+  double input = 0;    // x: B T d_in
+  double weights = 0;  // W_q, W_k, W_v (d_in d_out each), W_o (d_out^2), and the biases used
+  double output = 0;   // out: B T d_out
+  // What materialising the attention matrices costs, for the backends that do: the scores
+  // written and read back, then the weights written and read back (B H pairs, 4 passes).
+  double score_matrices = 0;
+  double minimum() const { return input + weights + output; }
+};
+
+ByteCount CountBytes(const ab_problem& p);
+
+// FLOPs per byte of the minimum traffic (0 when the problem moves no bytes).
+double ArithmeticIntensity(const ab_problem& p);
+
 }  // namespace attnbench::bench

@@ -50,25 +50,7 @@ class MarkdownReporter : public Reporter {
     os << "- **Highway target:** "
        << (EnvString(env, {"highway_target"}).empty() ? "(no highway backend loaded)" : EnvString(env, {"highway_target"}))
        << "\n";
-    os << "- **SGEMM ceiling (same run, fastest library):**";
-    for (const auto& [t, g] : run.sgemm_gflops) {
-      const std::string ts = std::to_string(t);
-      const std::string lib = EnvString(env, {"sgemm", "library", ts.c_str()});
-      os << " " << Fixed(g, 1) << " GFLOP/s at " << t << " thread(s)" << (lib.empty() || lib == "?" ? "" : " (" + lib + ")");
-      // The other libraries' rates at this thread count, for what the BLAS choice is worth.
-      if (env.contains("sgemm") && env["sgemm"].contains("by_library") && env["sgemm"]["by_library"].contains(ts))
-        for (const auto& [name, r] : env["sgemm"]["by_library"][ts].items()) {
-          if (name == lib || !r.is_object()) continue;
-          os << ", " << name << " "
-             << (r.contains("gflops") && r["gflops"].is_number() ? Fixed(r["gflops"].get<double>(), 1) + " GFLOP/s"
-                                                                 : "failed: " + r.value("error", std::string("?")));
-        }
-      os << ";";
-    }
-    if (env.contains("sgemm") && env["sgemm"].contains("unavailable") && env["sgemm"]["unavailable"].is_array())
-      for (const auto& u : env["sgemm"]["unavailable"])
-        if (u.is_string()) os << " not measured: " << u.get<std::string>() << ";";
-    os << "\n";
+    RenderPeaks(os, run);
     os << "- **Compiler:** " << EnvString(env, {"compiler", "id"}) << ", flags `" << EnvString(env, {"compiler", "flags"})
        << "` (" << EnvString(env, {"compiler", "build_type"}) << ")\n";
     os << "- **Commit:** " << EnvString(env, {"git", "commit"})
@@ -91,7 +73,7 @@ class MarkdownReporter : public Reporter {
           for (const auto& [t, g] : r["sgemm_gflops"].items())
             os << " " << (g.is_number() ? Fixed(g.get<double>(), 1) : std::string("?")) << " GFLOP/s at " << t
                << " thread(s);";
-        os << " % SGEMM keeps the first run's ceiling above\n";
+        os << " the SGEMM reference above keeps the first run's rate\n";
       }
     os << "- **Backends:**";
     if (env.contains("backends"))
@@ -101,8 +83,11 @@ class MarkdownReporter : public Reporter {
     RenderPeers(os, env);
     os << "\n";
     os << "GFLOP/s use one FLOP model for every backend (Q/K/V projections, Q.K^T, P.V, output "
-          "projection; causal counts T(T+1)/2 query-key pairs), see docs/benchmarking.md. Speedup = "
-          "baseline median / backend median on the same config. cv = stddev / mean over the repetitions.\n\n";
+          "projection; causal counts T(T+1)/2 query-key pairs), see docs/benchmarking.md. % peak = GFLOP/s / the "
+          "measured FMA peak at the cell's thread count (widest ISA). FLOP/B = FLOPs / the byte model's minimum "
+          "traffic (input, weights, output once): the roofline's x. Memory = peak memory measured in prepare + "
+          "one run / what the backend claims (workspace_bytes). Speedup = baseline median / backend median on the "
+          "same config. cv = stddev / mean over the repetitions.\n\n";
 
     // Sections in order of first appearance; configs in order within each.
     std::vector<std::string> sections;
@@ -127,18 +112,19 @@ class MarkdownReporter : public Reporter {
           return a->timed() && a->median_s < b->median_s;
         });
         os << "### " << key << "\n\n";
-        os << "| # | backend | status | median | cv | GFLOP/s | % SGEMM | speedup | workspace | rel. error |\n";
-        os << "|--:|---|---|--:|--:|--:|--:|--:|--:|--:|\n";
+        os << "| # | backend | status | median | cv | GFLOP/s | % peak | FLOP/B | speedup | memory (measured / claimed) | "
+              "rel. error |\n";
+        os << "|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n";
         int rank = 0;
         for (const Cell* c : cells) {
           if (c->timed()) {
             os << "| " << ++rank << " | " << c->backend << " | " << c->status << " | " << FormatSeconds(c->median_s)
-               << " | " << Fixed(100 * c->cv, 1) << "% | " << Fixed(c->gflops, 2) << " | " << Fixed(c->pct_sgemm, 1)
-               << "% | " << (c->speedup > 0 ? Fixed(c->speedup, 2) + "x" : "-") << " | "
-               << (IsPeer(*c) ? "-" : FormatBytes(c->workspace_bytes)) << " | " << Num(c->rel_l2_err) << " |\n";
+               << " | " << Fixed(100 * c->cv, 1) << "% | " << Fixed(c->gflops, 2) << " | " << PctPeak(*c) << " | "
+               << Fixed(c->intensity, 1) << " | " << (c->speedup > 0 ? Fixed(c->speedup, 2) + "x" : "-") << " | "
+               << MemoryCell(*c) << " | " << Num(c->rel_l2_err) << " |\n";
           } else {
-            os << "| - | " << c->backend << " | " << c->status << " | - | - | - | - | - | - | "
-               << (c->status == "FAIL" ? Num(c->rel_l2_err) : "-") << " |\n";
+            os << "| - | " << c->backend << " | " << c->status << " | - | - | - | - | " << Fixed(c->intensity, 1)
+               << " | - | - | " << (c->status == "FAIL" ? Num(c->rel_l2_err) : "-") << " |\n";
           }
         }
         os << "\n";
@@ -149,6 +135,7 @@ class MarkdownReporter : public Reporter {
       if (!c.timed() || c.status == "MISTRUSTED")
         notes << "| " << c.backend << " | " << ConfigTitle(c.config) << " | " << c.status << " | " << Escape(c.reason)
               << " |\n";
+    RenderFlags(os, run);
     os << "## Not timed, failed or mistrusted\n\n";
     if (notes.str().empty()) {
       os << "Every cell passed validation and was timed.\n";
@@ -160,6 +147,93 @@ class MarkdownReporter : public Reporter {
 
  private:
   static bool IsPeer(const Cell& c) { return c.backend.rfind("peer-", 0) == 0; }
+
+  // The machine's measured roofs (env.json "machine") per thread count, then the best SGEMM as
+  // a reference line: the library and kernel that ran it and what fraction of the peak it is.
+  static void RenderPeaks(std::ostream& os, const BenchRun& run) {
+    const auto& env = run.env;
+    std::map<int, std::pair<double, double>> roofs;  // threads -> (FMA GFLOP/s, triad GB/s)
+    std::map<int, std::string> isa;
+    for (const Cell& c : run.cells)
+      if (c.peak_gflops > 0) roofs[c.config.problem.threads] = {c.peak_gflops, c.bandwidth_gbs};
+    if (env.contains("machine") && env["machine"].is_object() && env["machine"].contains("fma"))
+      for (const auto& f : env["machine"]["fma"])
+        if (f.is_object() && f.value("gflops", 0.0) > 0) {
+          const int t = f.value("threads", 0);
+          if (roofs.count(t) && std::abs(f.value("gflops", 0.0) - roofs[t].first) < 1e-9) isa[t] = f.value("isa", "");
+        }
+    os << "- **Measured peaks** (this machine, same run or its cache; `attnbench machine`, docs/machine.md):";
+    if (roofs.empty()) os << " not measured (no % of peak below)";
+    for (const auto& [t, r] : roofs)
+      os << " " << t << " thread(s): FMA " << Fixed(r.first, 1) << " GFLOP/s" << (isa[t].empty() ? "" : " (" + isa[t] + ")")
+         << ", memory " << Fixed(r.second, 1) << " GB/s (triad);";
+    if (env.contains("machine_source") && env["machine_source"].is_object())
+      os << (env["machine_source"].value("from_cache", false)
+                 ? " " + env["machine_source"].value("note", std::string("cached")) + ", measured " +
+                       EnvString(env, {"machine", "measured_at"})
+                 : " measured now (" + env["machine_source"].value("note", std::string()) + ")");
+    os << "\n";
+    if (const std::string why = EnvString(env, {"machine_source", "disturbed"}); !why.empty() && why != "?")
+      os << "- **WARNING: the peaks were measured while other work had the cores (" << why
+         << "): they are too low, so every % of peak below is too high. Re-measure on a quiet machine: "
+            "`attnbench machine --remeasure`.**\n";
+    os << "- **SGEMM reference** (not a roof: the best SGEMM library measured in this run):";
+    for (const auto& [t, g] : run.sgemm_gflops) {
+      const std::string ts = std::to_string(t);
+      const std::string lib = EnvString(env, {"sgemm", "library", ts.c_str()});
+      os << " " << Fixed(g, 1) << " GFLOP/s at " << t << " thread(s)" << (lib.empty() || lib == "?" ? "" : " (" + lib + ")");
+      if (roofs.count(t) && roofs[t].first > 0) {
+        const double pct = 100 * g / roofs[t].first;
+        os << (pct <= 100 ? " = " + Fixed(pct, 0) + " % of the peak"
+                          : " = above the measured peak, so the peak measurement is wrong");
+      }
+      // The other libraries' rates at this thread count, for what the BLAS choice is worth.
+      if (env.contains("sgemm") && env["sgemm"].contains("by_library") && env["sgemm"]["by_library"].contains(ts))
+        for (const auto& [name, r] : env["sgemm"]["by_library"][ts].items()) {
+          if (name == lib || !r.is_object()) continue;
+          os << ", " << name << " "
+             << (r.contains("gflops") && r["gflops"].is_number() ? Fixed(r["gflops"].get<double>(), 1) + " GFLOP/s"
+                                                                 : "failed: " + r.value("error", std::string("?")));
+        }
+      os << ";";
+    }
+    if (env.contains("sgemm") && env["sgemm"].contains("unavailable") && env["sgemm"]["unavailable"].is_array())
+      for (const auto& u : env["sgemm"]["unavailable"])
+        if (u.is_string()) os << " not measured: " << u.get<std::string>() << ";";
+    os << "\n";
+  }
+
+  // "72.4%", or a pointer to Flags when the rate is above the measured peak (never a figure
+  // above 100 % of it), or "-" when no peak was measured.
+  static std::string PctPeak(const Cell& c) {
+    if (c.above_peak()) return "**above peak**";
+    return c.peak_gflops > 0 ? Fixed(c.pct_peak, 1) + "%" : "-";
+  }
+
+  static std::string MemoryCell(const Cell& c) {
+    const std::string measured = c.measured_bytes > 0 ? FormatBytes(c.measured_bytes) : "0";
+    const std::string claimed = IsPeer(c) ? "-" : FormatBytes(c.workspace_bytes);
+    return measured + " / " + claimed + (c.memory_flag.empty() ? "" : " **over**");
+  }
+
+  // Cells whose figures cannot be taken at face value: a rate above the measured peak (the peak
+  // measurement or the FLOP model is wrong, since the output was validated), memory above the claim.
+  static void RenderFlags(std::ostream& os, const BenchRun& run) {
+    std::ostringstream rows;
+    for (const Cell& c : run.cells) {
+      if (c.above_peak())
+        rows << "| " << c.backend << " | " << ConfigTitle(c.config) << " | above peak | " << Fixed(c.gflops, 1)
+             << " GFLOP/s > the measured FMA peak " << Fixed(c.peak_gflops, 1) << " GFLOP/s at "
+             << c.config.problem.threads
+             << " thread(s): the peak measurement is wrong (re-measure: `bench --remeasure`, `attnbench machine "
+                "--remeasure`), or the backend does less work than the FLOP model counts; no % of peak is printed |\n";
+      if (!c.memory_flag.empty())
+        rows << "| " << c.backend << " | " << ConfigTitle(c.config) << " | memory over claim | " << Escape(c.memory_flag)
+             << " |\n";
+    }
+    if (rows.str().empty()) return;
+    os << "## Flags\n\n| backend | config | flag | detail |\n|---|---|---|---|\n" << rows.str() << "\n";
+  }
 
   // "- **Peers:** `peer-onnxruntime` (onnxruntime 1.32.0: ...); absent: torch" -- what each
   // framework says about itself, so a peer's number is never read without its version.

@@ -29,14 +29,24 @@ struct Cell {
   int64_t iterations = 0;           // iterations per repetition
   double median_s = 0, mean_s = 0, stddev_s = 0, cv = 0, min_s = 0;  // per run() call
   double gflops = 0;                // flops / median
-  double sgemm_gflops = 0;          // same-run SGEMM rate at this thread count
-  double pct_sgemm = 0;             // 100 * gflops / sgemm_gflops
+  double peak_gflops = 0;           // measured FMA peak (best ISA) at this thread count (machine.h)
+  double pct_peak = 0;              // 100 * gflops / peak_gflops: the headline figure
+  double bandwidth_gbs = 0;         // measured memory bandwidth (triad) at this thread count
+  double min_bytes = 0;             // the byte model's minimum traffic of one run (flop_model.h)
+  double score_bytes = 0;           // what writing the T x T matrices to memory adds
+  double intensity = 0;             // flops / min_bytes (FLOP per byte): the roofline's x
+  double sgemm_gflops = 0;          // same-run best SGEMM at this thread count: a reference line
   std::string baseline;             // the baseline backend ("" = none measured here)
   double speedup = 0;               // baseline median / this median (0 = n/a)
-  uint64_t workspace_bytes = 0;
+  uint64_t workspace_bytes = 0;     // what the backend claims (0 for peers: they claim nothing)
+  uint64_t measured_bytes = 0;      // peak memory gained in prepare + one run (memory_probe.h; 0 = not measured)
+  std::string memory_flag;          // non-empty when measured exceeds the claim beyond the margin
   int rotation = 1;                 // input/state copies cycled through (cache policy)
   double predicted_s = 0;           // the budget's prediction of one run() (0 = none)
   bool timed() const { return status == "PASS" || status == "MISTRUSTED"; }
+  // A rate above the measured peak: the peak measurement (or the FLOP model) is wrong, so no
+  // percentage of it is printed.
+  bool above_peak() const { return timed() && peak_gflops > 0 && gflops > peak_gflops; }
   // A cell `bench --resume` keeps instead of running again (everything but ERROR).
   bool finished() const {
     return timed() || status == "FAIL" || status == "SKIPPED" || status == "UNSUPPORTED" || status == "CRASHED" ||

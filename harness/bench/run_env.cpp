@@ -1,7 +1,10 @@
 #include "run_env.h"
 
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 
+#include "../machine/machine.h"
 #include "env_info.h"
 #include "sgemm_ceiling.h"
 
@@ -59,6 +62,64 @@ void PrintBanner(const Sweep& w, const BlasInfo& blas, bool isolated, const std:
   if (!resume_line.empty()) std::fprintf(stderr, "%s\n", resume_line.c_str());
 }
 
+namespace {
+
+// ATTNBENCH_MACHINE_PROFILE=FILE: a profile measured earlier (`attnbench machine --json > FILE`,
+// e.g. on a quiet machine, or once for a whole test suite) instead of measuring now.
+machine::CachedProfile ReadGivenProfile(const std::string& path, const std::vector<int>& thread_counts) {
+  machine::CachedProfile c;
+  c.path = path;
+  c.from_cache = true;
+  c.note = "given by ATTNBENCH_MACHINE_PROFILE";
+  std::ifstream in(path);
+  if (!in) throw InputError("ATTNBENCH_MACHINE_PROFILE=" + path + ": cannot open the file");
+  try {
+    c.profile = nlohmann::json::parse(in).get<machine::MachineProfile>();
+  } catch (const std::exception& e) {
+    throw InputError("ATTNBENCH_MACHINE_PROFILE=" + path + ": not a profile of `attnbench machine --json` (" +
+                     e.what() + ")");
+  }
+  for (int t : thread_counts)
+    if (machine::BestFmaGflops(c.profile, t) <= 0)
+      throw InputError("ATTNBENCH_MACHINE_PROFILE=" + path + " has no FMA peak at " + std::to_string(t) +
+                       " thread(s); measure it with `attnbench machine --threads ...`");
+  return c;
+}
+
+}  // namespace
+
+void MeasureMachineProfile(const Sweep& w, bool force, bool quiet, BenchRun& run) {
+  if (!force && run.env.contains("machine") && run.env["machine"].is_object()) {
+    try {
+      const auto kept = run.env["machine"].get<machine::MachineProfile>();
+      bool covers = true;
+      for (int t : w.thread_counts) covers = covers && machine::BestFmaGflops(kept, t) > 0;
+      if (covers) return;  // a resumed run: the first run's roofs stay
+    } catch (const std::exception&) {
+      // unreadable: measure again below
+    }
+  }
+  machine::CachedProfile c;
+  if (const char* file = std::getenv("ATTNBENCH_MACHINE_PROFILE"); file && *file) {
+    c = ReadGivenProfile(file, w.thread_counts);
+  } else {
+    if (!quiet) std::fprintf(stderr, "machine: measuring or loading the FMA peak and memory bandwidth ...\n");
+    c = machine::LoadOrMeasureMachine(w.thread_counts, force);
+  }
+  run.env["machine"] = c.profile;
+  run.env["machine_source"] = {{"from_cache", c.from_cache}, {"cache_path", c.path}, {"note", c.note},
+                               {"method", "docs/machine.md; `attnbench machine` prints it"},
+                               {"disturbed", machine::DisturbedReason(c.profile)}};
+  const BlasInfo blas = GetBlasInfo();
+  if (const std::string warn = machine::BlasIsaWarning(blas.kernel, blas.coretype_env, c.profile); !warn.empty())
+    run.env["blas"]["kernel_warning"] = warn;
+  if (quiet) return;
+  for (int t : w.thread_counts)
+    std::fprintf(stderr, "machine: %d thread(s): FMA peak %.1f GFLOP/s, memory bandwidth (triad) %.1f GB/s%s\n", t,
+                 machine::BestFmaGflops(c.profile, t), machine::BestBandwidth(c.profile, "triad", t),
+                 c.from_cache ? (" (cached: " + c.path + ")").c_str() : "");
+}
+
 void MeasureCeilings(const Sweep& w, bool quiet, const std::function<bool()>& stop, BenchRun& run,
                      nlohmann::json* resume_entry) {
   const bool resuming = resume_entry != nullptr;
@@ -86,7 +147,7 @@ void MeasureCeilings(const Sweep& w, bool quiet, const std::function<bool()>& st
       const bool best = l.library == r.library;
       std::fprintf(stderr, "SGEMM %d^3 on %d thread(s), %s: %.1f GFLOP/s (median %.1f)%s%s\n", l.n, t,
                    l.library.c_str(), l.gflops, l.median_gflops, best ? " <- the ceiling" : "",
-                   best && resuming ? " (re-measured; % SGEMM keeps the first run's ceiling)" : "");
+                   best && resuming ? " (re-measured; the report keeps the first run's rate)" : "");
     }
   }
   if (resume_entry) (*resume_entry)["sgemm_gflops"] = sgemm_now;

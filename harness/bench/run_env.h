@@ -1,5 +1,5 @@
-// env.json of a bench run: the machine, the timing policy and the SGEMM ceiling the cells are
-// measured against (the ceiling stage runs here, before the cells).
+// env.json of a bench run: the machine, its measured peaks, the timing policy and the SGEMM
+// reference rate (these stages run here, before the cells).
 #pragma once
 
 #include <functional>
@@ -28,6 +28,13 @@ nlohmann::json ResumeEntry(const Sweep& w, size_t kept, size_t to_run, const Iso
 // The stderr banner: preset, sweep size, budget, BLAS (and its warning), peers, resume counts.
 void PrintBanner(const Sweep& w, const BlasInfo& blas, bool isolated, const std::string& peers_line,
                  const std::string& resume_line);
+
+// The machine profile (harness/machine: FMA peak per ISA, memory bandwidth, clock) at every
+// thread count of the plan, from the cache when it has them (force: measured again), into
+// env.json "machine" with where it came from in "machine_source"; the roofs every cell's
+// % of peak and roofline use. A resumed run keeps the first run's profile when it covers the
+// plan's thread counts (a peak measured now would change the earlier cells' percentages).
+void MeasureMachineProfile(const Sweep& w, bool force, bool quiet, BenchRun& run);
 
 // Measures the SGEMM ceiling at every thread count of the plan (every library; the fastest is
 // the ceiling). A count the run has no ceiling for yet gets this one (env.json "sgemm" keeps who

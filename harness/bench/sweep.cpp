@@ -208,26 +208,6 @@ int RotationCount(size_t bytes_per_copy, size_t cold_bytes, bool cold) {
   return static_cast<int>(std::clamp<size_t>(k, 1, 64));
 }
 
-void ComputeDerived(BenchRun& run, const std::string& baseline) {
-  std::map<std::string, double> base;  // config name -> baseline median
-  for (const Cell& c : run.cells)
-    if (c.backend == baseline && c.timed() && c.median_s > 0) base[BenchmarkName("", c.config)] = c.median_s;
-  for (Cell& c : run.cells) {
-    c.flops = CountFlops(c.config.problem).total();
-    auto it = run.sgemm_gflops.find(c.config.problem.threads);
-    c.sgemm_gflops = it == run.sgemm_gflops.end() ? 0 : it->second;
-    if (!c.timed() || c.median_s <= 0) {
-      c.gflops = c.pct_sgemm = c.speedup = 0;
-      continue;
-    }
-    c.gflops = c.flops / c.median_s * 1e-9;
-    c.pct_sgemm = c.sgemm_gflops > 0 ? 100 * c.gflops / c.sgemm_gflops : 0;
-    c.baseline = baseline;
-    auto b = base.find(BenchmarkName("", c.config));
-    c.speedup = b == base.end() ? 0 : b->second / c.median_s;
-  }
-}
-
 std::vector<CellRef> PlanCells(const std::vector<PlannedConfig>& plan,
                                const std::vector<const LoadedBackend*>& backends, const std::string& filter_text) {
   std::optional<std::regex> filter;
@@ -340,6 +320,7 @@ bool RunSweep(const std::vector<PlannedConfig>& plan, const std::vector<CellRef>
     cell.rel_l2_err = r.rel_l2_err;
     cell.tol_rel_l2 = r.tol.rel_l2;
     cell.workspace_bytes = r.workspace_bytes;
+    cell.measured_bytes = r.measured_bytes;
     if (!o.time_cells) {
       finish();
       continue;

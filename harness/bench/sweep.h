@@ -2,7 +2,7 @@
 // validate against the float64 reference (PrepareCase + CheckBackend, validate.h: the same draw,
 // redraw policy and judgement for both commands), then -- unless timing is off (validate) --
 // skip what the budget predicts too slow, time the rest with Google Benchmark, and fill the
-// derived metrics (GFLOP/s, % of SGEMM, speedup vs the baseline).
+// derived metrics (GFLOP/s, % of the measured peak, speedup vs the baseline).
 #pragma once
 
 #include <functional>
@@ -89,7 +89,10 @@ struct SweepOptions {
 bool RunSweep(const std::vector<PlannedConfig>& plan, const std::vector<CellRef>& cells, const SweepOptions& options,
               BenchRun& run, size_t start = 0);
 
-// GFLOP/s, % of SGEMM, speedup vs baseline, from the medians (idempotent).
+// The derived metrics of every cell (derived.cpp, idempotent): GFLOP/s from the median, % of
+// the measured FMA peak at the cell's thread count (env.json "machine"), the byte model and
+// arithmetic intensity, the SGEMM reference rate, speedup vs the baseline, and the memory flag
+// (measured above the claimed workspace, memory_probe.h).
 void ComputeDerived(BenchRun& run, const std::string& baseline);
 
 // Bytes of a config's input, weights and output: one copy of what the cache rotation cycles.

@@ -65,6 +65,7 @@ struct BenchOptions {
   std::string cache = "cold";
   int sgemm_size = 2048;
   bool dry_run = false;
+  bool remeasure = false;  // the machine profile measured again, not from the cache
   bool list_presets = false;
   bool quiet = false;
   bool isolate = false;
@@ -324,6 +325,7 @@ int RunBench(BenchOptions& o, const CLI::App& sub) {
                                std::to_string(w.cells.size()) + " cells finished earlier, " +
                                std::to_string(left.todo.size()) + " to run"
                          : "");
+  MeasureMachineProfile(w, o.remeasure, o.quiet, run);
   MeasureCeilings(w, o.quiet, [&] { return stop() || (resuming && left.todo.empty()); }, run,
                   resuming ? &resume_entry : nullptr);
   if (resuming) run.env["resumes"].push_back(resume_entry);
@@ -387,6 +389,9 @@ void ConfigureBench(CLI::App* sub, BenchOptions& o) {
                   "given again must agree), finished cells are kept, the rest run into the same files")
       ->type_name("DIR")
       ->group(rel);
+  sub->add_flag("--remeasure", o.remeasure,
+                "Measure the machine's FMA peak and memory bandwidth again instead of using the cached profile "
+                "(see `attnbench machine`)");
   sub->add_flag("--dry-run", o.dry_run, "Print the planned configs (with --resume: the cells left) and exit");
   sub->add_flag("--quiet,-q", o.quiet, "No progress on stderr");
   sub->add_flag("--worker", o.worker)->group("");  // internal: the child of --isolate

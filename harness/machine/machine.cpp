@@ -18,6 +18,7 @@
 #include <set>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include "kernels/peak.h"
 #include "sysinfo.h"
@@ -429,6 +430,22 @@ std::string MachineCachePath() {
   return dir + "/attnbench/machine-" + HostName() + "-" + BuildId() + "-" + std::string(hash, 8) + ".json";
 }
 
+namespace {
+
+// Each figure of `into` raised to the same figure of `other` where that is higher (the best of
+// two measurements of the same thread counts).
+void KeepBest(const MachineProfile& other, MachineProfile& into) {
+  for (FmaPeak& f : into.fma)
+    for (const FmaPeak& o : other.fma)
+      if (o.isa == f.isa && o.threads == f.threads && o.gflops > f.gflops) f = o;
+  for (Bandwidth& b : into.bandwidth)
+    for (const Bandwidth& o : other.bandwidth)
+      if (o.kernel == b.kernel && o.threads == b.threads && o.gbytes_per_s > b.gbytes_per_s) b = o;
+  into.duration_s += other.duration_s;
+}
+
+}  // namespace
+
 CachedProfile LoadOrMeasureMachine(const std::vector<int>& thread_counts, bool force, const MeasureSettings& st) {
   CachedProfile c;
   c.path = MachineCachePath();
@@ -458,6 +475,11 @@ CachedProfile LoadOrMeasureMachine(const std::vector<int>& thread_counts, bool f
     }
   }
   MachineProfile fresh = MeasureMachine(missing, st);
+  if (!st.keep_disturbed && !DisturbedReason(fresh).empty()) {
+    // Another process had the cores for part of it: once more, keeping each figure's best.
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    KeepBest(MeasureMachine(missing, st), fresh);
+  }
   if (have_cache) {
     c.profile.fma.insert(c.profile.fma.end(), fresh.fma.begin(), fresh.fma.end());
     c.profile.bandwidth.insert(c.profile.bandwidth.end(), fresh.bandwidth.begin(), fresh.bandwidth.end());
@@ -465,9 +487,31 @@ CachedProfile LoadOrMeasureMachine(const std::vector<int>& thread_counts, bool f
   } else {
     c.profile = std::move(fresh);
   }
-  if (const std::string err = WriteFileReplacing(c.path, nlohmann::json(c.profile).dump(2) + "\n"); !err.empty())
+  if (const std::string why = DisturbedReason(c.profile); !why.empty() && !st.keep_disturbed)
+    c.note += "; not cached: the machine looked busy (" + why + ")";
+  else if (const std::string err = WriteFileReplacing(c.path, nlohmann::json(c.profile).dump(2) + "\n"); !err.empty())
     c.note += "; not cached: " + err;
   return c;
+}
+
+std::string DisturbedReason(const MachineProfile& p) {
+  char buf[256];
+  for (const FmaPeak& wide : p.fma)
+    for (const FmaPeak& narrow : p.fma)
+      if (wide.threads == narrow.threads && IsaClass(wide.isa) > IsaClass(narrow.isa) &&
+          wide.gflops < 0.9 * narrow.gflops) {
+        std::snprintf(buf, sizeof buf, "%s measured %.1f GFLOP/s, below %s's %.1f, at %d thread(s)", wide.isa.c_str(),
+                      wide.gflops, narrow.isa.c_str(), narrow.gflops, wide.threads);
+        return buf;
+      }
+  const double one = BestFmaGflops(p, 1);
+  for (const FmaPeak& f : p.fma)
+    if (f.threads > 1 && one > 0 && BestFmaGflops(p, f.threads) < 0.9 * one) {
+      std::snprintf(buf, sizeof buf, "%d threads measured %.1f GFLOP/s, below 1 thread's %.1f", f.threads,
+                    BestFmaGflops(p, f.threads), one);
+      return buf;
+    }
+  return {};
 }
 
 int IsaClass(const std::string& t) {

@@ -100,6 +100,10 @@ struct MeasureSettings {
   double fma_seconds = 0.01;               // one FMA repetition
   uint64_t min_buffer_bytes = 256ull << 20;  // memory buffers: at least this, and at least 8 x LLC
   int llc_multiple = 8;
+  // A profile that looks disturbed (DisturbedReason) is measured once more and, if it still
+  // does, not cached. true caches it anyway and skips the second measurement (tests whose
+  // 1 ms measurements on a busy machine look disturbed by design).
+  bool keep_disturbed = false;
 };
 
 // Measures everything at each of thread_counts (each >= 1; duplicates are measured once).
@@ -133,6 +137,11 @@ struct CachedProfile {
 // that cannot be written is reported in note, not an error.
 CachedProfile LoadOrMeasureMachine(const std::vector<int>& thread_counts, bool force,
                                    const MeasureSettings& settings = {});
+
+// Why a profile looks measured while other work had the cores ("" when it does not): a wider
+// ISA's FMA peak below a narrower one's at the same thread count, or more threads measuring
+// below one thread. Such a profile is not cached (LoadOrMeasureMachine measures once more first).
+std::string DisturbedReason(const MachineProfile& p);
 
 // The same class as BlasKernelIsaClass (sysinfo.h) for a Highway target name ("AVX3" 3, "AVX2" 2, "SSE4" 0).
 int IsaClass(const std::string& highway_target);

@@ -65,5 +65,34 @@ if grep -qw avx512f /proc/cpuinfo; then
   "$cli" list 2>"$tmp/list0.err" >/dev/null || fail "list"
   grep -q "WARNING" "$tmp/list0.err" && fail "list: warning without OPENBLAS_CORETYPE: $(cat "$tmp/list0.err")"
 fi
+# bench: the profile lands in env.json and report.md; ATTNBENCH_MACHINE_PROFILE gives one, and a
+# bad one is exit 2 with one line naming the variable, before anything is timed.
+tiny=(bench -q --backends naive --variant self --seq-len 4 --d-in 4 --d-out 4 --heads 1 --sgemm-size 16 --benchmark_min_time=0.001 --benchmark_repetitions=2)
+"$cli" machine --threads 1 --json >"$tmp/profile.json" 2>/dev/null || fail "machine --json for bench"
+ATTNBENCH_MACHINE_PROFILE="$tmp/profile.json" "$cli" "${tiny[@]}" --threads 1 --out "$tmp/given" 2>"$tmp/given.err" \
+  || fail "bench with a given profile: $(cat "$tmp/given.err")"
+/usr/bin/python3 - "$tmp/given" "$tmp/profile.json" <<'PY' || fail "env.json / report.md of a bench"
+import csv, json, sys
+env = json.load(open(sys.argv[1] + "/env.json"))
+given = json.load(open(sys.argv[2]))
+assert env["machine_source"]["note"] == "given by ATTNBENCH_MACHINE_PROFILE", env["machine_source"]
+assert env["machine"]["fma"] == given["fma"]
+row = next(csv.DictReader(open(sys.argv[1] + "/summary.csv")))
+peak = max(f["gflops"] for f in given["fma"] if f["threads"] == 1)
+assert abs(float(row["peak_gflops"]) - peak) < 1e-9 * peak, (row["peak_gflops"], peak)
+assert 0 < float(row["pct_peak"]) <= 100 and float(row["intensity"]) > 0
+md = open(sys.argv[1] + "/report.md").read()
+assert "**Measured peaks**" in md and "% peak" in md and "% SGEMM" not in md
+PY
+for bad in "$tmp/no-such-file.json" "$tmp/first.err"; do
+  ATTNBENCH_MACHINE_PROFILE="$bad" "$cli" "${tiny[@]}" --threads 1 --out "$tmp/bad" 2>"$tmp/bad.err"
+  rc=$?
+  [ $rc -eq 2 ] || fail "bad ATTNBENCH_MACHINE_PROFILE=$bad: exit $rc, want 2"
+  [ "$(wc -l <"$tmp/bad.err")" -eq 1 ] && grep -q ATTNBENCH_MACHINE_PROFILE "$tmp/bad.err" \
+    || fail "bad profile: want one line naming the variable: $(cat "$tmp/bad.err")"
+done
+ATTNBENCH_MACHINE_PROFILE="$tmp/profile.json" "$cli" "${tiny[@]}" --threads 2 --out "$tmp/bad2" 2>"$tmp/bad.err"
+[ $? -eq 2 ] && grep -q "no FMA peak at 2 thread" "$tmp/bad.err" || fail "a profile without the thread count: $(cat "$tmp/bad.err")"
+
 echo "$fails failure(s)"
 [ $fails -eq 0 ]

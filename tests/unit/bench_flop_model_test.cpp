@@ -42,3 +42,31 @@ TEST_CASE("causal counts T(T+1)/2 pairs; self counts T^2; heads split head_dim")
   ab_problem h1 = MakeProblem(Variant::kMha, 1, 64, 48, 48, 1), h4 = MakeProblem(Variant::kMha, 1, 64, 48, 48, 4);
   CHECK(CountFlops(h1).total() == CountFlops(h4).total());
 }
+
+TEST_CASE("byte model: GPT-2 small causal MHA at T = 1024, by hand") {
+  const ab_problem p = MakeProblem(Variant::kMha, 1, 1024, 768, 768, 12);
+  REQUIRE(p.qkv_bias == 0);
+  const ByteCount b = CountBytes(p);
+  CHECK(b.input == 4.0 * 1024 * 768);                  // x read once
+  CHECK(b.weights == 4.0 * (3 * 768 * 768 + 768 * 768 + 768));  // W_q, W_k, W_v, W_o, b_o
+  CHECK(b.output == 4.0 * 1024 * 768);
+  CHECK(b.minimum() == 3145728.0 + 9440256.0 + 3145728.0);     // 15.7 MB
+  // scores written + read, weights written + read: 4 passes over 12 heads x 524800 pairs
+  CHECK(b.score_matrices == 4.0 * 4 * 12 * 524800);
+  CHECK(ArithmeticIntensity(p) == Approx(6444023808.0 / 15731712.0));  // ~410 FLOP/B
+}
+
+TEST_CASE("byte model: simplified attention moves only x and out; biases count when used") {
+  const ab_problem s = MakeProblem(Variant::kSimplified, 2, 3, 4, 4, 1);
+  CHECK(CountBytes(s).weights == 0);
+  CHECK(CountBytes(s).minimum() == 4.0 * (2 * 3 * 4 + 2 * 3 * 4));
+  ab_problem biased = MakeProblem(Variant::kSelf, 1, 8, 5, 6, 1);
+  const double without = CountBytes(biased).weights;
+  biased.qkv_bias = 1;
+  CHECK(CountBytes(biased).weights == without + 4.0 * 3 * 6);
+  // A batch of 8 moves 8x the activations but the weights once: intensity grows with B.
+  const ab_problem b1 = MakeProblem(Variant::kMha, 1, 128, 768, 768, 12);
+  const ab_problem b8 = MakeProblem(Variant::kMha, 8, 128, 768, 768, 12);
+  CHECK(CountBytes(b8).weights == CountBytes(b1).weights);
+  CHECK(ArithmeticIntensity(b8) > ArithmeticIntensity(b1));
+}

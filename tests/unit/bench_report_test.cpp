@@ -8,8 +8,10 @@
 #include <sstream>
 
 #include "bench/atomic_file.h"
+#include "bench/flop_model.h"
 #include "bench/report.h"
 #include "bench/sweep.h"
+#include "machine/machine.h"
 
 using namespace attnbench;
 using namespace attnbench::bench;
@@ -17,12 +19,23 @@ namespace fs = std::filesystem;
 
 namespace {
 
+machine::MachineProfile SampleProfile() {
+  machine::MachineProfile p;
+  p.host = "test";
+  p.fma = {{"AVX3", 16, true, 2, 1, 5, 0.01, 400.0}, {"AVX2", 8, true, 2, 1, 5, 0.01, 210.0},
+           {"AVX3", 16, true, 1, 1, 5, 0.01, 200.0}};
+  p.bandwidth = {{"triad", 2, 5, 0.1, 20.0}, {"read", 2, 5, 0.1, 25.0}};
+  return p;
+}
+
 BenchRun SampleRun() {
   BenchRun run;
   run.env = {{"cpu", {{"model", "Test CPU"}, {"cores", 2}, {"isa", "avx2"}}},
              {"blas", {{"library", "OpenBLAS"}, {"version", "0.3.21"}, {"kernel", "Prescott"}}},
              {"backends", {{"naive", ""}, {"blas", "kernel Prescott"}}}};
   run.sgemm_gflops[2] = 100.0;
+  // A measured machine: 2 threads peak at 400 GFLOP/s (AVX3) and move 20 GB/s.
+  run.env["machine"] = nlohmann::json(SampleProfile());
   const Config cfg{Variant::kMha, MakeProblem(Variant::kMha, 1, 128, 64, 64, 4)};
   Config c2 = cfg;
   c2.problem.threads = 2;
@@ -62,16 +75,62 @@ BenchRun SampleRun() {
 
 }  // namespace
 
-TEST_CASE("derived metrics: GFLOP/s, % of SGEMM, speedup vs baseline") {
+TEST_CASE("derived metrics: GFLOP/s, % of the measured peak, byte model, speedup vs baseline") {
   const BenchRun run = SampleRun();
   const Cell& blas = run.cells[0];
   const Cell& naive = run.cells[1];
   CHECK(blas.gflops == Approx(blas.flops / 0.001 * 1e-9));
-  CHECK(blas.pct_sgemm == Approx(100 * blas.gflops / 100.0));
+  CHECK(blas.peak_gflops == 400.0);  // the widest ISA at the cell's 2 threads, not the 1-thread figure
+  CHECK(blas.pct_peak == Approx(100 * blas.gflops / 400.0));
+  CHECK(blas.bandwidth_gbs == 20.0);
+  CHECK(blas.sgemm_gflops == 100.0);  // the reference line, not the denominator
+  CHECK(blas.min_bytes == CountBytes(blas.config.problem).minimum());
+  CHECK(blas.intensity == Approx(blas.flops / blas.min_bytes));
+  CHECK(run.cells[2].intensity == blas.intensity);  // a config's figure, timed or not
+  CHECK(!blas.above_peak());
   CHECK(blas.speedup == Approx(1.0));
   CHECK(naive.speedup == Approx(0.25));
   CHECK(run.cells[2].speedup == 0);
   CHECK(run.cells[2].gflops == 0);
+}
+
+TEST_CASE("no % of peak is printed above 100 %: the report says the peak measurement is wrong") {
+  BenchRun run = SampleRun();
+  run.cells[0].median_s = run.cells[0].flops / 500e9;  // 500 GFLOP/s on a 400 GFLOP/s machine
+  ComputeDerived(run, "blas");
+  REQUIRE(run.cells[0].above_peak());
+  const std::string md = MakeReporter("markdown")->Render(run);
+  CHECK(md.find("**above peak**") != std::string::npos);
+  CHECK(md.find("125.0%") == std::string::npos);
+  CHECK(md.find("the peak measurement is wrong") != std::string::npos);
+  // Without a measured machine there is no percentage at all, rather than one of something else.
+  run.env.erase("machine");
+  ComputeDerived(run, "blas");
+  CHECK(run.cells[0].peak_gflops == 0);
+  CHECK(run.cells[0].pct_peak == 0);
+  CHECK(!run.cells[0].above_peak());
+}
+
+TEST_CASE("measured memory above the claimed workspace is flagged, within the margin it is not") {
+  BenchRun run = SampleRun();
+  run.cells[0].workspace_bytes = 1 << 20;
+  run.cells[0].measured_bytes = 3 << 20;  // 2 MiB over a 1 MiB claim: inside the 4 MiB margin
+  run.cells[1].workspace_bytes = 1 << 20;
+  run.cells[1].measured_bytes = 70 << 20;  // 64 MiB the backend did not report
+  ComputeDerived(run, "blas");
+  CHECK(run.cells[0].memory_flag.empty());
+  CHECK(run.cells[1].memory_flag.find("70.0 MiB measured") != std::string::npos);
+  const std::string md = MakeReporter("markdown")->Render(run);
+  CHECK(md.find("70 MiB / 1 MiB **over**") != std::string::npos);
+  CHECK(md.find("memory over claim") != std::string::npos);
+  // A peer claims nothing, so it is never flagged; its measured figure is still shown.
+  run.cells[1].backend = "peer-torch";
+  ComputeDerived(run, "blas");
+  CHECK(run.cells[1].memory_flag.empty());
+  // The flag survives the CSV (and so the --isolate worker's hand-over).
+  run.cells[1].backend = "naive";
+  ComputeDerived(run, "blas");
+  CHECK(ParseSummaryCsv(MakeReporter("csv")->Render(run))[1].memory_flag == run.cells[1].memory_flag);
 }
 
 TEST_CASE("summary.csv round trip keeps every field") {
@@ -96,6 +155,9 @@ TEST_CASE("summary.csv round trip keeps every field") {
     CHECK(y.gflops == x.gflops);
     CHECK(y.speedup == x.speedup);
     CHECK(y.workspace_bytes == x.workspace_bytes);
+    CHECK(y.measured_bytes == x.measured_bytes);
+    CHECK(y.pct_peak == x.pct_peak);
+    CHECK(y.intensity == x.intensity);
     CHECK(y.rotation == x.rotation);
     CHECK(y.rel_l2_err == x.rel_l2_err);
   }

@@ -25,6 +25,7 @@ MeasureSettings Quick() {
   s.fma_seconds = 0.001;
   s.min_buffer_bytes = 3u << 20;
   s.llc_multiple = 0;
+  s.keep_disturbed = true;  // 1 ms runs on a busy machine: the cache logic is under test, not the figures
   return s;
 }
 
@@ -160,6 +161,24 @@ TEST_CASE("An unwritable cache is a note, not an error") {
   CHECK_FALSE(c.from_cache);
   CHECK(c.note.find("not cached") != std::string::npos);
   CHECK(BestFmaGflops(c.profile, 1) > 0);
+}
+
+TEST_CASE("DisturbedReason: a wider ISA below a narrower one, or more threads below one thread") {
+  MachineProfile quiet;
+  quiet.fma = {{"AVX3", 16, true, 1, 1, 5, 1.0, 177.0}, {"AVX2", 8, true, 1, 1, 5, 1.0, 111.0},
+               {"AVX3", 16, true, 2, 1, 5, 1.0, 353.0}, {"AVX2", 8, true, 2, 1, 5, 1.0, 220.0}};
+  CHECK(DisturbedReason(quiet).empty());
+  MachineProfile zen4 = quiet;  // AVX-512 at the AVX2 rate (double-pumped): not a disturbance
+  zen4.fma[0].gflops = 108.0;
+  CHECK(DisturbedReason(zen4).empty());
+  MachineProfile wide_low = quiet;
+  wide_low.fma[2].gflops = 57.0;  // AVX3 at 2 threads below AVX2's 220
+  CHECK_THAT(DisturbedReason(wide_low), Catch::Contains("AVX3 measured 57.0") && Catch::Contains("at 2 thread"));
+  MachineProfile threads_low = quiet;
+  threads_low.fma[2].gflops = 150.0;
+  threads_low.fma[3].gflops = 140.0;  // 2 threads below 1 thread's 177
+  CHECK_THAT(DisturbedReason(threads_low), Catch::Contains("2 threads measured 150.0"));
+  CHECK(DisturbedReason(MachineProfile{}).empty());
 }
 
 TEST_CASE("BlasIsaWarning: a BLAS kernel narrower than the CPU, and only then") {
