@@ -9,6 +9,7 @@
 
 #include "../sysinfo.h"
 #include "env_info.h"
+#include "shard.h"
 #include "timing.h"
 
 namespace attnbench::bench {
@@ -77,6 +78,12 @@ std::vector<std::string> Sweep::CellNames() const {
   return names;
 }
 
+std::vector<std::string> Sweep::SweepCellNames() const {
+  std::vector<std::string> names;
+  for (const auto& c : sweep_cells) names.push_back(c.name);
+  return names;
+}
+
 Sweep PlanSweep(const SweepSpec& spec, const BackendLoader& load_backends) {
   Sweep w;
   w.spec = spec;
@@ -96,7 +103,8 @@ Sweep PlanSweep(const SweepSpec& spec, const BackendLoader& load_backends) {
   }
   w.backends = load_backends(spec, *w.reg);
   w.baseline = ResolveBaseline(spec.baseline, w.backends);
-  w.cells = PlanCells(w.plan, w.backends, filter);
+  w.sweep_cells = PlanCells(w.plan, w.backends, filter);
+  w.cells = ShardCells(w.plan, w.sweep_cells, w.so.timing, spec.budget_s, {spec.shard_index, spec.shard_count});
   for (const auto& pc : w.plan)
     if (std::find(w.thread_counts.begin(), w.thread_counts.end(), pc.config.problem.threads) == w.thread_counts.end())
       w.thread_counts.push_back(pc.config.problem.threads);
@@ -116,7 +124,11 @@ void PrintDryRun(const Sweep& w, const DryRunResume* resume, const std::string& 
   std::printf("preset %s: %zu configs x %zu backends, budget %gs per cell, %d repetitions, min_time %gs\n",
               w.spec.PresetName().c_str(), w.plan.size(), w.backends.size(), w.spec.budget_s, w.so.timing.repetitions,
               w.so.timing.min_time);
-  if (resume) {
+  if (w.spec.shard_count > 1 && !resume) {
+    std::printf("shard %d/%d: %zu of the sweep's %zu cells:\n", w.spec.shard_index, w.spec.shard_count, w.cells.size(),
+                w.sweep_cells.size());
+    for (const auto& c : w.cells) std::printf("  %s\n", c.name.c_str());
+  } else if (resume) {
     std::printf("resume %s: %zu of %zu cells finished; to run:\n", resume->out.c_str(), resume->kept, w.cells.size());
     for (const auto& c : resume->todo) std::printf("  %s\n", c.name.c_str());
   } else {

@@ -18,11 +18,13 @@ struct Sweep {
   std::vector<PlannedConfig> plan;
   std::unique_ptr<PluginRegistry> reg = std::make_unique<PluginRegistry>();
   std::vector<const LoadedBackend*> backends;
-  std::vector<CellRef> cells;  // every cell, in order
+  std::vector<CellRef> cells;  // every cell, in order (a shard: its part, shard.h)
+  std::vector<CellRef> sweep_cells;  // every cell of the whole sweep (== cells unless sharded)
   std::string baseline;        // resolved: "" = no speedups
   SweepOptions so;
   std::vector<int> thread_counts;  // of the plan, in order of first appearance
   std::vector<std::string> CellNames() const;
+  std::vector<std::string> SweepCellNames() const;
 };
 
 // Loads the spec's plugins into reg and returns the selected backends (the CLI's rules: refused

@@ -17,6 +17,9 @@ namespace attnbench::bench {
 class ResultsDir {
  public:
   ResultsDir(std::string out, const Sweep& w);
+  // A run put together from others (merge.h): the baseline and each cell's place given.
+  ResultsDir(std::string out, std::string baseline, std::map<std::string, size_t> position)
+      : out_(std::move(out)), baseline_(std::move(baseline)), position_(std::move(position)) {}
   const std::string& path() const { return out_; }
   // Derived metrics, cells sorted into sweep order (peers after the backends of their config),
   // every report file replaced atomically.

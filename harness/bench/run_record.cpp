@@ -43,13 +43,16 @@ std::string SweepSpec::PresetName() const {
 nlohmann::json SweepSpecJson(const SweepSpec& s) {
   nlohmann::json sections = nlohmann::json::array();
   for (const auto& sec : s.sections) sections.push_back(SectionJson(sec));
-  return {{"plugins", s.plugins},       {"no_default_plugins", s.no_default_plugins},
+  nlohmann::json j = {{"plugins", s.plugins},       {"no_default_plugins", s.no_default_plugins},
           {"backends", s.backends},     {"preset", s.preset},
           {"sections", sections},       {"budget_s", s.budget_s},
           {"baseline", s.baseline},     {"sample_rows", s.sample_rows},
           {"data_seed", s.data_seed},   {"cache", s.cache},
           {"sgemm_size", s.sgemm_size}, {"peers", s.peers},
           {"benchmark_args", s.benchmark_args}};
+  // Only a shard records it, so an unsharded run's sweep.json is what it always was.
+  if (s.shard_count > 1) j["shard"] = {{"index", s.shard_index}, {"count", s.shard_count}};
+  return j;
 }
 
 SweepSpec SweepSpecFromJson(const nlohmann::json& j) {
@@ -68,6 +71,13 @@ SweepSpec SweepSpecFromJson(const nlohmann::json& j) {
     s.sgemm_size = j.at("sgemm_size").get<int>();
     s.peers = j.at("peers").get<std::string>();
     s.benchmark_args = j.at("benchmark_args").get<std::vector<std::string>>();
+    if (j.contains("shard")) {
+      s.shard_index = j.at("shard").at("index").get<int>();
+      s.shard_count = j.at("shard").at("count").get<int>();
+      if (s.shard_count < 1 || s.shard_index < 0 || s.shard_index >= s.shard_count)
+        throw InputError("sweep spec: shard " + std::to_string(s.shard_index) + "/" + std::to_string(s.shard_count) +
+                         " is not i/N with 0 <= i < N");
+    }
   } catch (const nlohmann::json::exception& e) {
     throw InputError(std::string("sweep spec: ") + e.what());
   }
@@ -75,13 +85,15 @@ SweepSpec SweepSpecFromJson(const nlohmann::json& j) {
 }
 
 nlohmann::json SweepRecordJson(const SweepRecord& r) {
-  return {{"format", kFormat},
+  nlohmann::json j = {{"format", kFormat},
           {"note", "written by `attnbench bench` when the run starts; `attnbench bench --resume DIR` re-derives "
                    "the sweep from it"},
           {"started", r.started},
           {"cores", r.cores},
           {"spec", SweepSpecJson(r.spec)},
           {"cells", r.cells}};
+  if (!r.sweep_cells.empty()) j["sweep_cells"] = r.sweep_cells;
+  return j;
 }
 
 SweepRecord ReadSweepRecord(const std::string& dir) {
@@ -102,6 +114,7 @@ SweepRecord ReadSweepRecord(const std::string& dir) {
     r.started = j.value("started", "");
     r.cores = j.value("cores", 0);
     r.cells = j.at("cells").get<std::vector<std::string>>();
+    if (j.contains("sweep_cells")) r.sweep_cells = j.at("sweep_cells").get<std::vector<std::string>>();
     r.spec = SweepSpecFromJson(j.at("spec"));
   } catch (const std::exception& e) {
     throw InputError("--resume: " + file.string() + ": " + e.what());
@@ -113,6 +126,12 @@ std::vector<std::string> SpecDifferences(const SweepSpec& recorded, const SweepS
   std::vector<std::string> out;
   Diff("", SweepSpecJson(recorded), SweepSpecJson(now), out);
   return out;
+}
+
+SweepSpec UnshardedSpec(SweepSpec s) {
+  s.shard_index = 0;
+  s.shard_count = 1;
+  return s;
 }
 
 }  // namespace attnbench::bench

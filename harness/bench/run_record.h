@@ -27,6 +27,7 @@ struct SweepSpec {
   int sgemm_size = 2048;
   std::string peers = "none";
   std::vector<std::string> benchmark_args;  // the --benchmark_* flags, as given
+  int shard_index = 0, shard_count = 1;     // --shard i/N (shard.h); count 1 = the whole sweep
   std::string PresetName() const;           // "default", or "(command line)"
 };
 
@@ -34,7 +35,9 @@ struct SweepRecord {
   std::string started;             // UTC timestamp
   int cores = 0;                   // "all" threads meant this many
   SweepSpec spec;
-  std::vector<std::string> cells;  // every cell's name, in sweep order
+  std::vector<std::string> cells;  // every cell's name, in sweep order (a shard: its own cells)
+  std::vector<std::string> sweep_cells;  // a shard: every cell of the whole sweep, in order (merge
+                                         // orders the shards' rows by it); empty otherwise
 };
 
 nlohmann::json SweepSpecJson(const SweepSpec& s);
@@ -47,5 +50,8 @@ SweepRecord ReadSweepRecord(const std::string& dir);
 // Where two specs differ, one line each: "budget_s: 30 recorded, 10 now",
 // "sections[0].grid.seq_len: \"8,12\" recorded, \"8\" now". Empty when equal.
 std::vector<std::string> SpecDifferences(const SweepSpec& recorded, const SweepSpec& now);
+
+// The spec of the whole sweep a shard belongs to (shard fields reset): what shards of one run share.
+SweepSpec UnshardedSpec(SweepSpec s);
 
 }  // namespace attnbench::bench

@@ -26,6 +26,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 
 #include "../bench/atomic_file.h"
 #include "../bench/cell_runner.h"
@@ -38,6 +39,8 @@
 #include "../bench/resume.h"
 #include "../bench/run_env.h"
 #include "../bench/run_record.h"
+#include "../bench/shard.h"
+#include "../history/history.h"
 #include "../isolate.h"
 #include "../problem_keys.h"
 #include "../sysinfo.h"
@@ -73,6 +76,9 @@ struct BenchOptions {
   std::string peers = "none";  // --peers: none, auto or a list (peers.h)
   std::string peers_python;    // --peers-python
   std::string resume;  // --resume DIR
+  std::string shard;   // --shard i/N
+  std::string db;      // --db PATH ("" = the default, history.h)
+  bool no_db = false;  // --no-db
   bool worker = false;  // hidden: the child of --isolate
   size_t start = 0;     // hidden
   std::string cells;    // hidden: the worker's cells, "0-5,7" (indices into the sweep's cell list)
@@ -85,7 +91,7 @@ const std::vector<std::string>& SweepFlags() {
   static const std::vector<std::string> f = [] {
     std::vector<std::string> v = {"--plugin", "--no-default-plugins", "--backends"};
     for (const auto& g : GridFlagNames()) v.push_back(g);
-    v.insert(v.end(), {"--budget", "--baseline", "--sample-rows", "--data-seed", "--cache", "--sgemm-size", "--peers"});
+    v.insert(v.end(), {"--budget", "--baseline", "--sample-rows", "--data-seed", "--cache", "--sgemm-size", "--peers", "--shard"});
     return v;
   }();
   return f;
@@ -150,6 +156,11 @@ SweepSpec ApplyFlags(SweepSpec s, const BenchOptions& o, const CLI::App& sub) {
   if (sub.count("--cache")) s.cache = o.cache;
   if (sub.count("--sgemm-size")) s.sgemm_size = o.sgemm_size;
   if (sub.count("--peers")) s.peers = o.peers;
+  if (sub.count("--shard")) {
+    const ShardSpec sh = ParseShard(o.shard);
+    s.shard_index = sh.index;
+    s.shard_count = sh.count;
+  }
   for (const auto& e : sub.remaining())
     if (std::find(s.benchmark_args.begin(), s.benchmark_args.end(), e) == s.benchmark_args.end())
       s.benchmark_args.push_back(e);
@@ -212,7 +223,8 @@ Start PlanFreshRun(const BenchOptions& o, const CLI::App& sub) {
     return SelectBackends(reg, spec.backends);
   });
   s.out = o.out.empty() ? "results/" + LocalDate() + "-" + HostName() : o.out;
-  s.record = {UtcTimestamp(), CpuCount(), s.w.spec, s.w.CellNames()};
+  s.record = {UtcTimestamp(), CpuCount(), s.w.spec, s.w.CellNames(), {}};
+  if (s.w.spec.shard_count > 1) s.record.sweep_cells = s.w.SweepCellNames();
   return s;
 }
 
@@ -245,6 +257,25 @@ int RunWorker(const BenchOptions& o) {
   run.gbench = {{"context", nullptr}, {"benchmarks", nlohmann::json::array()}};
   run.cells = ReadFinishedRows(o.resume);  // earlier results seed the budget's predictions
   return RunAsWorker(w.plan, w.cells, o.cells, o.start, w.so, run);
+}
+
+// Where the run is recorded: --db, else a shard's own run directory (shards never share one
+// database file: history.h says why), else results/attnbench.db.
+std::string HistoryPath(const BenchOptions& o, const Sweep& w, const std::string& out) {
+  if (!o.db.empty()) return o.db;
+  if (w.spec.shard_count > 1) return (fs::path(out) / "attnbench.db").string();
+  return history::DefaultDbPath();
+}
+
+// Records the run when every cell of its sweep has a row (a run cut short is recorded by the
+// resume that finishes it).
+void RecordRun(history::HistoryDb& db, const Sweep& w, const Start& s, const BenchRun& run) {
+  std::set<std::string> rows;
+  for (const auto& c : run.cells) rows.insert(c.name);
+  for (const auto& c : w.cells)
+    if (!rows.count(c.name)) return;
+  const int64_t id = db.Record({w.spec.shard_count > 1 ? "shard" : "bench", s.out, s.record, &run});
+  std::printf("history: run %lld in %s\n", static_cast<long long>(id), db.path().c_str());
 }
 
 void PrepareOutDir(const std::string& out) {
@@ -285,6 +316,10 @@ int RunBench(BenchOptions& o, const CLI::App& sub) {
   }
   if (!(o.timeout > 0)) throw InputError("--timeout must be > 0 seconds");
   if (o.worker) return RunWorker(o);
+  // A shard started again on its own --out (a requeued Slurm task, a retried CI job) continues
+  // what it left there, exactly as --resume would (the same flags must agree with sweep.json).
+  if (sub.count("--shard") && o.resume.empty() && !o.out.empty() && fs::is_regular_file(fs::path(o.out) / "sweep.json"))
+    o.resume = o.out;
   const bool resuming = !o.resume.empty();
   Start s = resuming ? PlanResumedRun(o, sub) : PlanFreshRun(o, sub);
   Sweep& w = s.w;
@@ -301,6 +336,9 @@ int RunBench(BenchOptions& o, const CLI::App& sub) {
   }
 
   PrepareOutDir(s.out);
+  // Opened now, so a bad --db is refused before anything runs; written once, when the run is whole.
+  std::unique_ptr<history::HistoryDb> db;
+  if (!o.no_db) db = std::make_unique<history::HistoryDb>(HistoryPath(o, w, s.out));
   auto stop = [] { return InterruptSignal() != 0; };
   const IsolationSetting isolation{o.isolate, o.timeout};
   if (resuming && s.prev.env.is_object())
@@ -334,14 +372,18 @@ int RunBench(BenchOptions& o, const CLI::App& sub) {
   size_t ran = 0;
   if (!stop() && !left.todo.empty()) ran = RunCellsLeft(w, left, o, s.out, stop, dir, run);
   dir.Save(run);
-  if (!stop() && !peers.empty()) {
+  // Sharded, the peers run once, in shard 0, on every config (a peer row in every shard would be
+  // a cell in two shards).
+  if (!stop() && !peers.empty() && w.spec.shard_index == 0) {
     AddPeerRows(peers, w, o.quiet, stop, dir, run);
     dir.Save(run);
   }
-  return PrintSummary(run, w, s.out,
-                      resuming ? "resumed: " + std::to_string(left.kept.size()) +
-                                     " cells kept from the earlier run, " + std::to_string(ran) + " run now"
-                               : "");
+  const int rc = PrintSummary(run, w, s.out,
+                              resuming ? "resumed: " + std::to_string(left.kept.size()) +
+                                             " cells kept from the earlier run, " + std::to_string(ran) + " run now"
+                                       : "");
+  if (db && !stop()) RecordRun(*db, w, s, run);
+  return rc;
 }
 
 void ConfigureBench(CLI::App* sub, BenchOptions& o) {
@@ -392,6 +434,17 @@ void ConfigureBench(CLI::App* sub, BenchOptions& o) {
   sub->add_flag("--remeasure", o.remeasure,
                 "Measure the machine's FMA peak and memory bandwidth again instead of using the cached profile "
                 "(see `attnbench machine`)");
+  sub->add_option("--shard", o.shard,
+                  "Run only part i of N (0-based) of the sweep's cells: a deterministic split balanced by predicted "
+                  "cost (FLOP model, budget), the same in every shard; --out gets a complete run directory of that "
+                  "part, and a shard started again on an --out holding its results resumes it. `attnbench merge` "
+                  "joins the N directories (docs/scale-out.md)")
+      ->type_name("i/N");
+  sub->add_option("--db", o.db,
+                  "Record the finished run into this SQLite history (default: results/attnbench.db; a --shard run: "
+                  "attnbench.db in its --out, which merge imports); `attnbench history` lists it")
+      ->type_name("PATH");
+  sub->add_flag("--no-db", o.no_db, "Do not record the run in the history");
   sub->add_flag("--dry-run", o.dry_run, "Print the planned configs (with --resume: the cells left) and exit");
   sub->add_flag("--quiet,-q", o.quiet, "No progress on stderr");
   sub->add_flag("--worker", o.worker)->group("");  // internal: the child of --isolate

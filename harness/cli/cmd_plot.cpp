@@ -14,10 +14,27 @@ namespace {
 struct PlotOptions {
   std::string dir;
   std::string formats = "png,svg";
+  bool history = false;  // --history: scripts/plot_history.py on the SQLite history
+  std::string db, backend, config, host, out;
 };
+
+int RunHistoryPlot(const PlotOptions& o) {
+  namespace fs = std::filesystem;
+  const std::string db = o.db.empty() ? "results/attnbench.db" : o.db;
+  if (!fs::is_regular_file(db)) throw InputError("plot --history: no history database at '" + db + "' (--db PATH)");
+  if (o.backend.empty() || o.config.empty() || o.out.empty())
+    throw InputError("plot --history needs --backend, --config and --out");
+  std::vector<std::string> args = {db, "--backend", o.backend, "--config", o.config, "--out", o.out};
+  if (!o.host.empty()) args.insert(args.end(), {"--host", o.host});
+  const int rc = bench::RunPythonScript("plot_history.py", args);
+  if (rc == 127) std::cerr << "attnbench plot: could not start the Python interpreter (set ATTNBENCH_PYTHON)\n";
+  return rc == 0 ? kExitOk : rc == 2 ? kExitBadInput : kExitFailed;
+}
 
 int RunPlot(const PlotOptions& o) {
   namespace fs = std::filesystem;
+  if (o.history) return RunHistoryPlot(o);
+  if (o.dir.empty()) throw InputError("plot: give a results DIR (or --history)");
   if (!fs::is_regular_file(fs::path(o.dir) / "summary.csv"))
     throw InputError("plot: '" + o.dir + "' is not a bench results directory (no summary.csv)");
   if (o.formats.empty()) throw InputError("--formats: empty");
@@ -34,8 +51,18 @@ void AddPlotCommand(CLI::App& app, int& rc) {
       "plot",
       "Draw the plots of a bench results directory into DIR/plots/ (PNG and SVG): latency, GFLOP/s with the SGEMM "
       "ceiling, speedup, heads sweep, workspace, thread scaling. Needs /usr/bin/python3 with matplotlib.");
-  sub->add_option("DIR", o.dir, "A results directory written by `attnbench bench`")->required();
+  sub->add_option("DIR", o.dir, "A results directory written by `attnbench bench`");
   sub->add_option("--formats", o.formats, "Comma list of image formats")->capture_default_str();
+  const char* h = "History (scripts/plot_history.py)";
+  sub->add_flag("--history", o.history,
+                "Instead of DIR: one backend's median on one config across the runs of the SQLite history, in date "
+                "order, labelled by commit")
+      ->group(h);
+  sub->add_option("--db", o.db, "The history (default: results/attnbench.db)")->type_name("PATH")->group(h);
+  sub->add_option("--backend", o.backend, "The backend drawn")->group(h);
+  sub->add_option("--config", o.config, "Text in the config's name (exactly one config must match)")->group(h);
+  sub->add_option("--host", o.host, "Only runs of this host (default: every host, one line each)")->group(h);
+  sub->add_option("--out", o.out, "The image file (.png or .svg)")->group(h);
   sub->callback([&rc] { rc = RunPlot(o); });
 }
 

@@ -13,6 +13,8 @@ void AddBenchCommand(CLI::App& app, int& rc);
 void AddPlotCommand(CLI::App& app, int& rc);
 void AddCompareCommand(CLI::App& app, int& rc);
 void AddMachineCommand(CLI::App& app, int& rc);
+void AddMergeCommand(CLI::App& app, int& rc);
+void AddHistoryCommand(CLI::App& app, int& rc);
 void AddPeersManifestCommand(CLI::App& app, int& rc);  // internal: peers/run_peers.py
 
 }  // namespace attnbench::cli

@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   cli::AddPlotCommand(app, rc);
   cli::AddCompareCommand(app, rc);
   cli::AddMachineCommand(app, rc);
+  cli::AddMergeCommand(app, rc);
+  cli::AddHistoryCommand(app, rc);
   cli::AddPeersManifestCommand(app, rc);
   try {
     app.parse(argc, argv);
