@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "../grid.h"
+#include "../machine/machine.h"
 #include "atomic_file.h"
 #include "env_info.h"
 #include "report.h"
@@ -221,6 +222,7 @@ MergedRun MergeHosts(const std::vector<RunDir>& runs, const MergeOptions& o) {
     // Each host's derived metrics against its own ceiling and its own baseline, before renaming.
     BenchRun one;
     one.cells = r.cells;
+    one.env = r.env;  // its own machine profile: % of peak against the host's own measured peak
     if (r.env.contains("sgemm_gflops") && r.env["sgemm_gflops"].is_object())
       for (const auto& [t, g] : r.env["sgemm_gflops"].items())
         if (g.is_number()) one.sgemm_gflops[std::stoi(t)] = g.get<double>();
@@ -291,9 +293,10 @@ std::string RenderHostsReport(const MergedRun& m) {
   std::ostringstream os;
   os << "# attnbench report: " << m.hosts.size() << " hosts side by side\n\n";
   os << "Each host is a series, like a backend: rows are `backend@host`, each measured and derived "
-        "(GFLOP/s, % of its SGEMM ceiling, speedup over its own baseline) on its own host.\n\n";
-  os << "| host | CPU | cores | ISA | BLAS kernel | SGEMM ceiling (GFLOP/s at threads) | commit | date |\n";
-  os << "|---|---|--:|---|---|---|---|---|\n";
+        "(GFLOP/s, % of its own measured peak, speedup over its own baseline) on its own host.\n\n";
+  os << "| host | CPU | cores | ISA | measured FMA peak (GFLOP/s at threads) | BLAS kernel | best SGEMM (GFLOP/s at "
+        "threads) | commit | date |\n";
+  os << "|---|---|--:|---|---|---|---|---|---|\n";
   auto str = [](const nlohmann::json& j, const char* a, const char* b = nullptr) -> std::string {
     const nlohmann::json* p = j.contains(a) ? &j[a] : nullptr;
     if (p && b) p = p->is_object() && p->contains(b) ? &(*p)[b] : nullptr;
@@ -309,8 +312,23 @@ std::string RenderHostsReport(const MergedRun& m) {
         std::snprintf(buf, sizeof buf, "%.1f at %s", g.is_number() ? g.get<double>() : 0.0, t.c_str());
         ceiling += (ceiling.empty() ? "" : ", ") + std::string(buf);
       }
+    std::string peaks;
+    if (e.contains("machine") && e["machine"].is_object()) {
+      try {
+        const auto p = e["machine"].get<machine::MachineProfile>();
+        std::set<int> threads;
+        for (const auto& f : p.fma) threads.insert(f.threads);
+        for (int t : threads) {
+          char buf[48];
+          std::snprintf(buf, sizeof buf, "%.1f at %d", machine::BestFmaGflops(p, t), t);
+          peaks += (peaks.empty() ? "" : ", ") + std::string(buf);
+        }
+      } catch (const std::exception&) {
+        peaks = "unreadable";
+      }
+    }
     os << "| " << h << " | " << str(e, "cpu", "model") << " | " << str(e, "cpu", "cores") << " | " << str(e, "cpu", "isa")
-       << " | " << str(e, "blas", "library") << " " << str(e, "blas", "kernel") << " | " << ceiling << " | "
+       << " | " << (peaks.empty() ? "not measured" : peaks) << " | " << str(e, "blas", "library") << " " << str(e, "blas", "kernel") << " | " << ceiling << " | "
        << str(e, "git", "commit") << " | " << str(e, "date") << " |\n";
   }
   // The ordinary report's per-config tables (backend@host rows), without its one-machine header.
