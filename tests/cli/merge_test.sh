@@ -89,6 +89,8 @@ python3 - zen5/env.json <<'PY'
 import json, sys
 e = json.load(open(sys.argv[1]))
 e["host"] = "zen5"; e["cpu"]["model"] = "AMD EPYC 9005 (faked)"; e["sgemm_gflops"] = {"1": 123.0}
+for f in e["machine"]["fma"]:
+    f["gflops"] = 1000.0 + f["gflops"]  # a faster machine: its own peak, not this host's
 json.dump(e, open(sys.argv[1], "w"))
 PY
 here=$(python3 -c 'import json; print(json.load(open("single/env.json"))["host"])')
@@ -101,6 +103,9 @@ assert len(rows) == 2 * n and {r["host"] for r in rows} == {h1, h2}
 assert {r["backend"] for r in rows} == {f"{b}@{h}" for b in ("naive", "openmp") for h in (h1, h2)}
 z = [r for r in rows if r["host"] == h2 and r["status"] == "PASS"]
 assert z and all(abs(float(r["sgemm_gflops"]) - 123.0) < 1e-9 for r in z), "zen5's own ceiling not used"
+assert all(float(r["peak_gflops"]) > 1000.0 for r in z), "zen5's own measured peak not used"
+assert all(0 < float(r["peak_gflops"]) < 1000.0 for r in rows if r["host"] == h1 and r["status"] == "PASS")
+assert "measured FMA peak" in open(os.path.join(d, "report.md")).read()
 md = open(os.path.join(d, "report.md")).read()
 assert "2 hosts side by side" in md and "AMD EPYC 9005 (faked)" in md and f"| {h1} |" in md
 assert f"naive@{h2}" in md and f"naive@{h1}" in md
