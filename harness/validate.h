@@ -45,7 +45,8 @@ struct ValidationCase {
   uint64_t data_seed = 0;  // the seed the data was drawn from (for reproducer lines)
 };
 
-// Draws the data from `seed`; when the reference weights come out too uniform or one-hot to
+// Draws the data from `seed` and checks every row when that is cheap (B T^2 d_out <= 2^27), else
+// sample_rows rows (0 = every row). When the reference weights come out too uniform or one-hot to
 // tell right from wrong (tiny T can do that by chance), draws again from seed+1, seed+2, ...
 // up to 8 times. The case stays mistrusted only if every draw is.
 ValidationCase PrepareCase(const ab_problem& p, uint64_t seed, int sample_rows);

@@ -141,8 +141,8 @@ ValidationCase MakeTimingCase(const ValidationCase& vc) {
 // Times a validated cell with Google Benchmark on RotationCount prepared copies of tc's data
 // (prepare and a warm-up run of every copy untimed): fills cell's timing fields, or ERROR and
 // why, and entries / context with Google Benchmark's JSON. False when o.stop abandoned it.
-// Outside the timed region: every loop of Google Benchmark starts with the outputs poisoned and
-// ends with the last call's output checked against tc's reference; the cell ends with every
+// Outside the timed region: every loop of Google Benchmark starts with the output its last call
+// will write poisoned and ends with that output checked against tc's reference; the cell ends with every
 // copy's inputs compared with tc's and the thread state with `state`. Any of those wrong makes
 // the cell FAIL (not timed), naming what the backend did.
 bool TimeValidatedCell(const LoadedBackend& b, const ValidationCase& tc, const ThreadState& state, double peak_gflops,
@@ -174,9 +174,13 @@ bool TimeValidatedCell(const LoadedBackend& b, const ValidationCase& tc, const T
   bool interrupted = false;
   std::string wrong;  // what the timed calls got wrong
   TimedBody body;
-  body.before_loop = [&](std::string*) {
-    for (auto& in : copies) Poison(in->out.out(), in->out.size());
+  // Only the output the loop's last call will write is poisoned: poisoning every copy would bring
+  // all the outputs into the cache the rotation is there to keep cold.
+  body.before_loop = [&](int64_t iterations, std::string*) {
     last = copies.size();
+    if (iterations < 1) return true;
+    const size_t k = (next + static_cast<size_t>((iterations - 1) % static_cast<int64_t>(copies.size()))) % copies.size();
+    Poison(copies[k]->out.out(), copies[k]->out.size());
     return true;
   };
   body.iteration = [&](std::string* e) {

@@ -54,7 +54,7 @@ TimedCell TimeCell(const std::string& name, const TimedBody& body) {
   benchmark::RegisterBenchmark(name.c_str(), [&body, &err](benchmark::State& st) {
     err.clear();
     // Google Benchmark starts its clock when the loop begins and stops it when the loop ends.
-    if (body.before_loop && !body.before_loop(&err)) {
+    if (body.before_loop && !body.before_loop(static_cast<int64_t>(st.max_iterations), &err)) {
       st.SkipWithError(err.c_str());
       return;
     }

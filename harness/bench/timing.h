@@ -22,13 +22,13 @@ struct TimedCell {
 
 // What Google Benchmark runs: `iteration` is the timed call. Google Benchmark runs the loop of
 // iterations several times (to find the iteration count, then once per repetition); before_loop
-// and after_loop run around every such loop, outside the timed region: the place to poison an
-// output and to check what the last timed call computed. Either returns false and sets *err to
-// stop the cell with an error.
+// (told how many iterations the loop will run) and after_loop run around every such loop,
+// outside the timed region: the place to poison the output the last call will write and to
+// check it. Either returns false and sets *err to stop the cell with an error.
 struct TimedBody {
   std::function<bool(std::string* err)> iteration;
-  std::function<bool(std::string* err)> before_loop;  // optional
-  std::function<bool(std::string* err)> after_loop;   // optional
+  std::function<bool(int64_t iterations, std::string* err)> before_loop;  // optional
+  std::function<bool(std::string* err)> after_loop;                        // optional
 };
 TimedCell TimeCell(const std::string& name, const TimedBody& body);
 

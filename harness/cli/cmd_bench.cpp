@@ -421,7 +421,7 @@ void ConfigureBench(CLI::App* sub, BenchOptions& o) {
   sub->add_option("--out", o.out, "Output directory (default: results/<date>-<HHMMSS>-<host>); refused when it holds a run");
   sub->add_option("--sample-rows", o.sample_rows, "Query rows the reference checks per config (0 = all)")
       ->capture_default_str();
-  sub->add_option("--data-seed", o.data_seed, "Seed of the random inputs and weights")->capture_default_str();
+  sub->add_option("--data-seed", o.data_seed, "Seed of the random inputs and weights")->check(SeedValidator())->capture_default_str();
   sub->add_option("--cache", o.cache, "cold: cycle through copies spanning 2x the LLC; warm: reuse one copy")
       ->capture_default_str();
   sub->add_option("--sgemm-size", o.sgemm_size, "n of the n x n SGEMM that measures the ceiling")->capture_default_str();

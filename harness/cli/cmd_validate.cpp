@@ -198,7 +198,7 @@ void AddValidateCommand(CLI::App& app, int& rc) {
                   "Query rows the reference computes per config when T is large (first and last always "
                   "included); 0 = every row")
       ->capture_default_str();
-  sub->add_option("--data-seed", o.data_seed, "Seed of the random inputs and weights (default: fresh each run)");
+  sub->add_option("--data-seed", o.data_seed, "Seed of the random inputs and weights (default: fresh each run)")->check(SeedValidator());
   sub->add_flag("--json", o.json, "Print the results as JSON on stdout instead of the table");
   sub->add_flag("--quiet,-q", o.quiet, "Print only rows that are not PASS, and the summary");
   sub->add_flag("--isolate", o.isolate,

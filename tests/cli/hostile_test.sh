@@ -120,6 +120,21 @@ wait $busy 2>/dev/null
 [ $rc -eq 2 ] || fail "a second bench into a folder in use: exit $rc, want 2"
 grep -q "in use by another attnbench bench (pid $busy)" "$tmp/busy.err" || fail "no lock message: $(cat "$tmp/busy.err")"
 
+# Row 12: seeds that would wrap are bad input; a key given twice in a preset section too.
+for seed in -1 18446744073709551616 1e23 0x10 ""; do
+  for flag in --seed --data-seed; do
+    "$cli" validate --backends naive --seq-len 3 $flag "$seed" >/dev/null 2>"$tmp/s.err"
+    rc=$?
+    [ $rc -eq 2 ] || fail "$flag '$seed': exit $rc, want 2"
+  done
+done
+"$cli" validate --backends naive --variant mha --seq-len 3 --heads 1 --batch 1 --dropout 0.1 --qkv-bias 0 \
+  --seed 18446744073709551615 --data-seed 18446744073709551615 -q >/dev/null || fail "the largest seed is a seed"
+printf '[a]\nseq-len = 8\nseq-len = 16\n' >"$tmp/twice.preset"
+"$cli" bench --preset "$tmp/twice.preset" --out "$tmp/twice" --dry-run >/dev/null 2>"$tmp/p.err"
+rc=$?
+[ $rc -eq 2 ] && grep -q "'seq-len' given twice in \[a\]" "$tmp/p.err" || fail "a repeated preset key: exit $rc, $(cat "$tmp/p.err")"
+
 # Row 12: SIGTERM to plot must not leave its Python child writing into the folder.
 alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null); [ -n "$st" ] && [ "${st:0:1}" != Z ]; }
 cp -r "$src/tests/data/bench-sample-a" "$tmp/plotme"

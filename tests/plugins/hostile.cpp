@@ -10,6 +10,7 @@
 //   state         changes MXCSR (flush-to-zero, round toward zero) and the OpenMP thread count
 //                 in prepare, and leaves them so
 //   overrun       writes one float past the end of out after computing it
+//   wrong-row     one wrong row, T/2 + 1, at T >= 256 (where the reference used to sample rows)
 //   message       run fails with a 1024-byte message without NUL, full of newlines and '|'
 //   bad-name      its name holds a newline and a Markdown table row
 #include <attnbench/attnbench.h>
@@ -94,6 +95,8 @@ class HostileAttention {
     if constexpr (IsHostile("memo")) first_.assign(out, out + attnbench::OutputElems(p_));
     if constexpr (IsHostile("writes-input")) const_cast<float*>(x)[0] += 1.0f;
     if constexpr (IsHostile("overrun")) out[attnbench::OutputElems(p_)] = 0.0f;
+    if constexpr (IsHostile("wrong-row"))
+      if (p_.seq_len >= 256) out[static_cast<size_t>(p_.seq_len / 2 + 1) * p_.d_out] += 1.0f;
   }
 
   ab_problem p_;

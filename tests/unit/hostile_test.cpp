@@ -178,6 +178,18 @@ TEST_CASE("a backend writing past the end of out is named") {
   CHECK(r.reason == "wrote 1 float(s) past the end of out");
 }
 
+TEST_CASE("one wrong row is seen: every row is checked where that is cheap") {
+  PluginRegistry reg;
+  const LoadedBackend& evil = LoadHostile(reg, "wrong-row");
+  for (int T : {256, 300}) {
+    const ValidationCase vc = PrepareCase(SmallMha(T, 48), 3, 32);
+    CHECK(vc.rows.size() == static_cast<size_t>(T));
+    const CheckResult r = CheckBackend(evil, vc.data, vc.ref);
+    CHECK(r.status == Status::kFail);
+    CHECK(r.reason.find("row " + std::to_string(T / 2 + 1)) != std::string::npos);
+  }
+}
+
 TEST_CASE("a backend changing MXCSR or the thread count is named, and the state restored") {
   PluginRegistry reg;
   const LoadedBackend& evil = LoadHostile(reg, "state");
