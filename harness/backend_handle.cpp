@@ -6,15 +6,19 @@ namespace attnbench {
 
 namespace {
 
-// The ABI's message buffers: a backend writes at most this much (truncated, NUL-terminated).
+// The ABI's message buffers: a backend writes at most this much. The ABI asks for a NUL at the
+// end, but a plugin may fill all of it: the text is read up to the buffer's end, never beyond
+// (SanitizePluginText), with control characters escaped.
 constexpr size_t kMessageBytes = 1024;
+
+std::string Message(const char (&buf)[kMessageBytes]) { return SanitizePluginText(buf, kMessageBytes); }
 
 }  // namespace
 
 CallResult BackendInstance::Supports(const LoadedBackend& backend, const ab_problem& p) {
   char why[kMessageBytes] = {0};
   if (backend.table->supports(&p, why, sizeof why)) return {};
-  return {false, why};
+  return {false, Message(why)};
 }
 
 Prepared BackendInstance::Prepare(const LoadedBackend& backend, const ab_problem& p, const ab_weights& w) {
@@ -24,7 +28,7 @@ Prepared BackendInstance::Prepare(const LoadedBackend& backend, const ab_problem
   Prepared r;
   if (rc != AB_OK || !state) {
     // A state handed back with an error code is the backend's to have freed; never destroy it.
-    r.error = msg;
+    r.error = Message(msg);
     return r;
   }
   r.instance.emplace(BackendInstance(backend.table, state));
@@ -50,7 +54,7 @@ BackendInstance::~BackendInstance() {
 CallResult BackendInstance::Run(const float* x, float* out) {
   char msg[kMessageBytes] = {0};
   if (table_->run(state_, x, out, msg, sizeof msg) == AB_OK) return {};
-  return {false, msg};
+  return {false, Message(msg)};
 }
 
 size_t BackendInstance::WorkspaceBytes() const { return table_->workspace_bytes(state_); }

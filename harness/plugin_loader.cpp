@@ -3,6 +3,8 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <sstream>
 
@@ -11,6 +13,55 @@ namespace attnbench {
 namespace fs = std::filesystem;
 
 PluginRegistry::~PluginRegistry() = default;
+
+bool IsValidBackendName(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
+}
+
+namespace {
+
+// Length of the valid UTF-8 sequence at s[0..n), or 0 (overlong forms and surrogates rejected).
+size_t Utf8SequenceLength(const unsigned char* s, size_t n) {
+  const unsigned char c = s[0];
+  size_t len;
+  uint32_t cp;
+  if (c >= 0xC2 && c <= 0xDF) len = 2, cp = c & 0x1F;
+  else if (c >= 0xE0 && c <= 0xEF) len = 3, cp = c & 0x0F;
+  else if (c >= 0xF0 && c <= 0xF4) len = 4, cp = c & 0x07;
+  else return 0;
+  if (len > n) return 0;
+  for (size_t i = 1; i < len; ++i) {
+    if ((s[i] & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (s[i] & 0x3F);
+  }
+  if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
+    return 0;
+  return len;
+}
+
+}  // namespace
+
+std::string SanitizePluginText(const char* text, size_t max_bytes) {
+  if (!text) return {};
+  const size_t n = strnlen(text, max_bytes);
+  const auto* s = reinterpret_cast<const unsigned char*>(text);
+  std::string out;
+  for (size_t i = 0; i < n;) {
+    if (s[i] >= 0x20 && s[i] < 0x7F) {
+      out += static_cast<char>(s[i++]);
+    } else if (const size_t len = s[i] >= 0x80 ? Utf8SequenceLength(s + i, n - i) : 0) {
+      out.append(text + i, len);
+      i += len;
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02X", s[i++]);
+      out += buf;
+    }
+  }
+  return out;
+}
 
 bool PluginRegistry::LoadFile(const std::string& path, const std::string& as) {
   auto refuse = [&](const std::string& why) {
@@ -48,18 +99,22 @@ bool PluginRegistry::LoadFile(const std::string& path, const std::string& as) {
     dlclose(handle);
     return refuse("incomplete backend table (a name and every function but runtime_info are required)");
   }
-  const std::string name = as.empty() ? std::string(t->name) : as;
+  const std::string name = as.empty() ? SanitizePluginText(t->name, 128) : as;
+  if (!IsValidBackendName(name)) {
+    dlclose(handle);
+    return refuse("backend name '" + name + "' is not 1-64 characters of [a-z0-9-]");
+  }
   if (const LoadedBackend* other = Find(name)) {
     // Do not dlclose: the first plugin with this name may share the handle (same file twice).
     return refuse("duplicate backend name '" + name + "' (already loaded from " + other->path + ")");
   }
   LoadedBackend b;
   b.name = name;
-  b.description = t->description ? t->description : "";
-  if (!as.empty()) b.description = "'" + std::string(t->name) + "' loaded as " + as + ": " + b.description;
+  b.description = SanitizePluginText(t->description);
+  if (!as.empty()) b.description = "'" + SanitizePluginText(t->name, 128) + "' loaded as " + as + ": " + b.description;
   b.path = fs::absolute(path).lexically_normal().string();
   if (t->runtime_info) {
-    if (const char* info = t->runtime_info()) b.runtime_info = info;
+    b.runtime_info = SanitizePluginText(t->runtime_info());
   }
   b.table = t;
   backends_.push_back(std::move(b));

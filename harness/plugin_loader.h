@@ -1,6 +1,7 @@
 // Loads backend plugins (shared libraries exporting attnbench_backend_entry) and refuses, with
 // one line naming the file and the reason, anything that is not a usable plugin: not a library,
-// no entry point, a different ABI version, an incomplete table, or a name already taken.
+// no entry point, a different ABI version, an incomplete table, a name outside [a-z0-9-] (it
+// becomes part of file names, benchmark names, CSV and Markdown rows), or a name already taken.
 #pragma once
 
 #include <attnbench/backend_abi.h>
@@ -43,6 +44,14 @@ class PluginRegistry {
   std::vector<LoadedBackend> backends_;
   std::vector<std::string> errors_;
 };
+
+// Whether a backend name is 1..64 characters of [a-z0-9-].
+bool IsValidBackendName(const std::string& name);
+
+// Text from a plugin (description, runtime info, a message) made safe to print, store and parse:
+// at most max_bytes of the input, control characters and bytes that are not valid UTF-8 written
+// as \xNN. Reports escape their own syntax on top of this (report_markdown.cpp).
+std::string SanitizePluginText(const char* text, size_t max_bytes = 1024);
 
 // The directory the running executable's plugins live in: <dir of /proc/self/exe>/plugins.
 std::string DefaultPluginDir();

@@ -2,10 +2,16 @@
 
 #include "backend_handle.h"
 #include "memory_probe.h"
+#include "sysinfo.h"
+
+#include <cblas.h>
+#include <omp.h>
+#include <xmmintrin.h>
 
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <sstream>
 
@@ -48,11 +54,16 @@ std::string MistrustReason(const ReferenceResult& ref) {
 }
 
 ValidationCase PrepareCase(const ab_problem& p, uint64_t seed, int sample_rows) {
+  // Every row when the float64 attention over all of them is cheap (B T^2 d_out multiply-adds
+  // for the scores and the weighted sums, up to 2^27: T = 256 at d_out = 768 costs about a
+  // tenth of a second): a single wrong row is then seen wherever it is. Sampled rows above.
+  constexpr double kAllRowsMacs = 134217728.0;
+  if (static_cast<double>(p.batch) * p.seq_len * p.seq_len * p.d_out <= kAllRowsMacs) sample_rows = 0;
   ValidationCase c;
   for (int attempt = 0; attempt < 8; ++attempt) {
     c.data_seed = seed + attempt;
     c.data = MakeRandomProblemData(p, c.data_seed);
-    c.rows = SampleRows(p.seq_len, sample_rows, c.data_seed);
+    c.rows = sample_rows == 0 ? AllRows(p.seq_len) : SampleRows(p.seq_len, sample_rows, c.data_seed);
     c.ref = ComputeReference(c.data, c.rows);
     if (MistrustReason(c.ref).empty()) break;
   }
@@ -113,6 +124,8 @@ CheckResult CompareOutput(const ab_problem& p, const float* out, const Reference
   r.rel_l2_err = ref2 > 0.0 ? std::sqrt(err2 / ref2) : std::sqrt(err2);
   if (r.rel_l2_err <= r.tol.rel_l2 && r.max_abs_err <= r.tol.max_abs) {
     r.reason = MistrustReason(ref);
+    // E.g. T = 1 with every weight dropped: a backend writing zeros would pass as well.
+    if (r.reason.empty() && ref2 == 0.0) r.reason = "reference output is all zeros on the checked rows";
     r.status = r.reason.empty() ? Status::kPass : Status::kMistrusted;
   } else {
     const size_t wk = worst / p.d_out;
@@ -134,32 +147,134 @@ CheckResult CheckBackend(const LoadedBackend& backend, const ProblemData& data,
     r.reason = s.message.empty() ? "unsupported (no reason given)" : s.message;
     return r;
   }
-  const ab_weights w = data.Weights();  // outlives the instance, as the ABI asks
-  // The output is allocated and touched before the probe starts, so what the probe sees
+  ProblemData mine = CopyProblemData(data);  // a write into it is seen, and seen by no other backend
+  const ab_weights w = mine.Weights();        // outlives the instance, as the ABI asks
+  const ThreadState before = CaptureThreadState();
+  // The output is allocated and touched before the memory probe starts, so what the probe sees
   // between prepare and the end of run is the backend's alone.
-  AlignedBuffer<float> out(OutputElems(p));
-  Poison(out.data(), out.size());
+  GuardedOutput out(OutputElems(p));
+  Poison(out.out(), out.size());
   const MemoryProbe probe;
   Prepared prepared = BackendInstance::Prepare(backend, p, w);
   if (!prepared) {
+    SetThreadState(before.omp_threads, before.mxcsr);
     r.status = Status::kFail;
     r.reason = "prepare failed: " + (prepared.error.empty() ? std::string("no message") : prepared.error);
     return r;
   }
-  const CallResult run = prepared->Run(data.x.data(), out.data());
+  const CallResult run = prepared->Run(mine.x.data(), out.out());
   const uint64_t measured = probe.PeakAboveBaseline();
   const size_t ws = prepared->WorkspaceBytes();
   prepared.instance.reset();  // destroy before comparing, as the sequence always did
+  const std::string changed = ChangedInputs(data, mine);
+  const std::string guards = out.DamagedGuards();
+  const std::string state = DescribeStateChange(before, CaptureThreadState());
+  SetThreadState(before.omp_threads, before.mxcsr);
   if (!run) {
     r.status = Status::kFail;
     r.reason = "run failed: " + (run.message.empty() ? std::string("no message") : run.message);
-    return r;
+  } else {
+    r = CompareOutput(p, out.out(), ref);
+    r.workspace_bytes = ws;
+    r.measured_bytes = measured;
+    r.memory_measured = probe.measured();
   }
-  r = CompareOutput(p, out.data(), ref);
-  r.workspace_bytes = ws;
-  r.measured_bytes = measured;
-  r.memory_measured = probe.measured();
+  // Named even when the output was right: the next backend would have computed on what was left.
+  if (!changed.empty() || !guards.empty() || !state.empty()) {
+    std::string why = guards;
+    if (!changed.empty()) why += (why.empty() ? "" : "; ") + std::string("wrote into its read-only inputs (") + changed + ")";
+    if (!state.empty()) why += (why.empty() ? "" : "; ") + std::string("left the thread state changed (") + state + ")";
+    r.reason = why + (r.status == Status::kFail ? "; and " + r.reason : "");
+    r.status = Status::kFail;
+  }
   return r;
+}
+
+namespace {
+constexpr uint32_t kGuardBits = 0x7FC0FEEDu;  // another NaN payload no arithmetic produces
+}
+
+GuardedOutput::GuardedOutput(size_t n) : n_(n), buf_(n + 2 * kGuard) {
+  const float g = std::bit_cast<float>(kGuardBits);
+  for (size_t i = 0; i < kGuard; ++i) buf_.data()[i] = buf_.data()[kGuard + n + i] = g;
+}
+
+std::string GuardedOutput::DamagedGuards() const {
+  auto damaged = [](const float* g) {
+    size_t k = 0;
+    for (size_t i = 0; i < kGuard; ++i) k += std::bit_cast<uint32_t>(g[i]) != kGuardBits;
+    return k;
+  };
+  const size_t before = damaged(buf_.data()), after = damaged(buf_.data() + kGuard + n_);
+  std::string s;
+  if (after) s = "wrote " + std::to_string(after) + " float(s) past the end of out";
+  if (before) s += (s.empty() ? "" : ", ") + std::string("wrote ") + std::to_string(before) + " float(s) before out";
+  return s;
+}
+
+ProblemData CopyProblemData(const ProblemData& d) {
+  ProblemData c = AllocateProblemData(d.problem);
+  auto copy = [](AlignedBuffer<float>& dst, const AlignedBuffer<float>& src) {
+    if (!src.empty()) dst.CopyFrom(src.data());
+  };
+  copy(c.x, d.x);
+  copy(c.w_q, d.w_q);
+  copy(c.w_k, d.w_k);
+  copy(c.w_v, d.w_v);
+  copy(c.b_q, d.b_q);
+  copy(c.b_k, d.b_k);
+  copy(c.b_v, d.b_v);
+  copy(c.w_o, d.w_o);
+  copy(c.b_o, d.b_o);
+  return c;
+}
+
+std::string ChangedInputs(const ProblemData& a, const ProblemData& b) {
+  std::string out;
+  auto check = [&](const char* name, const AlignedBuffer<float>& x, const AlignedBuffer<float>& y) {
+    if (x.size() != y.size() || (x.size() && std::memcmp(x.data(), y.data(), x.bytes()) != 0))
+      out += (out.empty() ? "" : ", ") + std::string(name);
+  };
+  check("x", a.x, b.x);
+  check("w_q", a.w_q, b.w_q);
+  check("w_k", a.w_k, b.w_k);
+  check("w_v", a.w_v, b.w_v);
+  check("b_q", a.b_q, b.b_q);
+  check("b_k", a.b_k, b.b_k);
+  check("b_v", a.b_v, b.b_v);
+  check("w_o", a.w_o, b.w_o);
+  check("b_o", a.b_o, b.b_o);
+  return out;
+}
+
+// MXCSR without its six sticky exception flags (bits 0-5): any arithmetic sets those.
+ThreadState CaptureThreadState() { return {omp_get_max_threads(), openblas_get_num_threads(), _mm_getcsr() & ~0x3Fu}; }
+
+void SetThreadState(int threads, unsigned mxcsr) {
+  SetThreads(threads);
+  _mm_setcsr(mxcsr);
+}
+
+std::string DescribeStateChange(const ThreadState& a, const ThreadState& b) {
+  std::ostringstream os;
+  auto sep = [&] { return os.tellp() > 0 ? ", " : ""; };
+  if (a.omp_threads != b.omp_threads) os << sep() << "OpenMP threads " << a.omp_threads << " -> " << b.omp_threads;
+  if (a.blas_threads != b.blas_threads) os << sep() << "BLAS threads " << a.blas_threads << " -> " << b.blas_threads;
+  if (a.mxcsr != b.mxcsr) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "MXCSR 0x%04x -> 0x%04x", a.mxcsr, b.mxcsr);
+    os << sep() << buf;
+    std::string what;
+    auto note = [&](unsigned bit, const char* name) {
+      if ((a.mxcsr ^ b.mxcsr) & bit) what += (what.empty() ? "" : ", ") + std::string(name);
+    };
+    note(0x8000, "flush-to-zero");
+    note(0x0040, "denormals-are-zero");
+    note(0x6000, "rounding mode");
+    note(0x1F80, "exception masks");
+    if (!what.empty()) os << " (" << what << ")";
+  }
+  return os.str();
 }
 
 nlohmann::json CheckJson(const CheckResult& r, uint64_t data_seed, size_t rows_checked) {

@@ -45,7 +45,8 @@ struct ValidationCase {
   uint64_t data_seed = 0;  // the seed the data was drawn from (for reproducer lines)
 };
 
-// Draws the data from `seed`; when the reference weights come out too uniform or one-hot to
+// Draws the data from `seed` and checks every row when that is cheap (B T^2 d_out <= 2^27), else
+// sample_rows rows (0 = every row). When the reference weights come out too uniform or one-hot to
 // tell right from wrong (tiny T can do that by chance), draws again from seed+1, seed+2, ...
 // up to 8 times. The case stays mistrusted only if every draw is.
 ValidationCase PrepareCase(const ab_problem& p, uint64_t seed, int sample_rows);
@@ -71,10 +72,53 @@ void Poison(float* out, size_t n);
 // and NaN / Inf.
 CheckResult CompareOutput(const ab_problem& p, const float* out, const ReferenceResult& ref);
 
-// supports -> prepare -> poison -> run -> compare -> destroy. Never throws for a backend's
+// supports -> prepare -> poison -> run -> compare -> destroy, on the backend's own copy of the
+// inputs (a write into x or the weights is a FAIL of this backend, never seen by the next), into
+// a GuardedOutput (a write outside out is a FAIL), with the thread state (ThreadState) checked
+// after and restored. Never throws for a backend's
 // failure: that becomes kFail with the reason.
 CheckResult CheckBackend(const LoadedBackend& backend, const ProblemData& data,
                          const ReferenceResult& ref);
+
+// An output buffer with guard regions around it: a backend writing before out() or past its end
+// writes into a guard, and GuardsIntact() sees it. out() stays 64-byte aligned, as the ABI promises.
+class GuardedOutput {
+ public:
+  explicit GuardedOutput(size_t n);
+  float* out() { return buf_.data() + kGuard; }
+  const float* out() const { return buf_.data() + kGuard; }
+  size_t size() const { return n_; }
+  // "" when both guards are untouched; else "wrote 1 float(s) past the end of out" and/or before.
+  std::string DamagedGuards() const;
+
+ private:
+  static constexpr size_t kGuard = 1024;  // floats (4 KiB) each side
+  size_t n_;
+  AlignedBuffer<float> buf_;
+};
+
+// A copy of every buffer of d.
+ProblemData CopyProblemData(const ProblemData& d);
+
+// The input buffers ("x", "w_q", ...) whose contents differ between original and copy, joined by
+// ", "; "" when none. Inputs are read-only to a backend: this is how a write is found.
+std::string ChangedInputs(const ProblemData& original, const ProblemData& copy);
+
+// The process state a cell sets and a backend must leave as it found it: the OpenMP and BLAS
+// thread counts, and the calling thread's SSE control register (flush-to-zero,
+// denormals-are-zero, rounding mode). A backend that changed them would change every later
+// cell's numbers under the earlier cell's label.
+struct ThreadState {
+  int omp_threads = 0;
+  int blas_threads = 0;
+  unsigned mxcsr = 0;
+};
+ThreadState CaptureThreadState();
+// Sets OpenMP and the BLAS to `threads` and MXCSR to `mxcsr` (exceptions masked, no flush, round
+// to nearest is 0x1F80): what every cell starts from.
+void SetThreadState(int threads, unsigned mxcsr);
+// "" when the same; else "OpenMP threads 2 -> 1, MXCSR 0x1f80 -> 0x9fc0 (flush-to-zero, ...)".
+std::string DescribeStateChange(const ThreadState& before, const ThreadState& after);
 
 // One check as `attnbench validate` reports it (--json rows, the isolated worker's lines):
 // status, reason, errors, tolerances, rows checked, workspace and the data seed of the draw.

@@ -1,6 +1,7 @@
 #include "atomic_file.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -11,6 +12,8 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+
+#include "../grid.h"  // InputError
 
 namespace attnbench::bench {
 
@@ -185,6 +188,48 @@ void WriteFileAtomic(const std::string& path, const std::string& content) {
     unlink(tmp.c_str());
     throw e;
   }
+}
+
+namespace {
+const char* const kRunFiles[] = {"sweep.json", "summary.csv", "bench.json", "env.json", "report.md"};
+}
+
+std::string ExistingRunFile(const std::string& dir) {
+  for (const char* f : kRunFiles) {
+    std::error_code ec;
+    if (std::filesystem::exists(std::filesystem::path(dir) / f, ec)) return f;
+  }
+  return {};
+}
+
+void RemoveRunFiles(const std::string& dir) {
+  const std::filesystem::path d(dir);
+  std::error_code ec;
+  for (const char* f : kRunFiles) std::filesystem::remove(d / f, ec);
+  std::filesystem::remove_all(d / "plots", ec);
+  std::filesystem::remove_all(d / "peers", ec);
+}
+
+DirectoryLock::DirectoryLock(const std::string& dir) {
+  const std::string path = (std::filesystem::path(dir) / ".attnbench.lock").string();
+  fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw InputError("cannot create the lock file " + path + ": " + std::strerror(errno));
+  if (flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    char pid[32] = {0};
+    [[maybe_unused]] const ssize_t n = pread(fd_, pid, sizeof pid - 1, 0);
+    close(fd_);
+    fd_ = -1;
+    throw InputError("'" + dir + "' is in use by another attnbench bench (pid " +
+                     std::string(pid[0] ? pid : "?") + "); wait for it or use another --out");
+  }
+  const std::string me = std::to_string(getpid());
+  if (ftruncate(fd_, 0) == 0) {
+    [[maybe_unused]] const ssize_t n = pwrite(fd_, me.data(), me.size(), 0);
+  }
+}
+
+DirectoryLock::~DirectoryLock() {
+  if (fd_ >= 0) close(fd_);  // closing releases the flock
 }
 
 }  // namespace attnbench::bench

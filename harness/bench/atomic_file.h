@@ -35,4 +35,25 @@ void InstallGracefulInterrupt();
 // The first SIGINT / SIGTERM received since InstallGracefulInterrupt, 0 when none.
 int InterruptSignal();
 
+// The run files a results directory may hold (sweep.json first): a directory with any of them
+// holds a run, which a new bench must not overwrite without --force (--resume continues it).
+// Returns the first one found, "" when none.
+std::string ExistingRunFile(const std::string& dir);
+// --force: removes the run files, and plots/ and peers/, from dir; other files stay.
+void RemoveRunFiles(const std::string& dir);
+
+// An exclusive lock (flock) on dir/.attnbench.lock while it lives: two benches writing into one
+// directory would interleave their files. Throws InputError naming the holder's pid when another
+// process holds it. Released when the process ends, however it ends.
+class DirectoryLock {
+ public:
+  explicit DirectoryLock(const std::string& dir);
+  ~DirectoryLock();
+  DirectoryLock(const DirectoryLock&) = delete;
+  DirectoryLock& operator=(const DirectoryLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
 }  // namespace attnbench::bench

@@ -4,7 +4,10 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <iterator>
 #include <sstream>
 
 #include "../isolate.h"
@@ -14,11 +17,6 @@
 namespace attnbench::bench {
 
 namespace {
-
-void PrintLine(const nlohmann::json& j) {
-  std::printf("%s\n", j.dump().c_str());
-  std::fflush(stdout);
-}
 
 bool RunIsolatedCells(const std::vector<PlannedConfig>& plan, const std::vector<CellRef>& cells,
                       const SweepOptions& o, BenchRun& run, const Isolation& iso) {
@@ -40,12 +38,18 @@ bool RunIsolatedCells(const std::vector<PlannedConfig>& plan, const std::vector<
         Cell c;
         nlohmann::json check, entries = nlohmann::json::array();
         const CellRef& ref = cells[e.cell];
-        if (e.kind == "result") {
-          c = CellFromJson(e.result.value("cell", nlohmann::json::object()));
-          check = e.result.value("check", nlohmann::json());
-          entries = e.result.value("benchmarks", nlohmann::json::array());
-          if (e.result.contains("context") && run.gbench.value("context", nlohmann::json()).is_null())
-            run.gbench["context"] = e.result["context"];
+        WorkerResult wr;
+        std::string malformed;
+        if (e.kind == "result" && !DecodeWorkerResult(e.result, ref.name, &wr, &malformed)) {
+          c.status = "CRASHED";
+          c.reason = "worker sent a malformed result (" + malformed + "); result discarded";
+          check = {{"status", c.status}, {"reason", c.reason}};
+        } else if (e.kind == "result") {
+          c = std::move(wr.cell);
+          check = std::move(wr.check);
+          entries = std::move(wr.benchmarks);
+          if (wr.context.is_object() && run.gbench.value("context", nlohmann::json()).is_null())
+            run.gbench["context"] = wr.context;
           for (const auto& j : entries) run.gbench["benchmarks"].push_back(j);
         } else {
           c.status = e.kind == "timeout" ? "TIMEOUT" : "CRASHED";
@@ -78,6 +82,7 @@ int RunAsWorker(const std::vector<PlannedConfig>& plan, const std::vector<CellRe
                 size_t start, SweepOptions o, BenchRun& run) {
   // Die with the parent (kill -9 of the parent must not leave a hung plugin running), and leave
   // Ctrl-C to the parent, which kills this process when it stops.
+  // The caller has already taken the protocol channel (EnterWorkerMode, before loading plugins).
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() == 1) return 1;
   signal(SIGINT, SIG_IGN);
@@ -85,11 +90,11 @@ int RunAsWorker(const std::vector<PlannedConfig>& plan, const std::vector<CellRe
   for (size_t k : DecodeRanges(ranges, cells.size())) mine.push_back(cells[k]);
   if (!run.gbench.contains("context")) run.gbench["context"] = nullptr;
   o.progress = false;
-  o.on_begin = [](size_t pos) { PrintLine({{"begin", pos}}); };
+  o.on_begin = [](size_t pos) { SendToParent({{"begin", pos}}); };
   o.on_cell = [&run](const CellOutcome& c) {
     nlohmann::json j = {{"result", c.pos}, {"cell", CellToJson(c.cell)}, {"check", c.check}, {"benchmarks", c.benchmarks}};
     if (!c.benchmarks.empty()) j["context"] = run.gbench.value("context", nlohmann::json::object());
-    PrintLine(j);
+    SendToParent(std::move(j));
   };
   RunSweep(plan, mine, o, run, start);
   return 0;

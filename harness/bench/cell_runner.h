@@ -3,17 +3,23 @@
 // Isolated, the cells run in worker processes (isolate.h): the command re-runs itself with its
 // own worker flags (Isolation::worker_argv: whatever lets it re-derive the same cell list) plus
 // this protocol's `--worker --start K --cells RANGES`; the worker (RunAsWorker) runs
-// cells[RANGES][K..] and prints one JSON line before and after each:
+// cells[RANGES][K..] and sends one JSON line before and after each on its private channel
+// (isolate.h: not stdout, and with the parent's token):
 //   {"begin": k}
 //   {"result": k, "cell": CellToJson, "check": CheckJson or null, "benchmarks": [...], "context": {...}}
-// A worker that dies or hangs in cell k makes it CRASHED / TIMEOUT, and a new worker goes on.
+// A worker that dies, hangs or breaks the protocol in cell k makes it CRASHED / TIMEOUT, and a new
+// worker goes on. A result the parent cannot take as it is (DecodeWorkerResult) makes the cell
+// CRASHED too: nothing a worker sends can crash the parent or land in another cell.
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "result.h"
 #include "sweep.h"
+#include "worker_result.h"
 
 namespace attnbench::bench {
 

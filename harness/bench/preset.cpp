@@ -48,6 +48,7 @@ GridSpec BenchDefaults() {
 std::vector<Section> ParsePreset(const std::string& text, const std::string& origin) {
   std::vector<Section> out;
   std::set<std::string> names;
+  std::set<std::string> keys;  // of the current section: a key given twice is a mistake, not "the last wins"
   std::istringstream in(text);
   std::string line;
   int lineno = 0;
@@ -66,6 +67,7 @@ std::vector<Section> ParsePreset(const std::string& text, const std::string& ori
       if (s.name.empty() || s.name.find_first_of(" ,\t") != std::string::npos)
         fail("section name must be one word, got '" + s.name + "'");
       if (!names.insert(s.name).second) fail("duplicate section [" + s.name + "]");
+      keys.clear();
       s.grid = BenchDefaults();
       out.push_back(std::move(s));
       continue;
@@ -75,6 +77,7 @@ std::vector<Section> ParsePreset(const std::string& text, const std::string& ori
     const std::string key = Trim(line.substr(0, eq)), value = Trim(line.substr(eq + 1));
     if (out.empty()) fail("'" + key + "' before the first [section]");
     if (value.empty()) fail("empty value for '" + key + "'");
+    if (!keys.insert(key).second) fail("'" + key + "' given twice in [" + out.back().name + "]");
     bool known = false;
     try {
       known = SetKey(out.back(), key, value);

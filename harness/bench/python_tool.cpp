@@ -1,6 +1,8 @@
 #include "python_tool.h"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,9 +19,15 @@ int RunProgram(const std::vector<std::string>& argv_s, const std::string& stdout
   std::vector<char*> argv;
   for (auto& a : copy) argv.push_back(a.data());
   argv.push_back(nullptr);
+  const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid < 0) return 127;
   if (pid == 0) {
+    // SIGTERM or SIGKILL to this process must not leave the child writing plots or reports
+    // into a folder the user believes finished: it gets SIGTERM when its parent dies (also if
+    // that happened before this line: then getppid() is no longer the parent).
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(128 + SIGTERM);
     if (!stdout_path.empty()) {
       const int fd = open(stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
       if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0) _exit(127);

@@ -11,7 +11,7 @@
 namespace attnbench::bench {
 
 // Runs argv[0] (a path, not searched on PATH) with argv and waits. With stdout_path, the child's
-// stdout goes to that file (truncated). Returns its exit status, 127 when it cannot be started,
+// stdout goes to that file (truncated). The child gets SIGTERM when this process dies. Returns its exit status, 127 when it cannot be started,
 // 128 + signal when it died of one.
 int RunProgram(const std::vector<std::string>& argv, const std::string& stdout_path = "");
 

@@ -78,7 +78,7 @@ class MarkdownReporter : public Reporter {
     os << "- **Backends:**";
     if (env.contains("backends"))
       for (const auto& [name, info] : env["backends"].items())
-        os << " `" << name << "`" << (info.get<std::string>().empty() ? "" : " (" + info.get<std::string>() + ")") << ";";
+        os << " `" << Escape(name) << "`" << (info.get<std::string>().empty() ? "" : " (" + Escape(info.get<std::string>()) + ")") << ";";
     os << "\n";
     RenderPeers(os, env);
     os << "\n";
@@ -269,7 +269,9 @@ class MarkdownReporter : public Reporter {
   }
   static std::string Escape(const std::string& s) {
     std::string out;
-    for (char ch : s) out += ch == '|' ? std::string("\\|") : ch == '\n' ? std::string(" ") : std::string(1, ch);
+    // Plugin text (a backend's message, its runtime info) must not end a table row or a code span.
+    for (char ch : s)
+      out += ch == '|' ? std::string("\\|") : ch == '`' ? std::string("'") : (ch == '\n' || ch == '\r') ? std::string(" ") : std::string(1, ch);
     return out;
   }
 };

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <optional>
@@ -26,6 +27,35 @@ namespace attnbench::bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// A backend that calls exit() in the middle of a cell would end the run with its own exit code
+// (0: "success") and the cells after it missing. While a cell runs, the cell's name is here and
+// an atexit handler turns such an exit into exit code 1 and a line naming the cell. (_exit() and
+// signals do not run atexit handlers: --isolate reports those.)
+std::string g_running_cell;  // guarded by being touched only by the thread running the sweep
+
+void ExitDuringCell() {
+  if (g_running_cell.empty()) return;
+  std::fprintf(stderr,
+               "attnbench: the backend of cell %s ended the process (exit()) in the middle of the cell; the run is "
+               "unfinished (exit code 1)\n",
+               g_running_cell.c_str());
+  std::fflush(stderr);
+  std::_Exit(1);
+}
+
+// Marks the cell running for ExitDuringCell while it lives.
+class RunningCell {
+ public:
+  explicit RunningCell(const std::string& name) {
+    static const bool registered = std::atexit(ExitDuringCell) == 0;
+    (void)registered;
+    g_running_cell = name;
+  }
+  ~RunningCell() { g_running_cell.clear(); }
+  RunningCell(const RunningCell&) = delete;
+  RunningCell& operator=(const RunningCell&) = delete;
+};
 
 double Since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
@@ -48,38 +78,21 @@ std::string Duration(double s) {
   return buf;
 }
 
-ProblemData Clone(const ProblemData& d) {
-  ProblemData c = AllocateProblemData(d.problem);
-  auto copy = [](AlignedBuffer<float>& dst, const AlignedBuffer<float>& src) {
-    if (!src.empty()) dst.CopyFrom(src.data());
-  };
-  copy(c.x, d.x);
-  copy(c.w_q, d.w_q);
-  copy(c.w_k, d.w_k);
-  copy(c.w_v, d.w_v);
-  copy(c.b_q, d.b_q);
-  copy(c.b_k, d.b_k);
-  copy(c.b_v, d.b_v);
-  copy(c.w_o, d.w_o);
-  copy(c.b_o, d.b_o);
-  return c;
-}
-
 // One prepared backend state with its own inputs, weights and output: the unit the timed loop
 // cycles through. The weights live in data, beside the instance that may point into them.
 struct Copy {
   ProblemData data;
   ab_weights weights{};
-  AlignedBuffer<float> out;
+  GuardedOutput out{0};
   std::optional<BackendInstance> instance;
 };
 
 std::unique_ptr<Copy> PrepareCopy(const LoadedBackend& backend, const ProblemData& base, std::string* err) {
   auto in = std::make_unique<Copy>();
-  in->data = Clone(base);
+  in->data = CopyProblemData(base);
   in->weights = in->data.Weights();
-  in->out = AlignedBuffer<float>(OutputElems(base.problem));
-  in->out.Fill(0.0f);
+  in->out = GuardedOutput(OutputElems(base.problem));
+  Poison(in->out.out(), in->out.size());
   Prepared prepared = BackendInstance::Prepare(backend, in->data.problem, in->weights);
   if (!prepared) {
     *err = "prepare failed: " + prepared.error;
@@ -111,50 +124,111 @@ std::string MeasuredTooSlow(const std::string& status, double t_check, const Swe
   return buf;
 }
 
-// Times a validated cell with Google Benchmark on RotationCount prepared copies of data (prepare
-// and a warm-up run of every copy untimed): fills cell's timing fields, or ERROR and why, and
-// entries / context with Google Benchmark's JSON. False when o.stop abandoned it.
-bool TimeValidatedCell(const LoadedBackend& b, const ProblemData& data, const SweepOptions& o, Cell& cell,
-                       nlohmann::json& entries, nlohmann::json& context) {
+// The inputs the timed calls run on: the validated weights with another x, and its reference on
+// the same rows. A backend right only on the validated input (or on its first call) is caught by
+// checking the timed calls' output against this.
+ValidationCase MakeTimingCase(const ValidationCase& vc) {
+  ValidationCase t;
+  t.data = CopyProblemData(vc.data);
+  t.data_seed = vc.data_seed ^ 0x7A11ED5EEDull;  // any seed but the validated one
+  const ProblemData other = MakeRandomProblemData(vc.data.problem, t.data_seed);
+  t.data.x.CopyFrom(other.x.data());
+  t.rows = vc.rows;
+  t.ref = ComputeReference(t.data, t.rows);
+  return t;
+}
+
+// Times a validated cell with Google Benchmark on RotationCount prepared copies of tc's data
+// (prepare and a warm-up run of every copy untimed): fills cell's timing fields, or ERROR and
+// why, and entries / context with Google Benchmark's JSON. False when o.stop abandoned it.
+// Outside the timed region: every loop of Google Benchmark starts with the output its last call
+// will write poisoned and ends with that output checked against tc's reference; the cell ends with every
+// copy's inputs compared with tc's and the thread state with `state`. Any of those wrong makes
+// the cell FAIL (not timed), naming what the backend did.
+bool TimeValidatedCell(const LoadedBackend& b, const ValidationCase& tc, const ThreadState& state, double peak_gflops,
+                       const SweepOptions& o, Cell& cell, nlohmann::json& entries, nlohmann::json& context) {
   auto stopping = [&] { return o.stop && o.stop(); };
+  const ab_problem& p = tc.data.problem;
   std::string err;
   std::vector<std::unique_ptr<Copy>> copies;
-  if (auto first = PrepareCopy(b, data, &err)) copies.push_back(std::move(first));
+  if (auto first = PrepareCopy(b, tc.data, &err)) copies.push_back(std::move(first));
   if (!copies.empty()) {
-    const size_t per_copy = DataBytes(data) + copies[0]->instance->WorkspaceBytes();
+    const size_t per_copy = DataBytes(tc.data) + copies[0]->instance->WorkspaceBytes();
     const int k = RotationCount(per_copy, o.cold_bytes, o.cold_cache);
     while (static_cast<int>(copies.size()) < k && err.empty())
-      if (auto in = PrepareCopy(b, data, &err)) copies.push_back(std::move(in));
+      if (auto in = PrepareCopy(b, tc.data, &err)) copies.push_back(std::move(in));
   }
   // Page faults and lazy initialisation of every copy happen here, untimed.
   for (auto& in : copies)
     if (err.empty())
-      if (CallResult r = in->instance->Run(in->data.x.data(), in->out.data()); !r) err = "run failed: " + r.message;
+      if (CallResult r = in->instance->Run(in->data.x.data(), in->out.out()); !r) err = "run failed: " + r.message;
   if (!err.empty()) {
+    copies.clear();
+    SetThreadState(state.omp_threads, state.mxcsr);
     cell.status = "ERROR";
     cell.reason = err;
     return true;
   }
   cell.rotation = static_cast<int>(copies.size());
-  size_t next = 0;
+  size_t next = 0, last = copies.size();
   bool interrupted = false;
-  const TimedCell t = TimeCell(cell.name, [&](std::string* e) {
+  std::string wrong;  // what the timed calls got wrong
+  TimedBody body;
+  // Only the output the loop's last call will write is poisoned: poisoning every copy would bring
+  // all the outputs into the cache the rotation is there to keep cold.
+  body.before_loop = [&](int64_t iterations, std::string*) {
+    last = copies.size();
+    if (iterations < 1) return true;
+    const size_t k = (next + static_cast<size_t>((iterations - 1) % static_cast<int64_t>(copies.size()))) % copies.size();
+    Poison(copies[k]->out.out(), copies[k]->out.size());
+    return true;
+  };
+  body.iteration = [&](std::string* e) {
     if (stopping()) {
       interrupted = true;
       *e = "interrupted";
       return false;
     }
     Copy& in = *copies[next];
+    last = next;
     next = next + 1 == copies.size() ? 0 : next + 1;
-    if (CallResult r = in.instance->Run(in.data.x.data(), in.out.data()); !r) {
+    if (CallResult r = in.instance->Run(in.data.x.data(), in.out.out()); !r) {
       *e = "run failed: " + r.message;
       return false;
     }
     return true;
-  });
+  };
+  body.after_loop = [&](std::string* e) {
+    if (last == copies.size()) return true;
+    const CheckResult r = CompareOutput(p, copies[last]->out.out(), tc.ref);
+    if (r.status != Status::kFail) return true;
+    wrong = "the output of a timed call is wrong (" + r.reason + "), on another input than the validated one";
+    *e = wrong;
+    return false;
+  };
+  const TimedCell t = TimeCell(cell.name, body);
+  std::string changed, guards;
+  for (const auto& in : copies) {
+    if (changed.empty()) changed = ChangedInputs(tc.data, in->data);
+    if (guards.empty()) guards = in->out.DamagedGuards();
+  }
   copies.clear();
+  const std::string state_change = DescribeStateChange(state, CaptureThreadState());
+  SetThreadState(state.omp_threads, state.mxcsr);
   if (interrupted || stopping()) return false;  // abandoned: neither the cell nor its JSON
   context = t.context;
+  if (!guards.empty()) wrong += (wrong.empty() ? "" : "; ") + guards + " while timed";
+  if (!changed.empty()) wrong += (wrong.empty() ? "" : "; ") + std::string("wrote into its read-only inputs (") + changed + ") while timed";
+  if (!state_change.empty())
+    wrong += (wrong.empty() ? "" : "; ") + std::string("left the thread state changed (") + state_change + ") while timed";
+  if (wrong.empty() && t.error.empty()) {
+    wrong = RateAbovePeak(CountFlops(p).total(), ComputeStats(t.seconds).min, peak_gflops, p.threads);
+  }
+  if (!wrong.empty()) {
+    cell.status = "FAIL";
+    cell.reason = "validation passed, timing failed, not timed: " + wrong;
+    return true;
+  }
   entries = t.benchmarks;
   if (!t.error.empty()) {
     cell.status = "ERROR";
@@ -195,6 +269,21 @@ std::string BenchmarkName(const std::string& backend, const Config& c) {
   std::string s = backend;
   for (const ProblemKey* k : KeysByRank(&ProblemKey::name_rank)) s += k->name_part(c);
   return s;
+}
+
+std::string RateAbovePeak(double flops, double seconds, double peak_gflops, int threads) {
+  // The peak is measured, on a machine that may have been busy then: a real backend near the
+  // peak must not FAIL because of that. A fake (a memoised or skipped computation) lands far above.
+  constexpr double kMeasurementMargin = 1.25;
+  if (!(peak_gflops > 0) || !(seconds > 0)) return {};
+  const double gflops = flops / seconds * 1e-9;
+  if (gflops <= kMeasurementMargin * peak_gflops) return {};
+  char buf[256];
+  std::snprintf(buf, sizeof buf,
+                "%.4g GFLOP/s (FLOP model, fastest repetition) is above this machine's measured peak of %.4g GFLOP/s "
+                "at %d thread(s): no real computation is that fast",
+                gflops, peak_gflops, threads);
+  return buf;
 }
 
 size_t DataBytes(const ProblemData& d) {
@@ -248,8 +337,10 @@ bool RunSweep(const std::vector<PlannedConfig>& plan, const std::vector<CellRef>
     return s;
   };
 
-  std::optional<size_t> data_config;  // the config vc belongs to
-  std::optional<ValidationCase> vc;
+  // What every cell starts from: the thread counts of its config and this process's MXCSR.
+  const unsigned mxcsr = CaptureThreadState().mxcsr;
+  std::optional<size_t> data_config;  // the config vc (validation) and tc (timing) belong to
+  std::optional<ValidationCase> vc, tc;
   for (size_t pos = start; pos < cells.size(); ++pos) {
     if (stopping()) return false;
     const CellRef& cr = cells[pos];
@@ -257,12 +348,14 @@ bool RunSweep(const std::vector<PlannedConfig>& plan, const std::vector<CellRef>
     const Config& cfg = plan[cr.config].config;
     const ab_problem& p = cfg.problem;
     if (data_config != cr.config) {
-      SetThreads(p.threads);
       vc.reset();
+      tc.reset();
       data_config = cr.config;
     }
+    SetThreadState(p.threads, mxcsr);  // whatever the previous cell's backend left
     const std::string& name = cr.name;
     if (o.on_begin) o.on_begin(pos);
+    const RunningCell running(name);
     const auto cell_start = Clock::now();
     ++done;
     Cell cell;
@@ -340,7 +433,11 @@ bool RunSweep(const std::vector<PlannedConfig>& plan, const std::vector<CellRef>
     }
     if (stopping()) return false;
     nlohmann::json context;
-    if (!TimeValidatedCell(*b, vc->data, o, cell, entries, context)) return false;
+    if (!tc) tc.emplace(MakeTimingCase(*vc));
+    // Measuring the peak (once per host and build, then cached) sets threads of its own.
+    const double peak = o.peak_gflops ? o.peak_gflops(p.threads) : 0;
+    SetThreadState(p.threads, mxcsr);
+    if (!TimeValidatedCell(*b, *tc, CaptureThreadState(), peak, o, cell, entries, context)) return false;
     if (run.gbench.value("context", nlohmann::json()).is_null() && !context.is_null()) run.gbench["context"] = context;
     if (cell.timed()) predictor.Record(b->name, p, cell.median_s);
     finish();

@@ -3,6 +3,13 @@
 // redraw policy and judgement for both commands), then -- unless timing is off (validate) --
 // skip what the budget predicts too slow, time the rest with Google Benchmark, and fill the
 // derived metrics (GFLOP/s, % of the measured peak, speedup vs the baseline).
+//
+// What a backend cannot do to the run (docs/benchmarking.md, "Reliability"): every cell starts
+// from its config's thread counts and the process's MXCSR, and a backend that leaves them
+// changed FAILs; each backend computes on its own copy of the inputs and a write into them
+// FAILs; the timed calls run on another x than the validated one and the last call of every
+// Google Benchmark loop is checked against its reference, untimed; a rate above the machine's
+// peak FAILs.
 #pragma once
 
 #include <functional>
@@ -77,6 +84,9 @@ struct SweepOptions {
   // Called after each cell, once it is in run.cells: the bench writes its files here, so an
   // interrupted run keeps what it measured; validate prints its row.
   std::function<void(const CellOutcome& outcome)> on_cell;
+  // The machine's measured FLOP peak (GFLOP/s) at a thread count, 0 when unknown: a timed cell
+  // faster than it is a FAIL, not a figure (RateAbovePeak). Unset: no such check.
+  std::function<double(int threads)> peak_gflops;
   // Polled between cells, between validation and timing, and every timed iteration: true
   // abandons the cell in progress (it is not added) and ends the sweep.
   std::function<bool()> stop;
@@ -88,6 +98,10 @@ struct SweepOptions {
 // if they had run in this process. Returns false when options.stop ended it early.
 bool RunSweep(const std::vector<PlannedConfig>& plan, const std::vector<CellRef>& cells, const SweepOptions& options,
               BenchRun& run, size_t start = 0);
+
+// "" when flops in `seconds` is at most 1.25 x peak_gflops (the margin: the peak is itself a
+// measurement) or the peak is unknown (<= 0); else why that rate cannot be a real measurement.
+std::string RateAbovePeak(double flops, double seconds, double peak_gflops, int threads);
 
 // The derived metrics of every cell (derived.cpp, idempotent): GFLOP/s from the median, % of
 // the measured FMA peak at the cell's thread count (env.json "machine"), the byte model and

@@ -47,16 +47,24 @@ class CaptureReporter : public benchmark::BenchmarkReporter {
 
 }  // namespace
 
-TimedCell TimeCell(const std::string& name, const std::function<bool(std::string* err)>& body) {
+TimedCell TimeCell(const std::string& name, const TimedBody& body) {
   benchmark::ClearRegisteredBenchmarks();
-  benchmark::RegisterBenchmark(name.c_str(), [&body](benchmark::State& st) {
-    std::string err;
+  // Google Benchmark keeps the pointer SkipWithError gets: the message must outlive the run.
+  std::string err;
+  benchmark::RegisterBenchmark(name.c_str(), [&body, &err](benchmark::State& st) {
+    err.clear();
+    // Google Benchmark starts its clock when the loop begins and stops it when the loop ends.
+    if (body.before_loop && !body.before_loop(static_cast<int64_t>(st.max_iterations), &err)) {
+      st.SkipWithError(err.c_str());
+      return;
+    }
     for (auto _ : st) {
-      if (!body(&err)) {
+      if (!body.iteration(&err)) {
         st.SkipWithError(err.c_str());
         break;
       }
     }
+    if (err.empty() && body.after_loop && !body.after_loop(&err)) st.SkipWithError(err.c_str());
   })->UseRealTime()->Unit(benchmark::kMillisecond);
   CaptureReporter rep;
   // The one registered benchmark always runs: the user's --benchmark_filter was applied when

@@ -20,8 +20,17 @@ struct TimedCell {
   nlohmann::json benchmarks;    // its "benchmarks" entries for this cell
 };
 
-// body runs one iteration; it returns false and sets *err to stop with an error.
-TimedCell TimeCell(const std::string& name, const std::function<bool(std::string* err)>& body);
+// What Google Benchmark runs: `iteration` is the timed call. Google Benchmark runs the loop of
+// iterations several times (to find the iteration count, then once per repetition); before_loop
+// (told how many iterations the loop will run) and after_loop run around every such loop,
+// outside the timed region: the place to poison the output the last call will write and to
+// check it. Either returns false and sets *err to stop the cell with an error.
+struct TimedBody {
+  std::function<bool(std::string* err)> iteration;
+  std::function<bool(int64_t iterations, std::string* err)> before_loop;  // optional
+  std::function<bool(std::string* err)> after_loop;                        // optional
+};
+TimedCell TimeCell(const std::string& name, const TimedBody& body);
 
 struct Stats {
   double median = 0, mean = 0, stddev = 0, cv = 0, min = 0;

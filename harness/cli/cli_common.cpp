@@ -1,5 +1,8 @@
 #include "cli_common.h"
 
+#include <cerrno>
+#include <cstdlib>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
@@ -34,6 +37,18 @@ PluginArg ParsePluginArg(const std::string& arg) {
     throw InputError("--plugin " + arg + ": '" + name + "' is not a backend name (letters, digits, - _ .)");
   if (eq + 1 == arg.size()) throw InputError("--plugin " + arg + ": no file after '='");
   return {arg.substr(eq + 1), name};
+}
+
+CLI::Validator SeedValidator() {
+  return CLI::Validator(
+      [](std::string& v) -> std::string {
+        const bool digits = !v.empty() && v.size() <= 20 && v.find_first_not_of("0123456789") == std::string::npos;
+        errno = 0;
+        if (digits) std::strtoull(v.c_str(), nullptr, 10);
+        if (!digits || errno == ERANGE) return "'" + v + "' is not an integer in [0, 18446744073709551615]";
+        return {};
+      },
+      "SEED");
 }
 
 void LoadPlugins(const PluginFlags& f, PluginRegistry& reg) {
@@ -91,7 +106,7 @@ void AddProblemKeyFlags(CLI::App* app, GridSpec& s, const ProblemFlagStyle& styl
             ->group(style.group);
         continue;
       case KeyForm::kNumber:
-        opt = app->add_option(flag, s.*k.number, help);
+        opt = app->add_option(flag, s.*k.number, help)->check(SeedValidator());
         break;
       case KeyForm::kThreads:
         if (bench) {

@@ -21,6 +21,10 @@ struct PluginFlags {
 };
 void AddPluginFlags(CLI::App* app, PluginFlags& f);
 
+// A seed: a decimal integer in [0, 2^64 - 1]. Without it "-1", "2^64" or "1e23" would wrap or be
+// cut silently into another seed than the one the user (or a reproducer line) meant.
+CLI::Validator SeedValidator();
+
 // One --plugin value: PATH, or NAME=PATH (load PATH under NAME). Throws InputError for a NAME
 // that is not a backend name or an empty PATH.
 struct PluginArg {

@@ -23,8 +23,10 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 
@@ -42,6 +44,7 @@
 #include "../bench/shard.h"
 #include "../history/history.h"
 #include "../isolate.h"
+#include "../machine/machine.h"
 #include "../problem_keys.h"
 #include "../sysinfo.h"
 #include "cli_common.h"
@@ -69,6 +72,8 @@ struct BenchOptions {
   int sgemm_size = 2048;
   bool dry_run = false;
   bool remeasure = false;  // the machine profile measured again, not from the cache
+  bool force = false;  // --force: replace the run in an existing --out
+  bool trust_run_plugins = false;  // --trust-run-plugins: --resume loads the plugins DIR records
   bool list_presets = false;
   bool quiet = false;
   bool isolate = false;
@@ -202,6 +207,27 @@ void CheckNoConflicts(const SweepSpec& recorded, const BenchOptions& o, const CL
                    Join(given) + " (" + Join(changes, "; ") + "). Drop them, or start a new run with --out.");
 }
 
+// --resume loads the plugin files recorded in DIR/sweep.json, and a run folder is data anyone
+// who can write it can edit: a recorded plugin is loaded only when the user names it again
+// (--plugin, as recorded), when it is an installed one (the plugin folder beside this
+// executable), or with --trust-run-plugins.
+void CheckRecordedPlugins(const SweepSpec& recorded, const BenchOptions& o, const CLI::App& sub, const std::string& out) {
+  if (o.trust_run_plugins) return;
+  const std::vector<std::string> named =
+      sub.count("--plugin") ? OptionValues(sub, "--plugin") : std::vector<std::string>{};
+  std::error_code ec;
+  const fs::path installed = fs::weakly_canonical(DefaultPluginDir(), ec);
+  for (const auto& p : recorded.plugins) {
+    if (std::find(named.begin(), named.end(), p) != named.end()) continue;
+    const size_t eq = p.rfind('=');  // NAME=PATH
+    const fs::path file = fs::weakly_canonical(eq == std::string::npos ? p : p.substr(eq + 1), ec);
+    if (!ec && file.parent_path() == installed) continue;
+    throw InputError("--resume " + out + ": its sweep.json loads the plugin " + p +
+                     ", which is not installed; name it again (--plugin " + p +
+                     ") or pass --trust-run-plugins to load the plugins a run folder records");
+  }
+}
+
 std::vector<const LoadedBackend*> LoadBackends(const SweepSpec& spec, PluginRegistry& reg) {
   LoadPlugins(PluginFlags{spec.plugins, spec.no_default_plugins}, reg);
   return SelectBackends(reg, spec.backends);
@@ -215,6 +241,14 @@ struct Start {
   PreviousRun prev;
 };
 
+// "143502": the local time of day, for the default --out name.
+std::string LocalTimeOfDay() {
+  const std::time_t t = std::time(nullptr);
+  char buf[16];
+  std::strftime(buf, sizeof buf, "%H%M%S", std::localtime(&t));
+  return buf;
+}
+
 Start PlanFreshRun(const BenchOptions& o, const CLI::App& sub) {
   Start s;
   // The --plugin files as the user wrote them, so that a refusal names them so.
@@ -222,8 +256,12 @@ Start PlanFreshRun(const BenchOptions& o, const CLI::App& sub) {
     LoadPlugins(o.plugins, reg);
     return SelectBackends(reg, spec.backends);
   });
-  s.out = o.out.empty() ? "results/" + LocalDate() + "-" + HostName() : o.out;
-  s.record = {UtcTimestamp(), CpuCount(), s.w.spec, s.w.CellNames(), {}};
+  // The time of day too: a second run on the same day must not land in the first one's folder.
+  s.out = o.out.empty() ? "results/" + LocalDate() + "-" + LocalTimeOfDay() + "-" + HostName() : o.out;
+  if (const std::string f = ExistingRunFile(s.out); !f.empty() && !o.force && !o.dry_run)
+    throw InputError("--out " + s.out + " holds a run already (" + f + "); continue it with --resume " + s.out +
+                     " or replace it with --force");
+  s.record = {UtcTimestamp(), CpuCount(), s.w.spec, s.w.CellNames()};
   if (s.w.spec.shard_count > 1) s.record.sweep_cells = s.w.SweepCellNames();
   return s;
 }
@@ -236,6 +274,7 @@ Start PlanResumedRun(const BenchOptions& o, const CLI::App& sub) {
   s.record = ReadSweepRecord(s.out);
   if (access(s.out.c_str(), W_OK) != 0) throw InputError("--resume: cannot write into '" + s.out + "'");
   CheckNoConflicts(s.record.spec, o, sub, s.out);
+  CheckRecordedPlugins(s.record.spec, o, sub, s.out);
   try {
     s.w = PlanSweep(s.record.spec, LoadBackends);
   } catch (const InputError& e) {
@@ -247,8 +286,20 @@ Start PlanResumedRun(const BenchOptions& o, const CLI::App& sub) {
   return s;
 }
 
+// The machine's FMA peak at `threads` (the cached machine profile, measured once per host and
+// build): a cell timed faster than this is a FAIL (RateAbovePeak). 0 (no check) when it cannot
+// be had.
+double MeasuredPeakGflops(int threads) {
+  try {
+    return machine::BestFmaGflops(machine::LoadOrMeasureMachine({threads}, false).profile, threads);
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
 // The hidden worker of --isolate: cells[--cells][--start..] of the sweep recorded in --resume DIR.
 int RunWorker(const BenchOptions& o) {
+  EnterWorkerMode();  // before any plugin is loaded: its output must never reach the channel
   const SweepRecord rec = ReadSweepRecord(o.resume);
   Sweep w = PlanSweep(rec.spec, LoadBackends);
   if (rec.cells != w.CellNames())
@@ -256,6 +307,7 @@ int RunWorker(const BenchOptions& o) {
   BenchRun run;
   run.gbench = {{"context", nullptr}, {"benchmarks", nlohmann::json::array()}};
   run.cells = ReadFinishedRows(o.resume);  // earlier results seed the budget's predictions
+  w.so.peak_gflops = MeasuredPeakGflops;
   return RunAsWorker(w.plan, w.cells, o.cells, o.start, w.so, run);
 }
 
@@ -278,13 +330,18 @@ void RecordRun(history::HistoryDb& db, const Sweep& w, const Start& s, const Ben
   std::printf("history: run %lld in %s\n", static_cast<long long>(id), db.path().c_str());
 }
 
-void PrepareOutDir(const std::string& out) {
+// Creates and locks out (the lock lives as long as the returned object); with --force on a
+// fresh run, removes the run that was there once the lock is held.
+std::unique_ptr<DirectoryLock> PrepareOutDir(const std::string& out, bool replace) {
   std::error_code ec;
   fs::create_directories(out, ec);
   if (ec || !fs::is_directory(out) || access(out.c_str(), W_OK) != 0)
     throw InputError("--out: cannot create or write directory '" + out + "'");
+  auto lock = std::make_unique<DirectoryLock>(out);
+  if (replace) RemoveRunFiles(out);
   InstallGracefulInterrupt();
   RemoveStaleTempFiles(out);
+  return lock;
 }
 
 // The cells left, in this process or isolated; the files are rewritten after each. Returns how
@@ -314,7 +371,12 @@ int RunBench(BenchOptions& o, const CLI::App& sub) {
     for (const auto& p : KnownPresets(PresetDirs())) std::printf("%s\n", p.c_str());
     return kExitOk;
   }
-  if (!(o.timeout > 0)) throw InputError("--timeout must be > 0 seconds");
+  if (!(o.timeout > 0 && o.timeout <= kMaxTimeoutSeconds)) {
+    char got[32];
+    std::snprintf(got, sizeof got, "%g", o.timeout);
+    throw InputError("--timeout " + std::string(got) + ": must be > 0 and at most " +
+                     std::to_string(static_cast<int>(kMaxTimeoutSeconds)) + " seconds (a week)");
+  }
   if (o.worker) return RunWorker(o);
   // A shard started again on its own --out (a requeued Slurm task, a retried CI job) continues
   // what it left there, exactly as --resume would (the same flags must agree with sweep.json).
@@ -323,6 +385,7 @@ int RunBench(BenchOptions& o, const CLI::App& sub) {
   const bool resuming = !o.resume.empty();
   Start s = resuming ? PlanResumedRun(o, sub) : PlanFreshRun(o, sub);
   Sweep& w = s.w;
+  w.so.peak_gflops = MeasuredPeakGflops;
   // Peers are probed now: a requested one that is missing is an error before anything is timed.
   const PeerSetup peers = ResolvePeers(w.spec.peers, o.peers_python);
   const std::string peers_line = w.spec.peers != "none" ? peers.Describe() : "";
@@ -335,7 +398,7 @@ int RunBench(BenchOptions& o, const CLI::App& sub) {
     return kExitOk;
   }
 
-  PrepareOutDir(s.out);
+  const auto lock = PrepareOutDir(s.out, !resuming && o.force);
   // Opened now, so a bad --db is refused before anything runs; written once, when the run is whole.
   std::unique_ptr<history::HistoryDb> db;
   if (!o.no_db) db = std::make_unique<history::HistoryDb>(HistoryPath(o, w, s.out));
@@ -354,8 +417,8 @@ int RunBench(BenchOptions& o, const CLI::App& sub) {
   run.env["peers"]["requested"] = w.spec.peers;
   ResultsDir dir(s.out, w);
   if (!resuming) {  // whole files from the start: a run killed before its first cell is resumable
+    dir.WriteRecord(s.record);  // first: a folder with any run file has the record to resume from
     dir.Save(run);
-    dir.WriteRecord(s.record);
   }
   if (!o.quiet)
     PrintBanner(w, GetBlasInfo(), o.isolate, peers_line,
@@ -399,10 +462,10 @@ void ConfigureBench(CLI::App* sub, BenchOptions& o) {
                   "to need more is SKIPPED")
       ->capture_default_str();
   sub->add_option("--baseline", o.baseline, "Backend the speedups are relative to (default: blas when loaded; none)");
-  sub->add_option("--out", o.out, "Output directory (default: results/<date>-<host>)");
+  sub->add_option("--out", o.out, "Output directory (default: results/<date>-<HHMMSS>-<host>); refused when it holds a run");
   sub->add_option("--sample-rows", o.sample_rows, "Query rows the reference checks per config (0 = all)")
       ->capture_default_str();
-  sub->add_option("--data-seed", o.data_seed, "Seed of the random inputs and weights")->capture_default_str();
+  sub->add_option("--data-seed", o.data_seed, "Seed of the random inputs and weights")->check(SeedValidator())->capture_default_str();
   sub->add_option("--cache", o.cache, "cold: cycle through copies spanning 2x the LLC; warm: reuse one copy")
       ->capture_default_str();
   sub->add_option("--sgemm-size", o.sgemm_size, "n of the n x n SGEMM that measures the ceiling")->capture_default_str();
@@ -445,6 +508,10 @@ void ConfigureBench(CLI::App* sub, BenchOptions& o) {
                   "attnbench.db in its --out, which merge imports); `attnbench history` lists it")
       ->type_name("PATH");
   sub->add_flag("--no-db", o.no_db, "Do not record the run in the history");
+  sub->add_flag("--trust-run-plugins", o.trust_run_plugins,
+                "With --resume: load the --plugin files DIR/sweep.json records without naming them again "
+                "(a run folder is data; by default only installed plugins or those you name are loaded)");
+  sub->add_flag("--force", o.force, "Replace the run an existing --out holds (without it: refused; --resume continues it)");
   sub->add_flag("--dry-run", o.dry_run, "Print the planned configs (with --resume: the cells left) and exit");
   sub->add_flag("--quiet,-q", o.quiet, "No progress on stderr");
   sub->add_flag("--worker", o.worker)->group("");  // internal: the child of --isolate

@@ -93,11 +93,17 @@ void PrintSummaryLine(std::map<std::string, int> counts) {
 }
 
 int RunValidate(ValidateOptions& o, const CLI::App& sub) {
+  if (o.worker) EnterWorkerMode();  // before any plugin is loaded: its output must never reach the channel
   // Everything the user typed is checked before anything is allocated.
   const std::vector<Config> configs = ExpandGrid(o.grid);
   for (const auto& c : configs) CheckMemory(c);
   if (o.sample_rows < 0) throw InputError("--sample-rows must be >= 0 (0 = every row)");
-  if (!(o.timeout > 0)) throw InputError("--timeout must be > 0 seconds");
+  if (!(o.timeout > 0 && o.timeout <= kMaxTimeoutSeconds)) {
+    char got[32];
+    std::snprintf(got, sizeof got, "%g", o.timeout);
+    throw InputError("--timeout " + std::string(got) + ": must be > 0 and at most " +
+                     std::to_string(static_cast<int>(kMaxTimeoutSeconds)) + " seconds (a week)");
+  }
   PluginRegistry reg;
   LoadPlugins(o.plugins, reg);
   const auto backends = SelectBackends(reg, o.backends);
@@ -192,7 +198,7 @@ void AddValidateCommand(CLI::App& app, int& rc) {
                   "Query rows the reference computes per config when T is large (first and last always "
                   "included); 0 = every row")
       ->capture_default_str();
-  sub->add_option("--data-seed", o.data_seed, "Seed of the random inputs and weights (default: fresh each run)");
+  sub->add_option("--data-seed", o.data_seed, "Seed of the random inputs and weights (default: fresh each run)")->check(SeedValidator());
   sub->add_flag("--json", o.json, "Print the results as JSON on stdout instead of the table");
   sub->add_flag("--quiet,-q", o.quiet, "Print only rows that are not PASS, and the summary");
   sub->add_flag("--isolate", o.isolate,

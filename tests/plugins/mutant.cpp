@@ -149,4 +149,6 @@ class MutantAttention {
 
 }  // namespace
 
+#ifndef MUTANT_NO_REGISTER  // hostile.cpp wraps the correct ("none") code in its own backend
 ATTNBENCH_REGISTER_BACKEND(MutantAttention)
+#endif
