@@ -120,6 +120,18 @@ void MeasureMachineProfile(const Sweep& w, bool force, bool quiet, BenchRun& run
                  c.from_cache ? (" (cached: " + c.path + ")").c_str() : "");
 }
 
+std::function<double(int threads)> PeakLookup(const nlohmann::json& env) {
+  machine::MachineProfile p;
+  try {
+    if (!env.is_object() || !env.contains("machine")) return [](int) { return 0.0; };
+    p = env["machine"].get<machine::MachineProfile>();
+  } catch (const std::exception&) {
+    return [](int) { return 0.0; };
+  }
+  if (!machine::DisturbedReason(p).empty()) return [](int) { return 0.0; };
+  return [p](int threads) { return machine::BestFmaGflops(p, threads); };
+}
+
 void MeasureCeilings(const Sweep& w, bool quiet, const std::function<bool()>& stop, BenchRun& run,
                      nlohmann::json* resume_entry) {
   const bool resuming = resume_entry != nullptr;

@@ -36,6 +36,12 @@ void PrintBanner(const Sweep& w, const BlasInfo& blas, bool isolated, const std:
 // plan's thread counts (a peak measured now would change the earlier cells' percentages).
 void MeasureMachineProfile(const Sweep& w, bool force, bool quiet, BenchRun& run);
 
+// The measured FMA peak at a thread count from env.json "machine" (SweepOptions::peak_gflops:
+// a cell timed faster than it is a FAIL). Returns 0 (no check) for a count the profile lacks,
+// and for every count when the profile looks disturbed (measured too low, it would FAIL honest
+// backends).
+std::function<double(int threads)> PeakLookup(const nlohmann::json& env);
+
 // Measures the SGEMM ceiling at every thread count of the plan (every library; the fastest is
 // the ceiling). A count the run has no ceiling for yet gets this one (env.json "sgemm" keeps who
 // measured it and every library's rate); a resumed run keeps the first run's and records the

@@ -44,7 +44,6 @@
 #include "../bench/shard.h"
 #include "../history/history.h"
 #include "../isolate.h"
-#include "../machine/machine.h"
 #include "../problem_keys.h"
 #include "../sysinfo.h"
 #include "cli_common.h"
@@ -286,17 +285,6 @@ Start PlanResumedRun(const BenchOptions& o, const CLI::App& sub) {
   return s;
 }
 
-// The machine's FMA peak at `threads` (the cached machine profile, measured once per host and
-// build): a cell timed faster than this is a FAIL (RateAbovePeak). 0 (no check) when it cannot
-// be had.
-double MeasuredPeakGflops(int threads) {
-  try {
-    return machine::BestFmaGflops(machine::LoadOrMeasureMachine({threads}, false).profile, threads);
-  } catch (const std::exception&) {
-    return 0;
-  }
-}
-
 // The hidden worker of --isolate: cells[--cells][--start..] of the sweep recorded in --resume DIR.
 int RunWorker(const BenchOptions& o) {
   EnterWorkerMode();  // before any plugin is loaded: its output must never reach the channel
@@ -307,7 +295,7 @@ int RunWorker(const BenchOptions& o) {
   BenchRun run;
   run.gbench = {{"context", nullptr}, {"benchmarks", nlohmann::json::array()}};
   run.cells = ReadFinishedRows(o.resume);  // earlier results seed the budget's predictions
-  w.so.peak_gflops = MeasuredPeakGflops;
+  w.so.peak_gflops = PeakLookup(ReadPreviousRun(o.resume).env);  // the parent's measured profile
   return RunAsWorker(w.plan, w.cells, o.cells, o.start, w.so, run);
 }
 
@@ -385,7 +373,6 @@ int RunBench(BenchOptions& o, const CLI::App& sub) {
   const bool resuming = !o.resume.empty();
   Start s = resuming ? PlanResumedRun(o, sub) : PlanFreshRun(o, sub);
   Sweep& w = s.w;
-  w.so.peak_gflops = MeasuredPeakGflops;
   // Peers are probed now: a requested one that is missing is an error before anything is timed.
   const PeerSetup peers = ResolvePeers(w.spec.peers, o.peers_python);
   const std::string peers_line = w.spec.peers != "none" ? peers.Describe() : "";
@@ -427,6 +414,7 @@ int RunBench(BenchOptions& o, const CLI::App& sub) {
                                std::to_string(left.todo.size()) + " to run"
                          : "");
   MeasureMachineProfile(w, o.remeasure, o.quiet, run);
+  w.so.peak_gflops = PeakLookup(run.env);
   MeasureCeilings(w, o.quiet, [&] { return stop() || (resuming && left.todo.empty()); }, run,
                   resuming ? &resume_entry : nullptr);
   if (resuming) run.env["resumes"].push_back(resume_entry);
