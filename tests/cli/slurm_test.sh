@@ -17,6 +17,18 @@ fail() {
   for f in "$tmp"/slurm/log/*.log "$tmp"/run/slurm/*.out; do [ -f "$f" ] && { echo "== $f"; tail -n 20 "$f"; }; done
   exit 1
 }
+# The submit script's own checks (no Slurm needed): --help, bad input exits 2, and the sbatch
+# lines it would run (array size, exclusive nodes, cores per task, options passed through).
+"$src/scripts/slurm-bench" --help | grep -q "job array" || fail "slurm-bench --help"
+"$src/scripts/slurm-bench" --shards 0 --out "$tmp/x" --attnbench "$cli" 2>/dev/null; [ $? -eq 2 ] || fail "--shards 0"
+"$src/scripts/slurm-bench" --shards 2 --out "$tmp/x" --attnbench "$cli" -- --shard 1/2 2>/dev/null
+[ $? -eq 2 ] || fail "--shard among the bench arguments"
+"$src/scripts/slurm-bench" --shards 4 --out "$tmp/dry" --threads 2 --attnbench "$cli" --partition bench --time 30 \
+  --sbatch --mem=0 --dry-run -- --seq-len 8 >"$tmp/dry.txt" || fail "--dry-run"
+grep -q -- "--array=0-3 --exclusive .*--partition=bench --time=30 --mem=0 --cpus-per-task=2 " "$tmp/dry.txt" &&
+  grep -q -- "--dependency=afterok:ARRAY_ID" "$tmp/dry.txt" && grep -q -- '--threads 2 --seq-len 8 *--shard "$i/4"' "$tmp/dry.txt" ||
+  fail "--dry-run sbatch lines: $(cat "$tmp/dry.txt")"
+
 mkdir "$tmp/slurm"
 slurm_up "$tmp/slurm"
 rc=$?

@@ -82,7 +82,7 @@ TEST_CASE("shards are balanced by predicted cost, not by cell count") {
   CHECK(PredictedCellSeconds(f.plan[0].config, timing, 1000) > PredictedCellSeconds(f.plan[1].config, timing, 1000));
 }
 
-TEST_CASE("--shard parses i/N and refuses anything else") {
+TEST_CASE("a shard is given as i/N and anything else is refused") {
   CHECK(ParseShard("0/1").count == 1);
   CHECK(ParseShard("2/3").index == 2);
   CHECK(ParseShard("2/3").ToString() == "2/3");
