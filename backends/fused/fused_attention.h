@@ -50,6 +50,10 @@ struct FusedState {
 struct FusedBlocks {
   size_t query_rows = 64;  // br: query rows per task (a partial last row group is fine)
   size_t keys = 64;        // bc: keys per block, rounded up to a multiple of FusedState::kPad
+  // Most rows of one projection task (QKV or output GEMM): the task's rows of A (192 x 768
+  // floats = 576 KiB) stay in L2 while every packed panel of the weights streams past them.
+  // Fewer rows when that gives each thread a share (T = 128, 2 threads: 2 tasks of 66 and 62).
+  size_t gemm_rows = 192;
 };
 
 class FusedAttention {
@@ -69,12 +73,15 @@ class FusedAttention {
   void ProjectOut(float* out);
 
   FusedState s_;
-  ab_weights w_{};
-  AlignedBuffer<float> w_qkv_, b_qkv_;  // [d_in, 3 d_out], [3 d_out]: W_q | W_k | W_v
+  // The projections' B operands, packed once for the kernels library's Gemm (kernels/gemm-inl.h,
+  // panel-major, 64 columns per panel) with their biases padded to whole panels.
+  AlignedBuffer<float> w_qkv_, b_qkv_;  // [d_in, 3 d_out] = W_q | W_k | W_v, [3 d_out] (qkv_proj only)
+  AlignedBuffer<float> w_o_, b_o_;      // [d_out, d_out], [d_out] (out_proj only)
   AlignedBuffer<float> qkv_;            // [B*T, 3 d_out] (qkv_proj only)
   AlignedBuffer<float> ctx_;            // [B*T, d_out] (out_proj only)
   AlignedBuffer<float> scratch_;        // threads * scratch_stride
-  size_t in_panel_ = 0;                 // rows per projection task
+  size_t qkv_rows_ = 0;                 // rows (of one batch) per QKV projection task
+  size_t out_rows_ = 0;                 // rows (of B*T) per output projection task
 };
 
 }  // namespace attnbench

@@ -2,14 +2,15 @@
 // foreach_target.h, dispatched with HWY_DYNAMIC_DISPATCH) and the target-independent driver.
 //
 // Run = one OpenMP parallel region with three phases (docs/fused.md):
-//   1. QKV = X . [W_q | W_k | W_v] (+ b): row panels, one single-threaded cblas_sgemm each, and
-//      the same thread packs its panel's K (transposed) and V per head while it is in cache;
+//   1. QKV = X . [W_q | W_k | W_v] (+ b): row panels, each a Gemm (kernels/gemm-inl.h) over the
+//      weights packed once in the constructor, and the same thread packs its panel's K
+//      (transposed) and V per head while it is in cache;
 //   2. attention: tasks of br query rows of one (batch, head), dynamically scheduled, most
 //      expensive (latest causal) blocks first; per task an online softmax over key blocks of bc
 //      keys, never materialising the T x T scores;
-//   3. out = ctx . W_o + b_o: row panels, one single-threaded cblas_sgemm each.
-// No BLAS thread pool runs between OpenMP phases (docs/threads.md: alternating the two pools
-// is what costs); the BLAS is single-threaded inside the region.
+//   3. out = ctx . W_o + b_o: row panels, each a Gemm over the packed W_o.
+// No BLAS: every product is this library's own Highway code, so the speed does not depend on
+// which kernel the system BLAS picks (OPENBLAS_CORETYPE) and no second thread pool exists.
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "fused_kernels.cc"
@@ -19,12 +20,16 @@
 
 #include "fused-inl.h"
 #include "fused_attention.h"
+#include "kernels/gemm-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace attnbench {
 namespace HWY_NAMESPACE {
 
 int64_t FusedCurrentTarget() { return HWY_TARGET; }
+
+// One projection task: the block `blk` of the product `m`.
+void GemmTask(const GemmArgs& m, const GemmBlock& blk) { Gemm(hn::ScalableTag<float>(), m, blk); }
 
 // Context rows [i0, i0 + br) of head h in batch b into ctx (row stride ldc). scratch is this
 // thread's.
@@ -115,7 +120,6 @@ HWY_AFTER_NAMESPACE();
 #include <algorithm>
 #include <stdexcept>
 
-#include "kernels/blas/blas_ops.h"
 #include "kernels/flush_denormals.h"
 #include "kernels/pack.h"
 
@@ -123,17 +127,38 @@ namespace attnbench {
 
 HWY_EXPORT(FusedCurrentTarget);
 HWY_EXPORT(AttendTask);
+HWY_EXPORT(GemmTask);
 
 namespace {
 
-namespace ops = blas_ops;
 constexpr size_t kPad = FusedState::kPad;
+constexpr size_t kGemmRows = 6;  // the register tile's height on every target (gemm-inl.h)
+
+// Rows per projection task for `rows` rows shared by `threads`: at most max_rows (and at least
+// one tile), the task count a multiple of the threads so that equal tasks end together, each a
+// whole number of register tiles where that does not make a task empty.
+size_t TaskRows(size_t rows, size_t threads, size_t max_rows) {
+  const size_t most = std::max(kGemmRows, max_rows / kGemmRows * kGemmRows);
+  const size_t tasks = RoundUp((rows + most - 1) / most, threads);
+  return std::max<size_t>(1, RoundUp((rows + tasks - 1) / tasks, kGemmRows));
+}
+
+// w [k, n] (row stride ldw) packed for Gemm, and its bias padded (nullptr: no bias buffer).
+AlignedBuffer<float> PackedWeights(const float* w, size_t ldw, size_t k, size_t n) {
+  AlignedBuffer<float> packed(std::max<size_t>(1, PackedGemmFloats(k, n)));
+  PackGemmB(w, ldw, k, n, packed.data());
+  return packed;
+}
+AlignedBuffer<float> PaddedBias(const float* bias, size_t n) {
+  AlignedBuffer<float> padded(GemmPanels(n) * kGemmPanel);
+  PackGemmBias(bias, n, padded.data());
+  return padded;
+}
 
 }  // namespace
 
-FusedAttention::FusedAttention(const ab_problem& p, const ab_weights& w, const FusedBlocks& blocks)
-    : w_(w) {
-  if (blocks.query_rows == 0 || blocks.keys == 0)
+FusedAttention::FusedAttention(const ab_problem& p, const ab_weights& w, const FusedBlocks& blocks) {
+  if (blocks.query_rows == 0 || blocks.keys == 0 || blocks.gemm_rows == 0)
     throw std::invalid_argument("fused: block sizes must be positive");
   FusedState& s = s_;
   s.p = p;
@@ -150,11 +175,15 @@ FusedAttention::FusedAttention(const ab_problem& p, const ab_weights& w, const F
 
   if (p.qkv_proj) {
     const size_t n3 = 3 * dout;
-    w_qkv_ = AlignedBuffer<float>(din * n3);
-    PackQkvWeights(w, din, dout, w_qkv_.data(), n3);
+    {  // [W_q | W_k | W_v] side by side, then packed: one GEMM of width 3 d_out
+      AlignedBuffer<float> side_by_side(din * n3);
+      PackQkvWeights(w, din, dout, side_by_side.data(), n3);
+      w_qkv_ = PackedWeights(side_by_side.data(), n3, din, n3);
+    }
     if (p.qkv_bias) {
-      b_qkv_ = AlignedBuffer<float>(n3);
-      PackQkvBias(w, dout, b_qkv_.data());
+      AlignedBuffer<float> bias(n3);
+      PackQkvBias(w, dout, bias.data());
+      b_qkv_ = PaddedBias(bias.data(), n3);
     }
     qkv_ = AlignedBuffer<float>(B * T * n3);
     s.q_src = qkv_.data();
@@ -162,22 +191,24 @@ FusedAttention::FusedAttention(const ab_problem& p, const ab_weights& w, const F
   } else {
     s.ld_q = din;  // q_src = x, set per Run
   }
-  if (p.out_proj) ctx_ = AlignedBuffer<float>(B * T * dout);
+  if (p.out_proj) {
+    w_o_ = PackedWeights(w.w_o, dout, dout, dout);
+    if (w.b_o) b_o_ = PaddedBias(w.b_o, dout);
+    ctx_ = AlignedBuffer<float>(B * T * dout);
+  }
   s.kt = Zeroed(B * H * hd * s.t_pad);
   s.vp = Zeroed(B * H * s.t_pad * s.hd_pad);
   s.scratch_stride = RoundUp(s.br * hd + s.br * s.hd_pad + FusedState::kGroup * s.bc + 2 * s.br +
                                  2 * FusedState::kGroup,
                              kPad) + kPad;
   scratch_ = Zeroed(static_cast<size_t>(p.threads) * s.scratch_stride);
-  // Projection panels: big enough that OpenBLAS's packing of the weights is amortised, small
-  // enough that both threads get several (dynamic scheduling).
-  const size_t rows_per_thread = (T + p.threads - 1) / p.threads;
-  in_panel_ = std::clamp<size_t>(rows_per_thread, 1, 256);
+  qkv_rows_ = TaskRows(T, static_cast<size_t>(p.threads), blocks.gemm_rows);
+  out_rows_ = TaskRows(B * T, static_cast<size_t>(p.threads), blocks.gemm_rows);
 }
 
 size_t FusedAttention::WorkspaceBytes() const {
-  return w_qkv_.bytes() + b_qkv_.bytes() + qkv_.bytes() + ctx_.bytes() + s_.kt.bytes() +
-         s_.vp.bytes() + scratch_.bytes();
+  return w_qkv_.bytes() + b_qkv_.bytes() + w_o_.bytes() + b_o_.bytes() + qkv_.bytes() + ctx_.bytes() +
+         s_.kt.bytes() + s_.vp.bytes() + scratch_.bytes();
 }
 
 const char* FusedAttention::TargetName() {
@@ -188,7 +219,6 @@ void FusedAttention::Run(const float* x, float* out) {
   const ab_problem& p = s_.p;
   if (!p.qkv_proj) s_.q_src = x;
   float* ctx = p.out_proj ? ctx_.data() : out;
-  ops::SerialBlasScope serial;  // the BLAS runs single-threaded inside our region
 #pragma omp parallel num_threads(p.threads)
   {
     FlushDenormals ftz;
@@ -204,20 +234,22 @@ void FusedAttention::Run(const float* x, float* out) {
 void FusedAttention::ProjectAndPack(const float* x) {
   const ab_problem& p = s_.p;
   const size_t T = p.seq_len, H = p.heads, hd = s_.head_dim;
-  const size_t panels_per_batch = (T + in_panel_ - 1) / in_panel_;
+  const size_t panels_per_batch = (T + qkv_rows_ - 1) / qkv_rows_;
   const long panels = static_cast<long>(p.batch * panels_per_batch);
   const size_t n3 = 3 * static_cast<size_t>(p.d_out);
+  GemmArgs m;
+  m.a = x, m.lda = p.d_in;
+  m.b = w_qkv_.data(), m.bias = p.qkv_bias ? b_qkv_.data() : nullptr;
+  m.c = qkv_.data(), m.ldc = n3;
+  m.k = p.d_in, m.n = n3;
 #pragma omp for schedule(dynamic)
   for (long t = 0; t < panels; ++t) {
     const size_t b = t / panels_per_batch;
-    const size_t t0 = t % panels_per_batch * in_panel_, t1 = std::min(T, t0 + in_panel_);
+    const size_t t0 = t % panels_per_batch * qkv_rows_, t1 = std::min(T, t0 + qkv_rows_);
     const float* kv;  // row t of batch b: K at kv + (b*T + t)*ld + k_off, V at + v_off
     size_t ld, k_off, v_off;
     if (p.qkv_proj) {
-      const size_t r0 = b * T + t0;
-      ops::Project(static_cast<int>(t1 - t0), static_cast<int>(n3), p.d_in, x + r0 * p.d_in, p.d_in,
-                   w_qkv_.data(), static_cast<int>(n3), p.qkv_bias ? b_qkv_.data() : nullptr,
-                   qkv_.data() + r0 * n3, static_cast<int>(n3));
+      HWY_DYNAMIC_DISPATCH(GemmTask)(m, GemmBlock{b * T + t0, b * T + t1, 0, GemmPanels(n3)});
       kv = qkv_.data(), ld = n3, k_off = p.d_out, v_off = 2 * static_cast<size_t>(p.d_out);
     } else {
       kv = x, ld = p.d_in, k_off = 0, v_off = 0;
@@ -255,12 +287,16 @@ void FusedAttention::Attend(float* ctx, float* scratch) {
 void FusedAttention::ProjectOut(float* out) {
   const ab_problem& p = s_.p;
   const size_t rows = static_cast<size_t>(p.batch) * p.seq_len;
-  const long panels = static_cast<long>((rows + in_panel_ - 1) / in_panel_);
+  const long panels = static_cast<long>((rows + out_rows_ - 1) / out_rows_);
+  GemmArgs m;
+  m.a = ctx_.data(), m.lda = p.d_out;
+  m.b = w_o_.data(), m.bias = b_o_.size() ? b_o_.data() : nullptr;
+  m.c = out, m.ldc = p.d_out;
+  m.k = p.d_out, m.n = p.d_out;
 #pragma omp for schedule(dynamic)
   for (long t = 0; t < panels; ++t) {
-    const size_t r0 = t * in_panel_, r1 = std::min(rows, r0 + in_panel_);
-    ops::Project(static_cast<int>(r1 - r0), p.d_out, p.d_out, ctx_.data() + r0 * p.d_out, p.d_out, w_.w_o,
-                 p.d_out, w_.b_o, out + r0 * p.d_out, p.d_out);
+    const size_t r0 = t * out_rows_, r1 = std::min(rows, r0 + out_rows_);
+    HWY_DYNAMIC_DISPATCH(GemmTask)(m, GemmBlock{r0, r1, 0, GemmPanels(p.d_out)});
   }
 }
 
