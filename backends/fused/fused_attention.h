@@ -56,6 +56,14 @@ struct FusedBlocks {
   size_t gemm_rows = 192;
 };
 
+// How one projection GEMM is cut into OpenMP tasks (FusedAttention's constructor, For): row tasks
+// of `rows` rows, each cut into `col_blocks` blocks of whole weight panels.
+struct ProjectionSplit {
+  size_t rows = 1;
+  size_t col_blocks = 1;
+  static ProjectionSplit For(size_t groups, size_t rows, size_t threads, size_t max_rows);
+};
+
 class FusedAttention {
  public:
   // Throws std::invalid_argument when a block size is 0.
@@ -69,6 +77,7 @@ class FusedAttention {
 
  private:
   void ProjectAndPack(const float* x);  // inside the parallel region
+  void PackKv(const float* x, size_t b, size_t t0, size_t t1);
   void Attend(float* ctx, float* scratch);
   void ProjectOut(float* out);
 
@@ -77,11 +86,11 @@ class FusedAttention {
   // panel-major, 64 columns per panel) with their biases padded to whole panels.
   AlignedBuffer<float> w_qkv_, b_qkv_;  // [d_in, 3 d_out] = W_q | W_k | W_v, [3 d_out] (qkv_proj only)
   AlignedBuffer<float> w_o_, b_o_;      // [d_out, d_out], [d_out] (out_proj only)
-  AlignedBuffer<float> qkv_;            // [B*T, 3 d_out] (qkv_proj only)
+  AlignedBuffer<float> qkv_;        // [B*T, 3 d_out] (qkv_proj only)
   AlignedBuffer<float> ctx_;            // [B*T, d_out] (out_proj only)
   AlignedBuffer<float> scratch_;        // threads * scratch_stride
-  size_t qkv_rows_ = 0;                 // rows (of one batch) per QKV projection task
-  size_t out_rows_ = 0;                 // rows (of B*T) per output projection task
+  ProjectionSplit qkv_split_;           // QKV tasks (rows within one batch)
+  ProjectionSplit out_split_;           // output projection tasks (rows of B*T)
 };
 
 }  // namespace attnbench

@@ -118,6 +118,7 @@ HWY_AFTER_NAMESPACE();
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <stdexcept>
 
 #include "kernels/flush_denormals.h"
@@ -134,14 +135,26 @@ namespace {
 constexpr size_t kPad = FusedState::kPad;
 constexpr size_t kGemmRows = 6;  // the register tile's height on every target (gemm-inl.h)
 
-// Rows per projection task for `rows` rows shared by `threads`: at most max_rows (and at least
-// one tile), the task count a multiple of the threads so that equal tasks end together, each a
-// whole number of register tiles where that does not make a task empty.
-size_t TaskRows(size_t rows, size_t threads, size_t max_rows) {
+}  // namespace
+
+// How a projection of `groups` x `rows` rows (tasks never span two groups: QKV tasks stay
+// within one batch, whose K and V rows they pack) is cut into tasks for `threads` threads: row
+// tasks of at most max_rows (rounded down to whole register tiles), equal within a group, for
+// one group their count a multiple of the threads so that equal tasks end together. When that
+// gives fewer row tasks than threads (short T), every row task is also cut into one column
+// block per thread: each thread then streams only its share of the packed weights past all the
+// rows (T = 128: 128 rows per weight panel read, where two row tasks of 64 would each read every
+// panel for half the reuse).
+ProjectionSplit ProjectionSplit::For(size_t groups, size_t rows, size_t threads, size_t max_rows) {
   const size_t most = std::max(kGemmRows, max_rows / kGemmRows * kGemmRows);
-  const size_t tasks = RoundUp((rows + most - 1) / most, threads);
-  return std::max<size_t>(1, RoundUp((rows + tasks - 1) / tasks, kGemmRows));
+  size_t tasks = (rows + most - 1) / most;
+  const bool split_columns = groups * tasks < threads;
+  if (groups == 1 && !split_columns) tasks = RoundUp(tasks, threads);
+  const size_t task_rows = std::min(rows, RoundUp((rows + tasks - 1) / tasks, kGemmRows));
+  return {std::max<size_t>(task_rows, 1), split_columns ? threads : 1};
 }
+
+namespace {
 
 // w [k, n] (row stride ldw) packed for Gemm, and its bias padded (nullptr: no bias buffer).
 AlignedBuffer<float> PackedWeights(const float* w, size_t ldw, size_t k, size_t n) {
@@ -202,8 +215,9 @@ FusedAttention::FusedAttention(const ab_problem& p, const ab_weights& w, const F
                                  2 * FusedState::kGroup,
                              kPad) + kPad;
   scratch_ = Zeroed(static_cast<size_t>(p.threads) * s.scratch_stride);
-  qkv_rows_ = TaskRows(T, static_cast<size_t>(p.threads), blocks.gemm_rows);
-  out_rows_ = TaskRows(B * T, static_cast<size_t>(p.threads), blocks.gemm_rows);
+  const size_t threads = static_cast<size_t>(p.threads);
+  qkv_split_ = ProjectionSplit::For(B, T, threads, blocks.gemm_rows);
+  out_split_ = ProjectionSplit::For(1, B * T, threads, blocks.gemm_rows);
 }
 
 size_t FusedAttention::WorkspaceBytes() const {
@@ -229,39 +243,61 @@ void FusedAttention::Run(const float* x, float* out) {
   }
 }
 
-// Phase 1 (orphaned worksharing inside Run's region): per panel of rows of one batch, the QKV
-// GEMM, then K^T and V of those rows packed per head.
+// Phase 1 (orphaned worksharing inside Run's region): per task of rows of one batch, the QKV
+// GEMM, then K^T and V of those rows packed per head while they are in cache. When the rows
+// are too few for one task per thread (short T), each row task is also cut into column blocks
+// (see ProjectionSplit), and the packing waits for the barrier that ends the GEMMs.
 void FusedAttention::ProjectAndPack(const float* x) {
   const ab_problem& p = s_.p;
-  const size_t T = p.seq_len, H = p.heads, hd = s_.head_dim;
-  const size_t panels_per_batch = (T + qkv_rows_ - 1) / qkv_rows_;
-  const long panels = static_cast<long>(p.batch * panels_per_batch);
+  const size_t T = p.seq_len;
+  const size_t tasks_per_batch = (T + qkv_split_.rows - 1) / qkv_split_.rows;
+  const long row_tasks = static_cast<long>(p.batch * tasks_per_batch);
   const size_t n3 = 3 * static_cast<size_t>(p.d_out);
+  const size_t cols = qkv_split_.col_blocks, panels = GemmPanels(n3);
   GemmArgs m;
   m.a = x, m.lda = p.d_in;
   m.b = w_qkv_.data(), m.bias = p.qkv_bias ? b_qkv_.data() : nullptr;
   m.c = qkv_.data(), m.ldc = n3;
   m.k = p.d_in, m.n = n3;
+  const auto rows_of = [&](long t) {  // batch, first and end row (within the batch) of row task t
+    const size_t b = t / tasks_per_batch, t0 = t % tasks_per_batch * qkv_split_.rows;
+    return std::array<size_t, 3>{b, t0, std::min(T, t0 + qkv_split_.rows)};
+  };
 #pragma omp for schedule(dynamic)
-  for (long t = 0; t < panels; ++t) {
-    const size_t b = t / panels_per_batch;
-    const size_t t0 = t % panels_per_batch * qkv_rows_, t1 = std::min(T, t0 + qkv_rows_);
-    const float* kv;  // row t of batch b: K at kv + (b*T + t)*ld + k_off, V at + v_off
-    size_t ld, k_off, v_off;
-    if (p.qkv_proj) {
-      HWY_DYNAMIC_DISPATCH(GemmTask)(m, GemmBlock{b * T + t0, b * T + t1, 0, GemmPanels(n3)});
-      kv = qkv_.data(), ld = n3, k_off = p.d_out, v_off = 2 * static_cast<size_t>(p.d_out);
-    } else {
-      kv = x, ld = p.d_in, k_off = 0, v_off = 0;
+  for (long t = 0; t < row_tasks * static_cast<long>(cols); ++t) {
+    const auto [b, t0, t1] = rows_of(t / cols);
+    const size_t col = t % cols;
+    if (p.qkv_proj)
+      HWY_DYNAMIC_DISPATCH(GemmTask)(m, GemmBlock{b * T + t0, b * T + t1, panels * col / cols, panels * (col + 1) / cols});
+    if (cols == 1) PackKv(x, b, t0, t1);
+  }
+  if (cols > 1) {
+#pragma omp for schedule(dynamic)
+    for (long t = 0; t < row_tasks; ++t) {
+      const auto [b, t0, t1] = rows_of(t);
+      PackKv(x, b, t0, t1);
     }
-    const float* rows = kv + b * T * ld;  // row 0 of batch b
-    for (size_t h = 0; h < H; ++h) {
-      const size_t bh = b * H + h;
-      // K^T block-major [t_pad/bc][hd][bc]; V rows padded to hd_pad.
-      TransposeKBlocks(rows + k_off + h * hd, ld, t0, t1, hd, s_.kt.data() + bh * hd * s_.t_pad, s_.bc);
-      CopyRows(rows + t0 * ld + v_off + h * hd, ld, t1 - t0, hd,
-               s_.vp.data() + (bh * s_.t_pad + t0) * s_.hd_pad, s_.hd_pad);
-    }
+  }
+}
+
+// K^T (block-major [t_pad/bc][hd][bc]) and V (rows padded to hd_pad) of rows [t0, t1) of batch
+// b, every head, from the QKV product (or from x: simplified attention).
+void FusedAttention::PackKv(const float* x, size_t b, size_t t0, size_t t1) {
+  const ab_problem& p = s_.p;
+  const size_t T = p.seq_len, H = p.heads, hd = s_.head_dim;
+  const float* kv;  // row t of batch b: K at kv + (b*T + t)*ld + k_off, V at + v_off
+  size_t ld, k_off, v_off;
+  if (p.qkv_proj) {
+    kv = qkv_.data(), ld = 3 * static_cast<size_t>(p.d_out), k_off = p.d_out, v_off = 2 * static_cast<size_t>(p.d_out);
+  } else {
+    kv = x, ld = p.d_in, k_off = 0, v_off = 0;
+  }
+  const float* rows = kv + b * T * ld;  // row 0 of batch b
+  for (size_t h = 0; h < H; ++h) {
+    const size_t bh = b * H + h;
+    TransposeKBlocks(rows + k_off + h * hd, ld, t0, t1, hd, s_.kt.data() + bh * hd * s_.t_pad, s_.bc);
+    CopyRows(rows + t0 * ld + v_off + h * hd, ld, t1 - t0, hd, s_.vp.data() + (bh * s_.t_pad + t0) * s_.hd_pad,
+             s_.hd_pad);
   }
 }
 
@@ -287,16 +323,17 @@ void FusedAttention::Attend(float* ctx, float* scratch) {
 void FusedAttention::ProjectOut(float* out) {
   const ab_problem& p = s_.p;
   const size_t rows = static_cast<size_t>(p.batch) * p.seq_len;
-  const long panels = static_cast<long>((rows + out_rows_ - 1) / out_rows_);
+  const long row_tasks = static_cast<long>((rows + out_split_.rows - 1) / out_split_.rows);
+  const size_t cols = out_split_.col_blocks, panels = GemmPanels(p.d_out);
   GemmArgs m;
   m.a = ctx_.data(), m.lda = p.d_out;
   m.b = w_o_.data(), m.bias = b_o_.size() ? b_o_.data() : nullptr;
   m.c = out, m.ldc = p.d_out;
   m.k = p.d_out, m.n = p.d_out;
 #pragma omp for schedule(dynamic)
-  for (long t = 0; t < panels; ++t) {
-    const size_t r0 = t * out_rows_, r1 = std::min(rows, r0 + out_rows_);
-    HWY_DYNAMIC_DISPATCH(GemmTask)(m, GemmBlock{r0, r1, 0, GemmPanels(p.d_out)});
+  for (long t = 0; t < row_tasks * static_cast<long>(cols); ++t) {
+    const size_t r0 = t / cols * out_split_.rows, r1 = std::min(rows, r0 + out_split_.rows), col = t % cols;
+    HWY_DYNAMIC_DISPATCH(GemmTask)(m, GemmBlock{r0, r1, panels * col / cols, panels * (col + 1) / cols});
   }
 }
 

@@ -51,7 +51,8 @@ TEST_CASE("fused kernels match the float64 reference on every compiled target") 
 
 // The projections are the kernels library's GEMM (kernels/gemm-inl.h): widths past its k block
 // (d_in, and d_out for the output projection, > 512: C accumulated over k blocks), widths that
-// end in a partial 64-column panel, d_in != d_out, with and without bias, batched.
+// end in a partial 64-column panel, d_in != d_out, with and without bias, batched, and cut into
+// column blocks per thread (B = 1, short T).
 TEST_CASE("fused projections match the float64 reference at widths past one GEMM k block, on every target") {
   std::vector<ab_problem> problems;
   ab_problem mha = MakeProblem(Variant::kMha, 2, 17, 530, 520, 8);  // head_dim 65
@@ -60,8 +61,11 @@ TEST_CASE("fused projections match the float64 reference at widths past one GEMM
   problems.push_back(mha);
   ab_problem self = MakeProblem(Variant::kCausal, 1, 33, 700, 70, 1);
   self.dropout_p = 0.1f;
-  self.threads = 1;
+  self.threads = 2;  // B = 1, T = 33 < one task: each thread takes a column block of every GEMM
   problems.push_back(self);
+  ab_problem one_batch = MakeProblem(Variant::kMha, 1, 65, 600, 96, 3);
+  one_batch.threads = 2;
+  problems.push_back(one_batch);
   ab_problem narrow = MakeProblem(Variant::kMha, 3, 9, 5, 130, 10);  // d_in < d_out, head_dim 13
   narrow.threads = 2;
   problems.push_back(narrow);
