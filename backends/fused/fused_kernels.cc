@@ -330,7 +330,9 @@ void FusedAttention::ProjectOut(float* out) {
   m.b = w_o_.data(), m.bias = b_o_.size() ? b_o_.data() : nullptr;
   m.c = out, m.ldc = p.d_out;
   m.k = p.d_out, m.n = p.d_out;
-#pragma omp for schedule(dynamic)
+  // nowait: the end of Run's parallel region is the barrier (a second one right before it
+  // would only cost a wake-up round, which at short T and on a busy machine is not free).
+#pragma omp for schedule(dynamic) nowait
   for (long t = 0; t < row_tasks * static_cast<long>(cols); ++t) {
     const size_t r0 = t / cols * out_split_.rows, r1 = std::min(rows, r0 + out_split_.rows), col = t % cols;
     HWY_DYNAMIC_DISPATCH(GemmTask)(m, GemmBlock{r0, r1, panels * col / cols, panels * (col + 1) / cols});
