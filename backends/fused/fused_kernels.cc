@@ -156,12 +156,13 @@ ProjectionSplit ProjectionSplit::For(size_t groups, size_t rows, size_t threads,
 
 namespace {
 
-// w [k, n] (row stride ldw) packed for Gemm, and its bias padded (nullptr: no bias buffer).
+// w [k, n] (row stride ldw) packed for Gemm (at least one float: k or n may be 0).
 AlignedBuffer<float> PackedWeights(const float* w, size_t ldw, size_t k, size_t n) {
   AlignedBuffer<float> packed(std::max<size_t>(1, PackedGemmFloats(k, n)));
   PackGemmB(w, ldw, k, n, packed.data());
   return packed;
 }
+// A bias of n floats padded with zeros to whole Gemm panels.
 AlignedBuffer<float> PaddedBias(const float* bias, size_t n) {
   AlignedBuffer<float> padded(GemmPanels(n) * kGemmPanel);
   PackGemmBias(bias, n, padded.data());
