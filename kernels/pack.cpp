@@ -50,4 +50,27 @@ void TransposeKBlocks(const float* k, size_t ldk, size_t j_begin, size_t j_end, 
   }
 }
 
+size_t PackedGemmFloats(size_t k, size_t n) { return GemmPanels(n) * kGemmPanel * k; }
+
+void PackGemmB(const float* b, size_t ldb, size_t k, size_t n, float* dst) {
+  for (size_t panel = 0; panel < GemmPanels(n); ++panel) {
+    const size_t j0 = panel * kGemmPanel, width = std::min(kGemmPanel, n - j0);
+    float* slab = dst + panel * k * kGemmPanel;
+    for (size_t kk = 0; kk < k; ++kk) {
+      float* row = slab + kk * kGemmPanel;
+      std::memcpy(row, b + kk * ldb + j0, width * sizeof(float));
+      std::fill(row + width, row + kGemmPanel, 0.0f);
+    }
+  }
+}
+
+void PackGemmBias(const float* bias, size_t n, float* dst) {
+  const size_t padded = GemmPanels(n) * kGemmPanel;
+  if (bias)
+    std::memcpy(dst, bias, n * sizeof(float));
+  else
+    std::fill(dst, dst + n, 0.0f);
+  std::fill(dst + n, dst + padded, 0.0f);
+}
+
 }  // namespace attnbench

@@ -8,6 +8,8 @@
 
 #include <cstddef>
 
+#include "kernels/gemm_args.h"
+
 namespace attnbench {
 
 // n rounded up to a multiple of m.
@@ -34,6 +36,20 @@ void PackQkvBias(const ab_weights& w, size_t d_out, float* dst);
 // 16 x 16 tiles so that both sides move along cache lines.
 void TransposeKBlocks(const float* k, size_t ldk, size_t j_begin, size_t j_end, size_t hd, float* kt,
                       size_t bc);
+
+// Floats of B [k, n] packed for Gemm (gemm-inl.h): whole panels of kGemmPanel columns.
+size_t PackedGemmFloats(size_t k, size_t n);
+
+// B [k, n] (row stride ldb) packed panel-major for Gemm: column j of row kk goes to
+//   dst[(j / 64) * k * 64 + kk * 64 + j % 64]
+// (64 = kGemmPanel), i.e. each panel of 64 columns is one contiguous [k][64] slab that the
+// micro-kernel reads front to back; the columns of the last panel past n are written as zeros.
+// dst holds PackedGemmFloats(k, n) floats.
+void PackGemmB(const float* b, size_t ldb, size_t k, size_t n, float* dst);
+
+// The bias for Gemm: n floats, then zeros up to a whole panel (the last tile reads whole
+// vectors). bias == nullptr writes zeros. dst holds GemmPanels(n) * 64 floats.
+void PackGemmBias(const float* bias, size_t n, float* dst);
 
 }  // namespace attnbench
 

@@ -1,9 +1,11 @@
 // The fused backend's micro-kernels (backends/fused/fused-inl.h), each timed alone on
 // L1-resident data on every Highway target this CPU runs, and the whole FusedAttention over
-// query / key block sizes (docs/fused.md, "Block sizes" and "Profile"). Google Benchmark:
+// query / key block sizes (docs/fused.md, "Block sizes" and "Profile"), and the projections'
+// GEMM (kernels/gemm-inl.h) on each target. Google Benchmark:
 //   build/bin/fused_microbench                               # everything
 //   build/bin/fused_microbench --benchmark_filter=SubSum     # Exp2SubSum vs hn::Exp on each target
 //   build/bin/fused_microbench --benchmark_filter='FusedAttention/br:96'
+//   build/bin/fused_microbench --benchmark_filter='Gemm/AVX3'         # GFLOP/s of the GEMM alone
 // Micro-kernels: one row group (kGroup = 6 query rows) against one key block of bc keys,
 // head_dim 64, named <kernel>/<TARGET>/bc:<keys>. The whole attention: simplified causal,
 // T = 2048, H = 12, d = 768, one thread, on the best target, named FusedAttention/br:<rows>/bc:<keys>.
@@ -15,6 +17,8 @@
 
 #include "fused-inl.h"
 #include "hwy/highway.h"
+#include "kernels/gemm-inl.h"
+#include "kernels/pack.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace attnbench {
@@ -129,6 +133,29 @@ void BenchGroupBlock(benchmark::State& state) {
   CountFlops(state, 4.0 * kR * state.range(0) * kHeadDim);
 }
 
+// The projections' GEMM (kernels/gemm-inl.h) alone, one thread: C[rows, n] = A[rows, 768] . B
+// with B packed, as one task (rows and all panels), the shapes of fused's projection tasks at
+// d = 768 (n = 2304: QKV; n = 768: output). Operands allocated once, so after the first
+// iteration A and C sit in L2 and B (6.75 MiB at n = 2304) in L3, as in a Run.
+void BenchGemm(benchmark::State& state) {
+  const hn::ScalableTag<float> d;
+  const size_t rows = static_cast<size_t>(state.range(0)), n = static_cast<size_t>(state.range(1)), k = 768;
+  AlignedBuffer<float> a(rows * k), b(k * n), packed(PackedGemmFloats(k, n)), bias(GemmPanels(n) * kGemmPanel),
+      c(rows * n);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = 0.01f * static_cast<float>(i % 7);
+  for (size_t i = 0; i < b.size(); ++i) b[i] = 0.02f * static_cast<float>(i % 5);
+  PackGemmB(b.data(), n, k, n, packed.data());
+  PackGemmBias(nullptr, n, bias.data());
+  GemmArgs m;
+  m.a = a.data(), m.lda = k, m.b = packed.data(), m.bias = bias.data(), m.c = c.data(), m.ldc = n, m.k = k, m.n = n;
+  for (auto _ : state) {
+    Gemm(d, m, GemmBlock{0, rows, 0, GemmPanels(n)});
+    benchmark::DoNotOptimize(c.data());
+    benchmark::ClobberMemory();
+  }
+  CountFlops(state, 2.0 * rows * k * n);
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace attnbench
 HWY_AFTER_NAMESPACE();
@@ -148,6 +175,7 @@ HWY_EXPORT(BenchExp2Sum);
 HWY_EXPORT(BenchHwyExpSum);
 HWY_EXPORT(BenchPvTile);
 HWY_EXPORT(BenchGroupBlock);
+HWY_EXPORT(BenchGemm);
 
 // Registers kernel once per target as <name>/<TARGET>, each run forced to that target.
 template <class Kernel>
@@ -190,6 +218,17 @@ void RegisterAll() {
   RegisterPerTarget("HwyExpSubSum", [](benchmark::State& s) { HWY_DYNAMIC_DISPATCH(BenchHwyExpSum)(s); });
   RegisterPerTarget("PvTile", [](benchmark::State& s) { HWY_DYNAMIC_DISPATCH(BenchPvTile)(s); });
   RegisterPerTarget("GroupBlock", [](benchmark::State& s) { HWY_DYNAMIC_DISPATCH(BenchGroupBlock)(s); });
+  for (const int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    const std::string name = std::string("Gemm/") + hwy::TargetName(target);
+    auto* g = benchmark::RegisterBenchmark(name.c_str(), [target](benchmark::State& state) {
+      hwy::SetSupportedTargetsForTest(target);
+      HWY_DYNAMIC_DISPATCH(BenchGemm)(state);
+      hwy::SetSupportedTargetsForTest(0);
+    });
+    g->ArgNames({"rows", "n"});
+    for (const auto& [rows, n] : std::vector<std::pair<int64_t, int64_t>>{{66, 2304}, {132, 2304}, {192, 2304}, {66, 768}, {192, 768}})
+      g->Args({rows, n});
+  }
   // The block sizes of docs/fused.md's table; 64:64 is the default.
   auto* b = benchmark::RegisterBenchmark("FusedAttention", BenchFusedAttention);
   b->ArgNames({"br", "bc"})->Unit(benchmark::kMillisecond);

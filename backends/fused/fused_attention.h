@@ -50,6 +50,18 @@ struct FusedState {
 struct FusedBlocks {
   size_t query_rows = 64;  // br: query rows per task (a partial last row group is fine)
   size_t keys = 64;        // bc: keys per block, rounded up to a multiple of FusedState::kPad
+  // Most rows of one projection task (QKV or output GEMM): the task's rows of A (192 x 768
+  // floats = 576 KiB) stay in L2 while every packed panel of the weights streams past them.
+  // Fewer rows when that gives each thread a share (T = 128, 2 threads: 2 tasks of 66 and 62).
+  size_t gemm_rows = 192;
+};
+
+// How one projection GEMM is cut into OpenMP tasks (FusedAttention's constructor, For): row tasks
+// of `rows` rows, each cut into `col_blocks` blocks of whole weight panels.
+struct ProjectionSplit {
+  size_t rows = 1;
+  size_t col_blocks = 1;
+  static ProjectionSplit For(size_t groups, size_t rows, size_t threads, size_t max_rows);
 };
 
 class FusedAttention {
@@ -65,16 +77,20 @@ class FusedAttention {
 
  private:
   void ProjectAndPack(const float* x);  // inside the parallel region
+  void PackKv(const float* x, size_t b, size_t t0, size_t t1);
   void Attend(float* ctx, float* scratch);
   void ProjectOut(float* out);
 
   FusedState s_;
-  ab_weights w_{};
-  AlignedBuffer<float> w_qkv_, b_qkv_;  // [d_in, 3 d_out], [3 d_out]: W_q | W_k | W_v
-  AlignedBuffer<float> qkv_;            // [B*T, 3 d_out] (qkv_proj only)
+  // The projections' B operands, packed once for the kernels library's Gemm (kernels/gemm-inl.h,
+  // panel-major, 64 columns per panel) with their biases padded to whole panels.
+  AlignedBuffer<float> w_qkv_, b_qkv_;  // [d_in, 3 d_out] = W_q | W_k | W_v, [3 d_out] (qkv_proj only)
+  AlignedBuffer<float> w_o_, b_o_;      // [d_out, d_out], [d_out] (out_proj only)
+  AlignedBuffer<float> qkv_;        // [B*T, 3 d_out] (qkv_proj only)
   AlignedBuffer<float> ctx_;            // [B*T, d_out] (out_proj only)
   AlignedBuffer<float> scratch_;        // threads * scratch_stride
-  size_t in_panel_ = 0;                 // rows per projection task
+  ProjectionSplit qkv_split_;           // QKV tasks (rows within one batch)
+  ProjectionSplit out_split_;           // output projection tasks (rows of B*T)
 };
 
 }  // namespace attnbench

@@ -5,7 +5,6 @@
 #include <string>
 
 #include "fused_attention.h"
-#include "kernels/blas/blas_ops.h"
 
 namespace {
 
@@ -13,12 +12,13 @@ class FusedBackend {
  public:
   static constexpr const char* kName = "fused";
   static constexpr const char* kDescription =
-      "flash-style: fused QKV GEMM, tiled online-softmax attention (Highway SIMD micro-kernels, "
-      "causal block skipping), OpenMP over batch x heads x query blocks, output GEMM";
+      "flash-style: fused QKV GEMM and output GEMM with its own Highway GEMM (packed weights, no BLAS), "
+      "tiled online-softmax attention (Highway SIMD micro-kernels, causal block skipping), one OpenMP "
+      "region over projection panels and batch x heads x query blocks";
 
   static std::string RuntimeInfo() {
-    return std::string("highway target ") + attnbench::FusedAttention::TargetName() + "; " +
-           attnbench::blas_ops::BlasRuntimeInfo();
+    return std::string("highway target ") + attnbench::FusedAttention::TargetName() +
+           "; own GEMM (no BLAS)";
   }
 
   FusedBackend(const ab_problem& p, const ab_weights& w) : impl_(p, w) {}

@@ -4,8 +4,9 @@
 // reference on odd sizes (T in {1, 3, 17, 65, 257}: partial key blocks, partial row groups,
 // causal blocks straddling the diagonal; head_dim not a multiple of any vector). The kernels
 // are linked in directly (attnbench_fused_kernels): the target override only reaches the
-// dispatch tables of the binary that sets it. Plus: the workspace is O(T d), not O(T^2), and
-// other block sizes than the default compute the same attention.
+// dispatch tables of the binary that sets it. Plus: the projections (the kernels library's GEMM)
+// at widths that need its k blocking, the workspace is O(T d), not O(T^2), and other block sizes
+// (attention blocks and projection tasks) than the default compute the same attention.
 #include <catch2/catch.hpp>
 
 #include <stdexcept>
@@ -46,6 +47,29 @@ std::vector<ab_problem> OddProblems() {
 
 TEST_CASE("fused kernels match the float64 reference on every compiled target") {
   test::CheckAgainstReferenceOnEveryTarget<FusedAttention>(test::MakeReferenceCases(OddProblems(), 5000, 13));
+}
+
+// The projections are the kernels library's GEMM (kernels/gemm-inl.h): widths past its k block
+// (d_in, and d_out for the output projection, > 512: C accumulated over k blocks), widths that
+// end in a partial 64-column panel, d_in != d_out, with and without bias, batched, and cut into
+// column blocks per thread (B = 1, short T).
+TEST_CASE("fused projections match the float64 reference at widths past one GEMM k block, on every target") {
+  std::vector<ab_problem> problems;
+  ab_problem mha = MakeProblem(Variant::kMha, 2, 17, 530, 520, 8);  // head_dim 65
+  mha.qkv_bias = 1;
+  mha.threads = 2;
+  problems.push_back(mha);
+  ab_problem self = MakeProblem(Variant::kCausal, 1, 33, 700, 70, 1);
+  self.dropout_p = 0.1f;
+  self.threads = 2;  // B = 1, T = 33 < one task: each thread takes a column block of every GEMM
+  problems.push_back(self);
+  ab_problem one_batch = MakeProblem(Variant::kMha, 1, 65, 600, 96, 3);
+  one_batch.threads = 2;
+  problems.push_back(one_batch);
+  ab_problem narrow = MakeProblem(Variant::kMha, 3, 9, 5, 130, 10);  // d_in < d_out, head_dim 13
+  narrow.threads = 2;
+  problems.push_back(narrow);
+  test::CheckAgainstReferenceOnEveryTarget<FusedAttention>(test::MakeReferenceCases(problems, 7000, 29));
 }
 
 TEST_CASE("fused compiles the scalar fallback and every x86 target the CPU supports") {
@@ -92,8 +116,10 @@ TEST_CASE("fused matches the float64 reference with other block sizes") {
       p.threads = 2;
       cases.push_back(test::MakeReferenceCase(p, seed += 17));
     }
-  for (const FusedBlocks blocks : {FusedBlocks{1, 1}, FusedBlocks{5, 16}, FusedBlocks{7, 40}, FusedBlocks{96, 128},
-                                   FusedBlocks{200, 256}}) {
+  // The third number is the projection tasks' most rows: 1 (every row its own GEMM task, no
+  // full register tile), 7 (rounded to 6: a task per tile), 13 (12), the default, more than T.
+  for (const FusedBlocks blocks : {FusedBlocks{1, 1, 1}, FusedBlocks{5, 16, 7}, FusedBlocks{7, 40, 13},
+                                   FusedBlocks{96, 128, 192}, FusedBlocks{200, 256, 1000}}) {
     for (const test::ReferenceCase& c : cases) {
       const ab_problem& p = c.data.problem;
       FusedAttention attention(p, c.data.Weights(), blocks);
@@ -103,7 +129,8 @@ TEST_CASE("fused matches the float64 reference with other block sizes") {
       Poison(out.data(), out.size());
       attention.Run(c.data.x.data(), out.data());
       const CheckResult r = CompareOutput(p, out.data(), c.ref);
-      INFO("br " << blocks.query_rows << " bc " << blocks.keys << " " << Describe(p) << ": " << StatusName(r.status)
+      INFO("br " << blocks.query_rows << " bc " << blocks.keys << " gemm rows " << blocks.gemm_rows << " "
+                 << Describe(p) << ": " << StatusName(r.status)
                  << " " << r.reason << " rel_l2 " << r.rel_l2_err << " (tol " << r.tol.rel_l2 << ")");
       CHECK((r.status == Status::kPass || r.status == Status::kMistrusted));
     }
@@ -111,4 +138,5 @@ TEST_CASE("fused matches the float64 reference with other block sizes") {
   const test::ReferenceCase& c = cases.front();
   CHECK_THROWS_AS(FusedAttention(c.data.problem, c.data.Weights(), FusedBlocks{0, 64}), std::invalid_argument);
   CHECK_THROWS_AS(FusedAttention(c.data.problem, c.data.Weights(), FusedBlocks{64, 0}), std::invalid_argument);
+  CHECK_THROWS_AS(FusedAttention(c.data.problem, c.data.Weights(), FusedBlocks{64, 64, 0}), std::invalid_argument);
 }

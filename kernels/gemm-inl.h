@@ -1,0 +1,165 @@
+// A GEMM with packed B for the projections (X . W with W fixed at prepare time), written once
+// with Highway and compiled per target by the including translation unit (include after
+// hwy/foreach_target.h). The shape is BLIS's loops around a register-tiled micro-kernel:
+//
+//   for each panel of 64 columns (B packed panel-major once: pack.h, PackGemmB)
+//     for each block of kc rows of B (only when k > kGemmMaxKc)
+//       for each column tile of the panel (1 on AVX-512, 4 on AVX2, ...)
+//         for each group of kGemmRows rows of A: GemmTile, kc-long FMA chain in registers
+//
+// so one column tile of the B slab (kc x tile columns, <= 128 KiB at kc = 512 on AVX-512) is
+// read by every row group of the task while it sits in L1 / L2, the rows of A stream past it,
+// and C is written once per k block (once for k <= kGemmMaxKc, which covers d_in = 768).
+// Threads split the product into GemmBlock tasks (rows x panels) of their own: this file has
+// no threading.
+//
+// Stores into C are exact (BlendedStore for a partial vector): columns at or beyond n are
+// never written, so C may be a view into a wider matrix another thread writes.
+
+// Per-target include guard: toggled by foreach_target.h for every target it compiles.
+#if defined(ATTNBENCH_KERNELS_GEMM_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef ATTNBENCH_KERNELS_GEMM_INL_H_
+#undef ATTNBENCH_KERNELS_GEMM_INL_H_
+#else
+#define ATTNBENCH_KERNELS_GEMM_INL_H_
+#endif
+
+#include <stddef.h>
+
+#include "hwy/highway.h"
+#include "kernels/gemm_args.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace attnbench {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// The register tile: kGemmRows rows of A (each value broadcast once per k step and used by
+// kGemmColVecs FMAs) times kGemmColVecs vectors of B (each loaded once per k step and used by
+// kGemmRows FMAs). Accumulators + B vectors + one broadcast must fit the register file:
+// AVX-512 6 x 4 + 4 + 1 = 29 of 32 zmm; AVX2 / SSE4 6 x 2 + 2 + 1 = 15 of 16. Per k step the
+// AVX-512 tile issues 24 FMAs against 4 loads + 6 broadcasts, so with two FMA ports it is
+// FMA-bound (12 cycles) with the two load ports half idle.
+constexpr size_t kGemmRows = 6;
+#if HWY_TARGET <= HWY_AVX3
+constexpr size_t kGemmColVecs = 4;
+#else
+constexpr size_t kGemmColVecs = 2;
+#endif
+
+// Longest k block: a column tile of the B slab is kc x 64 floats = 128 KiB at 512 on AVX-512,
+// well inside L2 next to the task's rows of A. Longer k is split into equal blocks; C is then
+// re-read once per extra block.
+constexpr size_t kGemmMaxKc = 512;
+
+// Stores v (column offset `col` of a tile) into c, only the lanes below `valid` columns.
+template <class D, class V>
+HWY_INLINE void GemmStoreColumns(D d, V v, size_t col, size_t valid, float* HWY_RESTRICT c) {
+  const size_t N = hn::Lanes(d);
+  if (col + N <= valid) {
+    hn::StoreU(v, d, c + col);
+  } else if (col < valid) {
+    hn::BlendedStore(v, hn::FirstN(d, valid - col), d, c + col);
+  }
+}
+
+// C[kR rows, kC vectors] (+)= A[kR, kc] . Bslab[kc, kC vectors]. b points into a packed panel
+// (row stride kGemmPanel, vector aligned). The accumulators start from C (accumulate: a later k
+// block, always a tile whose columns are all valid), else from the bias (if any), else zero.
+// `valid` = columns of C that exist from the tile start (>= kC * N: the whole tile).
+template <size_t kR, size_t kC, class D>
+HWY_INLINE void GemmTile(D d, const float* HWY_RESTRICT a, size_t lda, const float* HWY_RESTRICT b,
+                         size_t kc, const float* HWY_RESTRICT bias, bool accumulate, float* HWY_RESTRICT c,
+                         size_t ldc, size_t valid) {
+  using V = hn::Vec<D>;
+  const size_t N = hn::Lanes(d);
+  V acc[kR][kC];
+  if (accumulate) {
+    for (size_t r = 0; r < kR; ++r)
+      for (size_t j = 0; j < kC; ++j) acc[r][j] = hn::LoadU(d, c + r * ldc + j * N);
+  } else if (bias) {
+    for (size_t j = 0; j < kC; ++j) acc[0][j] = hn::LoadU(d, bias + j * N);
+    for (size_t r = 1; r < kR; ++r)
+      for (size_t j = 0; j < kC; ++j) acc[r][j] = acc[0][j];
+  } else {
+    for (size_t r = 0; r < kR; ++r)
+      for (size_t j = 0; j < kC; ++j) acc[r][j] = hn::Zero(d);
+  }
+  for (size_t kk = 0; kk < kc; ++kk, b += kGemmPanel) {
+    V bv[kC];
+    for (size_t j = 0; j < kC; ++j) bv[j] = hn::Load(d, b + j * N);
+    for (size_t r = 0; r < kR; ++r) {
+      const V av = hn::Set(d, a[r * lda + kk]);
+      for (size_t j = 0; j < kC; ++j) acc[r][j] = hn::MulAdd(av, bv[j], acc[r][j]);
+    }
+  }
+  if (valid >= kC * N) {
+    for (size_t r = 0; r < kR; ++r)
+      for (size_t j = 0; j < kC; ++j) hn::StoreU(acc[r][j], d, c + r * ldc + j * N);
+  } else {
+    for (size_t r = 0; r < kR; ++r)
+      for (size_t j = 0; j < kC; ++j) GemmStoreColumns(d, acc[r][j], j * N, valid, c + r * ldc);
+  }
+}
+
+// One tile height per function: the compiler keeps a tile's accumulators in registers only when
+// nothing else (another tile's loop, a switch over heights) competes for them.
+template <size_t kR, class D>
+HWY_NOINLINE void GemmRowTile(D d, const float* HWY_RESTRICT a, size_t lda, const float* HWY_RESTRICT b, size_t kc,
+                              const float* HWY_RESTRICT bias, bool accumulate, float* HWY_RESTRICT c, size_t ldc,
+                              size_t valid) {
+  GemmTile<kR, kGemmColVecs>(d, a, lda, b, kc, bias, accumulate, c, ldc, valid);
+}
+
+// Rows [row0, row1) x one column tile (columns col .. col + tile of panel `panel`), k block
+// [k0, k0 + kc): full row groups, then one shorter tile for the remainder.
+template <class D>
+HWY_INLINE void GemmColumnTile(D d, const GemmArgs& m, size_t row0, size_t row1, size_t panel, size_t col,
+                               size_t k0, size_t kc) {
+  const size_t c0 = panel * kGemmPanel + col;  // first column of C
+  const float* b = m.b + panel * m.k * kGemmPanel + k0 * kGemmPanel + col;
+  const float* bias = m.bias && k0 == 0 ? m.bias + c0 : nullptr;
+  const bool accumulate = k0 != 0;
+  const size_t valid = m.n - c0;
+  size_t row = row0;
+  for (; row + kGemmRows <= row1; row += kGemmRows)
+    GemmRowTile<kGemmRows>(d, m.a + row * m.lda + k0, m.lda, b, kc, bias, accumulate, m.c + row * m.ldc + c0, m.ldc,
+                           valid);
+  const float* a = m.a + row * m.lda + k0;
+  float* c = m.c + row * m.ldc + c0;
+  static_assert(kGemmRows == 6, "the remainder switch below lists heights 1 .. 5");
+  switch (row1 - row) {
+    case 5: GemmRowTile<5>(d, a, m.lda, b, kc, bias, accumulate, c, m.ldc, valid); break;
+    case 4: GemmRowTile<4>(d, a, m.lda, b, kc, bias, accumulate, c, m.ldc, valid); break;
+    case 3: GemmRowTile<3>(d, a, m.lda, b, kc, bias, accumulate, c, m.ldc, valid); break;
+    case 2: GemmRowTile<2>(d, a, m.lda, b, kc, bias, accumulate, c, m.ldc, valid); break;
+    case 1: GemmRowTile<1>(d, a, m.lda, b, kc, bias, accumulate, c, m.ldc, valid); break;
+    default: break;
+  }
+}
+
+// The block `blk` of C = A . B (+ bias) (gemm_args.h). A panel with columns past n (the last
+// one) is done in one k block, so that no partial vector of C is ever read back.
+template <class D>
+HWY_NOINLINE void Gemm(D d, const GemmArgs& m, const GemmBlock& blk) {
+  const size_t tile = kGemmColVecs * hn::Lanes(d);
+  const size_t k_blocks = m.k <= kGemmMaxKc ? 1 : (m.k + kGemmMaxKc - 1) / kGemmMaxKc;
+  const size_t kc = HWY_MAX(size_t{1}, (m.k + k_blocks - 1) / k_blocks);
+  for (size_t panel = blk.panel0; panel < blk.panel1; ++panel) {
+    const size_t valid = m.n - panel * kGemmPanel;  // > 0
+    const bool full = valid >= kGemmPanel;
+    size_t k0 = 0;
+    do {  // at least once: with k = 0, C = bias (or 0)
+      const size_t kcur = full ? HWY_MIN(kc, m.k - k0) : m.k;
+      for (size_t col = 0; col < kGemmPanel && col < valid; col += tile)
+        GemmColumnTile(d, m, blk.row0, blk.row1, panel, col, k0, kcur);
+      k0 += kcur;
+    } while (k0 < m.k);
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace attnbench
+HWY_AFTER_NAMESPACE();
+
+#endif  // per-target include guard
