@@ -6,15 +6,18 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 
 #include "../backend_handle.h"
+#include "../diagnose.h"
 #include "../npy.h"
 #include "../problem_keys.h"
 #include "../reference.h"
 #include "../sysinfo.h"
 #include "../validate.h"
 #include "cli_common.h"
+#include "problem_files.h"
 #include "commands.h"
 
 namespace attnbench::cli {
@@ -27,12 +30,14 @@ struct RunOptions {
   PluginFlags plugins;
   GridSpec grid;
   std::string backend;
-  std::string input, weights_dir, dump_dir;
+  ProblemFiles files;  // --input, --weights
+  std::string dump_dir;
   uint64_t data_seed = 0;
   int sample_rows = 32;
 };
 
-int RunOne(const RunOptions& o, const CLI::App& sub) {
+int RunOne(RunOptions& o, const CLI::App& sub) {
+  TakeShapeFromFiles(o.files, o.grid, sub);
   const std::vector<Config> configs = ExpandGrid(o.grid);
   if (configs.size() != 1)
     throw InputError("run takes one problem; the flags describe " + std::to_string(configs.size()) +
@@ -40,9 +45,6 @@ int RunOne(const RunOptions& o, const CLI::App& sub) {
   const Config& c = configs[0];
   const ab_problem& p = c.problem;
   CheckMemory(c);
-  if (!o.input.empty() && !fs::is_regular_file(o.input)) throw InputError("--input: no such file '" + o.input + "'");
-  if (!o.weights_dir.empty() && !fs::is_directory(o.weights_dir))
-    throw InputError("--weights: no such directory '" + o.weights_dir + "'");
   if (!o.dump_dir.empty()) {
     std::error_code ec;
     fs::create_directories(o.dump_dir, ec);
@@ -59,17 +61,7 @@ int RunOne(const RunOptions& o, const CLI::App& sub) {
 
   const uint64_t data_seed = sub.count("--data-seed") ? o.data_seed : std::random_device{}();
   ProblemData data = MakeRandomProblemData(p, data_seed);
-  if (!o.input.empty()) {
-    NpyArray a = ReadNpyExpect(o.input, {p.batch, p.seq_len, p.d_in});
-    data.x = std::move(a.data);
-  }
-  if (!o.weights_dir.empty()) {
-    for (auto& t : WeightTensors(data)) {
-      const fs::path f = fs::path(o.weights_dir) / (std::string(t.name) + ".npy");
-      if (!fs::exists(f)) throw InputError("--weights: " + f.string() + " is missing (this problem needs it)");
-      *t.buf = ReadNpyExpect(f.string(), t.shape).data;
-    }
-  }
+  LoadProblemFiles(o.files, data);
 
   if (CallResult s = BackendInstance::Supports(*b, p); !s) {
     std::printf("UNSUPPORTED %s: %s\n", b->name.c_str(), s.message.c_str());
@@ -98,6 +90,11 @@ int RunOne(const RunOptions& o, const CLI::App& sub) {
   std::printf("  vs float64 reference (%zu rows): max_abs %.3g, rel_l2 %.3g, tolerance %.3g%s%s\n",
               ref.rows.size(), r.max_abs_err, r.rel_l2_err, r.tol.rel_l2, r.reason.empty() ? "" : "; ",
               r.reason.c_str());
+  std::optional<Diagnosis> diagnosis;
+  if (r.status == Status::kFail) {
+    diagnosis = Diagnose(data, out.data(), r.tol.rel_l2);
+    std::printf("  diagnosis: %s\n", diagnosis->message.c_str());
+  }
   std::printf("  one run: %.3f ms (a single cold timing, not a benchmark), workspace %zu bytes\n", secs * 1e3, ws);
 
   if (!o.dump_dir.empty()) {
@@ -112,6 +109,7 @@ int RunOne(const RunOptions& o, const CLI::App& sub) {
         {"layout", "row-major float32; Q = x @ w_q (+ b_q); head h = columns [h*head_dim, (h+1)*head_dim); "
                    "out = ctx @ w_o + b_o when out_proj"},
         {"dropout_mask", "include/attnbench/dropout.h (numpy: scripts/reference.py)"}});
+    if (diagnosis) j["diagnosis"] = DiagnosisJson(*diagnosis);
     std::ofstream((dir / "problem.json").string()) << j.dump(2) << "\n";
     std::printf("  dumped to %s\n", dir.string().c_str());
   }
@@ -127,8 +125,7 @@ void AddRunCommand(CLI::App& app, int& rc) {
   o.grid = RunDefaults();
   AddGridFlags(sub, o.grid);
   sub->add_option("--backend", o.backend, "The backend to run")->required();
-  sub->add_option("--input", o.input, "Read x [B,T,d_in] from this .npy (float32) instead of random");
-  sub->add_option("--weights", o.weights_dir, "Read w_q.npy ... b_o.npy from this directory instead of random");
+  AddProblemFileFlags(sub, o.files);
   sub->add_option("--dump", o.dump_dir, "Write x, weights, out (.npy) and problem.json into this directory");
   sub->add_option("--data-seed", o.data_seed, "Seed of the random inputs and weights (default: fresh)");
   sub->add_option("--sample-rows", o.sample_rows, "Rows the reference check computes (0 = all)")->capture_default_str();
