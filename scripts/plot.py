@@ -148,10 +148,8 @@ def subtitle(env):
     blas = env.get("blas", {})
     parts = [f"{cpu.get('model', '?')}, {cpu.get('cores', '?')} cores",
              f"{blas.get('library', 'BLAS')} {blas.get('version', '')} kernel {blas.get('kernel', '?')}"]
-    target = env.get("highway_target") or next(
-        (v for k, v in sorted((env.get("simd_targets") or {}).items()) if v), "")
-    if target:
-        parts.append(f"Highway {target}")
+    if env.get("highway_target"):
+        parts.append(env["highway_target"])
     parts.append(str(env.get("date", ""))[:10])
     commit = env.get("git", {}).get("commit", "")
     if commit:
