@@ -36,6 +36,24 @@ struct RunOptions {
   int sample_rows = 32;
 };
 
+// Largest attention-weight tensor `--dump` writes (B*H*T*T elements, 256 MiB of float32).
+constexpr double kMaxDumpedWeights = 1 << 26;
+
+// Writes the reference output (ref_out.npy) and, when not too large, its attention weights
+// (attn_weights.npy), so expected and actual compare without one's own numpy; returns whether
+// the weights were written.
+bool DumpReference(const ab_problem& p, const ProblemData& data, const fs::path& dir) {
+  const bool weights = static_cast<double>(p.batch) * p.heads * p.seq_len * p.seq_len <= kMaxDumpedWeights;
+  const ReferenceResult ref = ComputeReference(data, AllRows(p.seq_len), weights);
+  const std::vector<float> out(ref.out.begin(), ref.out.end());
+  WriteNpy((dir / "ref_out.npy").string(), out.data(), {p.batch, p.seq_len, p.d_out});
+  if (weights) {
+    const std::vector<float> w(ref.weights.begin(), ref.weights.end());
+    WriteNpy((dir / "attn_weights.npy").string(), w.data(), {p.batch, p.heads, p.seq_len, p.seq_len});
+  }
+  return weights;
+}
+
 int RunOne(RunOptions& o, const CLI::App& sub) {
   TakeShapeFromFiles(o.files, o.grid, sub);
   const std::vector<Config> configs = ExpandGrid(o.grid);
@@ -102,13 +120,18 @@ int RunOne(RunOptions& o, const CLI::App& sub) {
     WriteNpy((dir / "x.npy").string(), data.x.data(), {p.batch, p.seq_len, p.d_in});
     for (auto& t : WeightTensors(data)) WriteNpy((dir / (std::string(t.name) + ".npy")).string(), t.buf->data(), t.shape);
     WriteNpy((dir / "out.npy").string(), out.data(), {p.batch, p.seq_len, p.d_out});
+    const bool with_weights = DumpReference(p, data, dir);
     nlohmann::json j = ProblemFieldsJson(c);
     j.update({
         {"backend", b->name}, {"score_scale", ScoreScale(p)}, {"data_seed", data_seed},
         {"status", StatusName(r.status)}, {"max_abs_err", r.max_abs_err}, {"rel_l2_err", r.rel_l2_err},
         {"layout", "row-major float32; Q = x @ w_q (+ b_q); head h = columns [h*head_dim, (h+1)*head_dim); "
                    "out = ctx @ w_o + b_o when out_proj"},
-        {"dropout_mask", "include/attnbench/dropout.h (numpy: scripts/reference.py)"}});
+        {"dropout_mask", "include/attnbench/dropout.h (numpy: scripts/reference.py)"},
+        {"ref_out", "ref_out.npy: the float64 reference output, stored as float32"},
+        {"attn_weights", with_weights ? "attn_weights.npy [B, H, T, T]: the reference's attention weights after the "
+                                        "softmax and dropout (masked = 0), float32"
+                                      : "not dumped: B*H*T*T is above 2^26 elements"}});
     if (diagnosis) j["diagnosis"] = DiagnosisJson(*diagnosis);
     std::ofstream((dir / "problem.json").string()) << j.dump(2) << "\n";
     std::printf("  dumped to %s\n", dir.string().c_str());
