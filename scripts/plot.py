@@ -130,9 +130,21 @@ def is_numeric(rows, axis):
     return all(isinstance(axis_value(r, axis), float) for r in rows)
 
 
+def determined_by(rows, a, b):
+    """Whether axis a's value follows from axis b's in every row (causal from variant)."""
+    seen = {}
+    return all(seen.setdefault(r[b], r[a]) == r[a] for r in rows)
+
+
 def varying_axes(rows, axes):
-    """The axes whose value differs among the rows, in the order given."""
-    return [a for a in axes if a in rows[0] and len({r[a] for r in rows}) > 1]
+    """The axes whose value differs among the rows, in the order given, less those that follow
+    from an earlier one (causal from variant, d_out from d_in): holding them would split the
+    very comparison the earlier axis makes."""
+    varying = []
+    for a in axes:
+        if a in rows[0] and len({r[a] for r in rows}) > 1 and not any(determined_by(rows, a, b) for b in varying):
+            varying.append(a)
+    return varying
 
 
 def held_title(held):

@@ -37,6 +37,12 @@ def dropout_keep(seed, b, h, i, T, p):
 
 
 def attention(prob, x, w):
+    """The output [B, T, d_out] in float64 (peers/run_peers.py imports this)."""
+    return attention_with_weights(prob, x, w)[0]
+
+
+def attention_with_weights(prob, x, w):
+    """(output [B, T, d_out], attention weights [B, H, T, T] after the softmax and dropout)."""
     B, T, H = prob["batch"], prob["seq_len"], prob["heads"]
     dout = prob["d_out"]
     hd = dout // H
@@ -82,7 +88,7 @@ def main():
     load = lambda n: np.load(os.path.join(args.dir, n + ".npy"))
     w = {n: load(n).astype(np.float64) for n in ("w_q", "w_k", "w_v", "b_q", "b_k", "b_v", "w_o", "b_o")
          if os.path.exists(os.path.join(args.dir, n + ".npy"))}
-    want, weights = attention(prob, load("x"), w)
+    want, weights = attention_with_weights(prob, load("x"), w)
     if args.write:
         np.save(os.path.join(args.dir, "numpy_out.npy"), want)
         np.save(os.path.join(args.dir, "numpy_attn_weights.npy"), weights)

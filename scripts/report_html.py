@@ -71,7 +71,8 @@ def fmt_num(s, digits=3):
 
 
 def table(headers, rows, num_cols=(), row_class=None):
-    out = ["<table><thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in headers) + "</tr></thead><tbody>"]
+    out = ["<table>" + ("<thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in headers) + "</tr></thead>"
+                        if any(headers) else "") + "<tbody>"]
     for i, r in enumerate(rows):
         cls = f' class="{esc(row_class[i])}"' if row_class else ""
         out.append(f"<tr{cls}>" + "".join(
