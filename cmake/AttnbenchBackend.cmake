@@ -4,7 +4,11 @@
 # beside the CLI (bin/plugins), linked privately against the public headers plus LIBRARIES,
 # exporting nothing but attnbench_backend_entry (hidden visibility), and made a dependency of
 # the CLI so `cmake --build` always produces every enabled plugin.
-set(ATTNBENCH_PLUGIN_DIR "${CMAKE_BINARY_DIR}/bin/plugins")
+# In the tree: bin/plugins beside the CLI. An out-of-tree project (attnbenchConfig.cmake) sets
+# its own build directory before including this file.
+if(NOT DEFINED ATTNBENCH_PLUGIN_DIR)
+  set(ATTNBENCH_PLUGIN_DIR "${CMAKE_BINARY_DIR}/bin/plugins")
+endif()
 if(NOT TARGET attnbench_plugins)
   add_custom_target(attnbench_plugins)
 endif()

@@ -58,7 +58,7 @@ GridSpec RunDefaults() {
   g.variants = "mha";
   g.batch = "1";
   g.seq_len = "64";
-  g.heads = "4";
+  g.heads = "auto";
   g.dropout = "0";
   g.qkv_bias = "0";
   return g;
@@ -68,7 +68,7 @@ std::string Config::Describe() const {
   return std::string(VariantName(variant)) + " " + attnbench::Describe(problem);
 }
 
-std::vector<Config> ExpandGrid(const GridSpec& s) {
+std::vector<Config> ExpandGrid(const GridSpec& s, std::vector<SkippedConfig>* skipped) {
   std::vector<Variant> variants;
   for (const auto& name : SplitList("--variant", s.variants)) {
     auto v = ParseVariant(name);
@@ -77,7 +77,8 @@ std::vector<Config> ExpandGrid(const GridSpec& s) {
   }
   const auto batch = ParseIntList("--batch", s.batch, 1, kMaxDim);
   const auto seq = ParseIntList("--seq-len", s.seq_len, 1, kMaxDim);
-  const auto heads = ParseIntList("--heads", s.heads, 1, kMaxDim);
+  // 0 stands for "auto" until the variant is known.
+  const auto heads = s.heads == "auto" ? std::vector<int64_t>{0} : ParseIntList("--heads", s.heads, 1, kMaxDim);
   const auto d_in = ParseIntList("--d-in", s.d_in, 1, kMaxDim);
   const auto d_out = ParseIntList("--d-out", s.d_out, 1, kMaxDim);
   const auto bias = ParseIntList("--qkv-bias", s.qkv_bias, 0, 1);
@@ -96,6 +97,7 @@ std::vector<Config> ExpandGrid(const GridSpec& s) {
                      std::to_string(kMaxGridConfigs) + "; use shorter lists");
 
   std::vector<Config> out;
+  std::vector<SkippedConfig> invalid;
   std::set<std::tuple<int, int, int, int, int, int, int, int, int, float>> seen;
   for (Variant v : variants)
     for (int64_t b : batch)
@@ -105,8 +107,9 @@ std::vector<Config> ExpandGrid(const GridSpec& s) {
             for (int64_t dout : d_out)
               for (double p : dropout)
                 for (int64_t qb : bias) {
+                  const int64_t heads_v = h ? h : (v == Variant::kMha ? kAutoHeadsMha : 1);
                   Config c{v, MakeProblem(v, static_cast<int32_t>(b), static_cast<int32_t>(t), static_cast<int32_t>(di),
-                                          static_cast<int32_t>(dout), static_cast<int32_t>(h))};
+                                          static_cast<int32_t>(dout), static_cast<int32_t>(heads_v))};
                   ab_problem& pr = c.problem;
                   if (pr.qkv_proj) pr.qkv_bias = static_cast<int32_t>(qb);
                   if (s.causal != "default") pr.causal = s.causal == "on";
@@ -116,10 +119,17 @@ std::vector<Config> ExpandGrid(const GridSpec& s) {
                   if (!seen.insert({static_cast<int>(v), pr.batch, pr.seq_len, pr.d_in, pr.d_out, pr.heads,
                                     pr.causal, pr.qkv_bias, pr.out_proj, pr.dropout_p}).second)
                     continue;
-                  if (std::string why = CheckProblem(pr); !why.empty())
-                    throw InputError("invalid config " + c.Describe() + ": " + why);
+                  if (std::string why = CheckProblem(pr); !why.empty()) {
+                    if (!skipped) throw InputError("invalid config " + c.Describe() + ": " + why);
+                    invalid.push_back({c, why});
+                    continue;
+                  }
                   out.push_back(c);
                 }
+  if (out.empty() && !invalid.empty())
+    throw InputError("no valid config in the grid; " + invalid[0].config.Describe() + ": " + invalid[0].reason +
+                     (invalid.size() > 1 ? " (and " + std::to_string(invalid.size() - 1) + " more)" : ""));
+  if (skipped) skipped->insert(skipped->end(), invalid.begin(), invalid.end());
   return out;
 }
 

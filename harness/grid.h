@@ -28,7 +28,7 @@ struct GridSpec {
   std::string variants = "simplified,self,causal,mha";
   std::string batch = "1,2";
   std::string seq_len = "1,3,17,65,256";
-  std::string heads = "1,3,4";
+  std::string heads = "1,3,4";  // or "auto": kAutoHeadsMha for mha, 1 for the single-head variants
   std::string d_in = "48";
   std::string d_out = "48";
   std::string dropout = "0,0.1";
@@ -38,7 +38,11 @@ struct GridSpec {
   int threads = 1;
 };
 
-// The defaults of `attnbench run` (one problem: mha, B = 1, T = 64, H = 4, d = 48); GridSpec{}
+// The head count "auto" means for mha (the one variant the book gives several heads); the others
+// get 1, so a width that 4 does not divide (the book's d = 3) needs no --heads.
+inline constexpr int32_t kAutoHeadsMha = 4;
+
+// The defaults of `attnbench run` (one problem: mha, B = 1, T = 64, H = auto, d = 48); GridSpec{}
 // holds those of `attnbench validate`.
 GridSpec RunDefaults();
 
@@ -52,10 +56,18 @@ std::vector<double> ParseRealList(const std::string& flag, const std::string& te
 
 inline constexpr int kMaxGridConfigs = 100000;
 
+// A combination of the grid's lists that is not a valid problem, and why.
+struct SkippedConfig {
+  Config config;
+  std::string reason;  // CheckProblem's sentence: "d-out 40 is not divisible by heads 6"
+};
+
 // Every config of the grid, in a stable order, duplicates removed (e.g. simplified ignores
-// d_out and qkv-bias). Throws InputError naming the flag and value when anything is malformed
-// or a config is not a valid problem (e.g. d_out not divisible by heads).
-std::vector<Config> ExpandGrid(const GridSpec& spec);
+// d_out and qkv-bias). Throws InputError naming the flag and value when anything is malformed.
+// A combination that is not a valid problem (e.g. d_out not divisible by heads): without
+// `skipped` an InputError; with it, appended to *skipped and left out, and InputError (the first
+// reason) only when no combination is valid.
+std::vector<Config> ExpandGrid(const GridSpec& spec, std::vector<SkippedConfig>* skipped = nullptr);
 
 // The functions below list the problem keys; their bodies walk the table of problem_keys.h.
 

@@ -82,7 +82,7 @@ std::vector<ProblemKey> MakeTable() {
        .name_part = [](const Config& c) { return "/T:" + std::to_string(c.problem.seq_len); },
        .repro_part = [](const Config& c) { return " --seq-len " + std::to_string(c.problem.seq_len); },
        .name_rank = 2, .column_rank = 2, .preset_rank = 2},
-      {.name = "heads", .form = K::kList, .help = "Head counts H (must divide d-out)", .text = &GridSpec::heads,
+      {.name = "heads", .form = K::kList, .help = "Head counts H (must divide d-out); auto = 4 for mha, 1 otherwise", .text = &GridSpec::heads,
        .bench_default = "12", .column = "heads", .json = "heads", .field = "heads",
        .csv_get = IntText<&ab_problem::heads>, .csv_set = SetInt<&ab_problem::heads>,
        .json_value = IntJson<&ab_problem::heads>,

@@ -1,15 +1,23 @@
 #!/usr/bin/python3
-"""Plots of an attnbench results directory: reads DIR/summary.csv and DIR/env.json only, writes
+"""Plots of any attnbench results directory: reads DIR/summary.csv and DIR/env.json only, writes
 PNG and SVG into DIR/plots/ (each file replaced atomically).
 
-  latency_vs_seq_len   median time vs T per backend (log-log)             [seq-sweep]
-  gflops_vs_seq_len    GFLOP/s vs T under the measured FMA peak; best SGEMM dotted [seq-sweep]
-  speedup_vs_seq_len   speedup over the baseline backend vs T               [seq-sweep]
-  heads_sweep          median time vs H at fixed T (stacked vs split ...)  [heads-sweep]
-  workspace_vs_seq_len workspace bytes vs T (log-log)                       [seq-sweep]
-  thread_scaling       median time at each thread count per backend         [threads]
-  variants             median time of each variant per backend             [variants]
-  roofline             GFLOP/s vs FLOP/byte under the measured peak and bandwidth [every timed cell]
+The plots follow the run, not a preset: the problem axes that vary among the timed cells (seq_len,
+heads, batch, d_in, threads, variant, ... -- the problem-key columns of summary.csv, passed by
+`attnbench plot` as --axes) are found, and for each varying axis one figure is drawn per
+combination of the other varying axes, titled with the values held:
+
+  latency_vs_<axis>[__<held>]    median time vs the axis per backend
+  gflops_vs_<axis>[__<held>]     GFLOP/s vs the axis under the measured FMA peak, best SGEMM dotted (numeric axes)
+  speedup_vs_<axis>[__<held>]    speedup over the baseline backend (numeric axes, with a baseline)
+  workspace_vs_<axis>[__<held>]  workspace bytes vs the axis (numeric axes)
+  latency_by_backend             when no axis varies: one bar per backend
+  roofline                       every timed cell: GFLOP/s vs FLOP/byte under the measured peak and
+                                 memory bandwidth (env.json "machine"), one panel per thread count
+
+A non-numeric axis (variant) and a numeric one with few values (threads) are drawn as grouped
+bars. Each plot is one function taking (plotter, rows, axis, held); PLOTS lists them, so a new
+plot is one function and one entry. A run with no timed cell exits 1 and says so.
 
 Run with Debian's interpreter (/usr/bin/python3, python3-matplotlib): `attnbench plot DIR`.
 """
@@ -24,8 +32,18 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
 TIMED = {"PASS", "MISTRUSTED"}
+# The problem-key columns of summary.csv when --axes is not given (harness/problem_keys.cpp is the
+# source: `attnbench plot` passes its list).
+DEFAULT_AXES = ["variant", "batch", "seq_len", "heads", "d_in", "d_out", "causal", "dropout", "qkv_bias", "threads"]
+# How an axis is named on a plot and in a file name.
+LABEL = {"seq_len": "T", "batch": "B", "heads": "H", "d_in": "d_in", "d_out": "d_out", "threads": "threads",
+         "variant": "variant", "causal": "causal", "dropout": "dropout", "qkv_bias": "bias"}
+AXIS_TEXT = {"seq_len": "sequence length T (tokens)", "heads": "heads H (head_dim = d_out / H)",
+             "batch": "batch B", "d_in": "input width d_in", "d_out": "output width d_out",
+             "threads": "threads", "dropout": "dropout p", "variant": "variant"}
 # Fixed colours/markers per backend, so one backend looks the same in every plot.
 STYLE = {
     "naive": ("tab:gray", "x"),
@@ -36,7 +54,7 @@ STYLE = {
     "mha-split": ("tab:orange", "v"),
     "fused": ("black", "P"),
     "onednn": ("tab:olive", "h"),
-    # Peers (other frameworks, `bench --peers`): dashed lines, hollow-looking markers.
+    # Peers (other frameworks, `bench --peers`): dashed lines.
     "peer-onnxruntime": ("tab:cyan", "o"),
     "peer-openvino": ("tab:pink", "s"),
     "peer-torch": ("tab:brown", "^"),
@@ -65,6 +83,23 @@ def line(backend):
     return "--" if backend.startswith("peer-") else "-"
 
 
+def plain_log_ticks(axis, suffix=""):
+    """Log-axis tick labels as plain numbers ("0.2x", "3"), on the minor ticks too: matplotlib's
+    default writes 2x10^-1, and a range inside one decade gets a single label."""
+    fmt = FuncFormatter(lambda v, _: f"{v:g}{suffix}")
+    axis.set_major_formatter(fmt)
+    axis.set_minor_locator(LogLocator(base=10, subs=(2, 3, 5)))
+    axis.set_minor_formatter(fmt)
+
+
+def number(v):
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f
+
+
 def load(dirname):
     try:
         with open(os.path.join(dirname, "summary.csv"), newline="") as f:
@@ -78,12 +113,49 @@ def load(dirname):
     except (OSError, ValueError):
         pass
     for r in rows:
-        for k in ("median_s", "gflops", "sgemm_gflops", "speedup", "stddev_s", "flops", "intensity", "pct_peak"):
-            r[k] = float(r.get(k) or 0)
-        for k in ("seq_len", "heads", "threads", "workspace_bytes", "batch", "d_in", "d_out"):
-            r[k] = int(r[k] or 0)
-        r["sections"] = [s for s in r["section"].split(";") if s]
+        for k in ("median_s", "gflops", "sgemm_gflops", "speedup", "stddev_s", "flops", "workspace_bytes",
+                  "intensity", "pct_peak"):
+            r[k] = number(r.get(k)) or 0.0
     return rows, env
+
+
+def axis_value(r, axis):
+    """A numeric axis as a number (for ordering and log scales), else the text."""
+    v = number(r.get(axis))
+    return v if v is not None else r.get(axis, "")
+
+
+def shown(v):
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def is_numeric(rows, axis):
+    return all(isinstance(axis_value(r, axis), float) for r in rows)
+
+
+def determined_by(rows, a, b):
+    """Whether axis a's value follows from axis b's in every row (causal from variant)."""
+    seen = {}
+    return all(seen.setdefault(r[b], r[a]) == r[a] for r in rows)
+
+
+def varying_axes(rows, axes):
+    """The axes whose value differs among the rows, in the order given, less those that follow
+    from an earlier one (causal from variant, d_out from d_in): holding them would split the
+    very comparison the earlier axis makes."""
+    varying = []
+    for a in axes:
+        if a in rows[0] and len({r[a] for r in rows}) > 1 and not any(determined_by(rows, a, b) for b in varying):
+            varying.append(a)
+    return varying
+
+
+def held_title(held):
+    return ", ".join(f"{LABEL.get(k, k)}={v}" for k, v in held)
+
+
+def held_suffix(held):
+    return "".join(f"__{LABEL.get(k, k)}-{v}" for k, v in held).replace("/", "-").replace(" ", "")
 
 
 def subtitle(env):
@@ -98,20 +170,6 @@ def subtitle(env):
     if commit:
         parts.append("commit " + commit[:8])
     return " | ".join(parts)
-
-
-def describe_fixed(rows, varying):
-    """The parameters shared by all rows, for the title."""
-    r = rows[0]
-    keys = [("variant", "variant"), ("batch", "B"), ("seq_len", "T"), ("d_in", "d"), ("heads", "H"), ("threads", "threads")]
-    parts = []
-    for k, label in keys:
-        if k in varying:
-            continue
-        vals = {x[k] for x in rows}
-        if len(vals) == 1:
-            parts.append(f"{label}={r[k]}")
-    return ", ".join(parts)
 
 
 class Plotter:
@@ -129,102 +187,161 @@ class Plotter:
         plt.close(fig)
 
     def figure(self, title):
+        # The run's machine line under the title, as a figure text: inside the axes it collided
+        # with annotations at the top of the plot (the SGEMM ceiling).
         fig, ax = plt.subplots(figsize=(8, 5))
-        fig.suptitle(title, fontsize=12)
-        ax.set_title(subtitle(self.env), fontsize=8, color="dimgray")
+        fig.suptitle(title, fontsize=12, y=0.99)
+        fig.text(0.5, 0.93, subtitle(self.env), ha="center", fontsize=8, color="dimgray")
+        fig.subplots_adjust(top=0.88)
         ax.grid(True, which="both", alpha=0.3)
         return fig, ax
 
 
-def by_backend(rows, key):
+def by_backend(rows, axis):
     series = defaultdict(list)
     for r in rows:
         series[r["backend"]].append(r)
     for b in series:
-        series[b].sort(key=lambda r: r[key])
+        series[b].sort(key=lambda r: axis_value(r, axis))
     return dict(sorted(series.items()))
 
 
-def section_rows(rows, name, timed=True):
-    return [r for r in rows if name in r["sections"] and (r["status"] in TIMED or not timed)]
+def set_numeric_x(ax, rows, axis):
+    xs = sorted({axis_value(r, axis) for r in rows})
+    if xs[0] > 0 and xs[-1] / xs[0] >= 4:
+        ax.set_xscale("log", base=2)
+    ax.set_xticks(xs)
+    ax.set_xticklabels([shown(x) for x in xs])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel(AXIS_TEXT.get(axis, axis))
 
 
-def plot_seq(p, rows):
-    timed = section_rows(rows, "seq-sweep")
-    if not timed:
-        return
-    fixed = describe_fixed(timed, {"seq_len"})
-    series = by_backend(timed, "seq_len")
+def as_bars(rows, axis):
+    """Grouped bars for a text axis, or a numeric one with at most 3 values (threads 1, 2)."""
+    return not is_numeric(rows, axis) or len({r[axis] for r in rows}) <= 3 and axis == "threads"
 
-    fig, ax = p.figure(f"Latency vs sequence length ({fixed})")
-    for b, rs in series.items():
-        c, m = style(b)
-        ax.errorbar([r["seq_len"] for r in rs], [r["median_s"] * 1e3 for r in rs],
-                    yerr=[r["stddev_s"] * 1e3 for r in rs], color=c, marker=m, linestyle=line(b), label=b, capsize=3)
-    ax.set_xscale("log", base=2)
+
+def grouped_bars(p, rows, axis, title, name):
+    groups = sorted({axis_value(r, axis) for r in rows}, key=lambda v: (str(type(v)), v))
+    backends = sorted({r["backend"] for r in rows})
+    fig, ax = p.figure(title)
+    width = 0.8 / max(1, len(groups))
+    for gi, g in enumerate(groups):
+        xs, ys = [], []
+        for bi, b in enumerate(backends):
+            r = next((r for r in rows if r["backend"] == b and axis_value(r, axis) == g), None)
+            if r:
+                xs.append(bi + (gi - (len(groups) - 1) / 2) * width)
+                ys.append(r["median_s"] * 1e3)
+        ax.bar(xs, ys, width=width, label=f"{LABEL.get(axis, axis)} = {shown(g)}" if axis else None)
+    ax.set_xticks(range(len(backends)))
+    # Slanted and anchored at their right end: long peer names side by side overlapped.
+    ax.set_xticklabels(backends, rotation=35, ha="right", fontsize=8)
     ax.set_yscale("log")
-    ax.set_xlabel("sequence length T (tokens)")
+    plain_log_ticks(ax.yaxis)
+    ax.set_xlabel("backend")
+    ax.set_ylabel("median time per forward pass (ms)")
+    if axis:
+        outside_legend(ax, LABEL.get(axis, axis))
+    p.save(fig, name)
+
+
+# ---- the plots: each (plotter, rows, axis, held) -> draws at most one figure ----
+
+def plot_latency(p, rows, axis, held, name):
+    title = f"Latency vs {LABEL.get(axis, axis)}" + (f" ({held_title(held)})" if held else "")
+    if as_bars(rows, axis):
+        grouped_bars(p, rows, axis, title, name)
+        return
+    fig, ax = p.figure(title)
+    for b, rs in by_backend(rows, axis).items():
+        c, m = style(b)
+        ax.errorbar([axis_value(r, axis) for r in rs], [r["median_s"] * 1e3 for r in rs],
+                    yerr=[r["stddev_s"] * 1e3 for r in rs], color=c, marker=m, linestyle=line(b), label=b, capsize=3)
+    set_numeric_x(ax, rows, axis)
+    ax.set_yscale("log")
+    plain_log_ticks(ax.yaxis)
     ax.set_ylabel("median time per forward pass (ms), bars = stddev")
     outside_legend(ax, "backend")
-    p.save(fig, "latency_vs_seq_len")
+    p.save(fig, name)
 
-    fig, ax = p.figure(f"Throughput vs sequence length ({fixed})")
-    for b, rs in series.items():
+
+def plot_gflops(p, rows, axis, held, name):
+    if as_bars(rows, axis):
+        return
+    fig, ax = p.figure(f"Throughput vs {LABEL.get(axis, axis)}" + (f" ({held_title(held)})" if held else ""))
+    top = 0.0
+    for b, rs in by_backend(rows, axis).items():
         c, m = style(b)
-        ax.plot([r["seq_len"] for r in rs], [r["gflops"] for r in rs], color=c, marker=m, linestyle=line(b), label=b)
+        ax.plot([axis_value(r, axis) for r in rs], [r["gflops"] for r in rs], color=c, marker=m, linestyle=line(b), label=b)
+        top = max([top] + [r["gflops"] for r in rs])
     # The measured FMA peak is the roof; the best SGEMM of the run a dotted reference under it.
     roofs = machine_roofs(p.env)
-    for t in sorted({r["threads"] for r in timed}):
+    for t in sorted({int(number(r.get("threads")) or 0) for r in rows}):
         if t in roofs:
             ax.axhline(roofs[t][0], color="black", linestyle="-", linewidth=1)
+            # Below the line, inside the axes: above it the label met the title block.
             ax.annotate(f"measured FMA peak {roofs[t][0]:.0f} GFLOP/s ({roofs[t][2]}), {t} thread(s)",
-                        (0.01, roofs[t][0]), xycoords=("axes fraction", "data"), va="bottom", fontsize=8)
+                        (0.01, roofs[t][0]), xycoords=("axes fraction", "data"), xytext=(0, -3),
+                        textcoords="offset points", va="top", fontsize=8)
+            top = max(top, roofs[t][0])
     libraries = (p.env.get("sgemm") or {}).get("library") or {}
-    for s, t in sorted({(r["sgemm_gflops"], r["threads"]) for r in timed if r["sgemm_gflops"] > 0}):
+    for s, t in sorted({(r["sgemm_gflops"], int(number(r.get("threads")) or 0)) for r in rows if r["sgemm_gflops"] > 0}):
         lib = libraries.get(str(t), "")
         ax.axhline(s, color="dimgray", linestyle=":", linewidth=1)
         ax.annotate(f"best SGEMM (reference) {s:.0f} GFLOP/s, {t} thread(s)" + (f", {lib}" if lib else ""),
-                    (0.99, s), xycoords=("axes fraction", "data"), va="top", ha="right", fontsize=7, color="dimgray")
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("sequence length T (tokens)")
+                    (0.99, s), xycoords=("axes fraction", "data"), xytext=(0, -3), textcoords="offset points",
+                    va="top", ha="right", fontsize=7, color="dimgray")
+        top = max(top, s)
+    set_numeric_x(ax, rows, axis)
     ax.set_ylabel("GFLOP/s (FLOP model, docs/benchmarking.md)")
-    ax.set_ylim(bottom=0)
+    ax.set_ylim(0, top * 1.1 if top > 0 else 1)
     outside_legend(ax, "backend")
-    p.save(fig, "gflops_vs_seq_len")
+    p.save(fig, name)
 
-    base = next((r["baseline"] for r in timed if r.get("baseline")), "")
-    if base:
-        fig, ax = p.figure(f"Speedup over {base} vs sequence length ({fixed})")
-        for b, rs in series.items():
-            rs = [r for r in rs if r["speedup"] > 0]
-            if rs:
-                c, m = style(b)
-                ax.plot([r["seq_len"] for r in rs], [r["speedup"] for r in rs], color=c, marker=m, linestyle=line(b), label=b)
-        ax.axhline(1.0, color="black", linewidth=1)
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xlabel("sequence length T (tokens)")
-        ax.set_ylabel(f"speedup = {base} median / backend median (x)")
-        outside_legend(ax, "backend")
-        p.save(fig, "speedup_vs_seq_len")
 
-    fig, ax = p.figure(f"Workspace memory vs sequence length ({fixed})")
-    for b, rs in series.items():
+def plot_speedup(p, rows, axis, held, name):
+    base = next((r["baseline"] for r in rows if r.get("baseline")), "")
+    if not base or as_bars(rows, axis) or not any(r["speedup"] > 0 for r in rows):
+        return
+    fig, ax = p.figure(f"Speedup over {base} vs {LABEL.get(axis, axis)}" + (f" ({held_title(held)})" if held else ""))
+    for b, rs in by_backend(rows, axis).items():
+        rs = [r for r in rs if r["speedup"] > 0]
+        if rs:
+            c, m = style(b)
+            ax.plot([axis_value(r, axis) for r in rs], [r["speedup"] for r in rs], color=c, marker=m, linestyle=line(b),
+                    label=b)
+    ax.axhline(1.0, color="black", linewidth=1)
+    set_numeric_x(ax, rows, axis)
+    ax.set_yscale("log")
+    plain_log_ticks(ax.yaxis, "x")
+    ax.set_ylabel(f"speedup = {base} median / backend median")
+    outside_legend(ax, "backend")
+    p.save(fig, name)
+
+
+def plot_workspace(p, rows, axis, held, name):
+    if as_bars(rows, axis) or not any(r["workspace_bytes"] > 0 for r in rows):
+        return
+    fig, ax = p.figure(f"Workspace memory vs {LABEL.get(axis, axis)}" + (f" ({held_title(held)})" if held else ""))
+    for b, rs in by_backend(rows, axis).items():
         rs = [r for r in rs if r["workspace_bytes"] > 0]
         if rs:
             c, m = style(b)
-            ax.plot([r["seq_len"] for r in rs], [r["workspace_bytes"] / 2**20 for r in rs], color=c, marker=m, linestyle=line(b), label=b)
-    ax.set_xscale("log", base=2)
+            ax.plot([axis_value(r, axis) for r in rs], [r["workspace_bytes"] / 2**20 for r in rs], color=c, marker=m,
+                    linestyle=line(b), label=b)
+    set_numeric_x(ax, rows, axis)
     ax.set_yscale("log")
-    ax.set_xlabel("sequence length T (tokens)")
+    plain_log_ticks(ax.yaxis)
     ax.set_ylabel("workspace held by the backend state (MiB)")
     outside_legend(ax, "backend")
-    p.save(fig, "workspace_vs_seq_len")
+    p.save(fig, name)
 
 
+# (file-name stem, function): every plot drawn for each varying axis and held combination.
 def machine_roofs(env):
-    """threads -> (FMA peak GFLOP/s of the widest-measured best ISA, triad GB/s, ISA name) from
-    env.json "machine" (the profile `attnbench machine` measures; docs/machine.md)."""
+    """threads -> (FMA peak GFLOP/s of the best ISA, triad GB/s, ISA name) from env.json
+    "machine" (the profile `attnbench machine` measures; docs/machine.md)."""
     m = env.get("machine") or {}
     roofs = {}
     for f in m.get("fma", []):
@@ -241,17 +358,17 @@ def machine_roofs(env):
 def plot_roofline(p, rows):
     """GFLOP/s vs arithmetic intensity (FLOPs / the byte model's minimum bytes), log-log, under
     the measured roofs: min(FMA peak, bandwidth x intensity). One panel per thread count, one
-    point per timed cell, coloured by backend."""
-    timed = [r for r in rows if r["status"] in TIMED and r["intensity"] > 0 and r["gflops"] > 0]
+    point per timed cell, coloured by backend (peers hollow)."""
+    timed = [r for r in rows if r["intensity"] > 0 and r["gflops"] > 0]
     roofs = machine_roofs(p.env)
-    threads = sorted({r["threads"] for r in timed if r["threads"] in roofs})
+    threads = sorted({int(number(r.get("threads")) or 0) for r in timed if int(number(r.get("threads")) or 0) in roofs})
     if not threads:
         return
     fig, axes = plt.subplots(1, len(threads), figsize=(7 * len(threads), 5), squeeze=False)
     fig.suptitle("Roofline: every timed cell under the measured peaks\n" + subtitle(p.env), fontsize=11)
     for ax, t in zip(axes[0], threads):
         peak, bw, isa = roofs[t]
-        pts = [r for r in timed if r["threads"] == t]
+        pts = [r for r in timed if int(number(r.get("threads")) or 0) == t]
         lo = min(r["intensity"] for r in pts) / 4
         hi = max(r["intensity"] for r in pts) * 4
         if bw > 0:
@@ -259,7 +376,7 @@ def plot_roofline(p, rows):
             ridge = peak / bw
             xs = [lo, ridge, hi] if lo < ridge < hi else [lo, hi]
             ax.plot(xs, [min(peak, bw * x) for x in xs], color="black", linewidth=1.5)
-            ax.annotate(f"memory {bw:.1f} GB/s (triad)", (lo, bw * lo), fontsize=8, rotation=0, va="bottom")
+            ax.annotate(f"memory {bw:.1f} GB/s (triad)", (lo, bw * lo), fontsize=8, va="bottom")
         else:
             ax.axhline(peak, color="black", linewidth=1.5)
         ax.annotate(f"FMA peak {peak:.0f} GFLOP/s ({isa})", (hi, peak), fontsize=8, ha="right", va="bottom")
@@ -277,87 +394,55 @@ def plot_roofline(p, rows):
     p.save(fig, "roofline")
 
 
-def plot_heads(p, rows):
-    timed = section_rows(rows, "heads-sweep")
-    if not timed:
+PLOTS = [("latency", plot_latency), ("gflops", plot_gflops), ("speedup", plot_speedup),
+         ("workspace", plot_workspace)]
+
+
+def plot_run(p, rows, axes):
+    """Every plot of PLOTS for every varying axis, one figure per combination of the others."""
+    varying = varying_axes(rows, axes)
+    if not varying:
+        held = [(a, rows[0][a]) for a in axes if a in rows[0]]
+        grouped_bars(p, rows, "", f"Latency by backend ({held_title(held)})", "latency_by_backend")
         return
-    fixed = describe_fixed(timed, {"heads"})
-    fig, ax = p.figure(f"Heads sweep ({fixed})")
-    for b, rs in by_backend(timed, "heads").items():
-        c, m = style(b)
-        bold = b in ("mha-stacked", "mha-split")
-        ax.plot([r["heads"] for r in rs], [r["median_s"] * 1e3 for r in rs], color=c, marker=m, linestyle=line(b), label=b,
-                linewidth=2.5 if bold else 1.2)
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    hs = sorted({r["heads"] for r in timed})
-    ax.set_xticks(hs)
-    ax.set_xticklabels([str(h) for h in hs])
-    ax.set_xlabel("heads H (head_dim = d_out / H)")
-    ax.set_ylabel("median time per forward pass (ms)")
-    outside_legend(ax, "backend (bold: stacked vs split MHA)")
-    p.save(fig, "heads_sweep")
-
-
-def grouped_bars(p, rows, group_key, title, xlabel, name, group_label):
-    groups = sorted({r[group_key] for r in rows}, key=lambda v: (str(type(v)), v))
-    backends = sorted({r["backend"] for r in rows})
-    fig, ax = p.figure(title)
-    width = 0.8 / max(1, len(groups))
-    for gi, g in enumerate(groups):
-        xs, ys = [], []
-        for bi, b in enumerate(backends):
-            r = next((r for r in rows if r["backend"] == b and r[group_key] == g), None)
-            if r:
-                xs.append(bi + (gi - (len(groups) - 1) / 2) * width)
-                ys.append(r["median_s"] * 1e3)
-        ax.bar(xs, ys, width=width, label=f"{group_label}{g}")
-    ax.set_xticks(range(len(backends)))
-    ax.set_xticklabels(backends, rotation=20)
-    ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("median time per forward pass (ms)")
-    ax.legend()
-    p.save(fig, name)
-
-
-def plot_threads(p, rows):
-    timed = section_rows(rows, "threads")
-    if not timed or len({r["threads"] for r in timed}) < 2:
-        return
-    fixed = describe_fixed(timed, {"threads"})
-    grouped_bars(p, timed, "threads", f"Thread scaling ({fixed})", "backend", "thread_scaling", "threads = ")
-
-
-def plot_variants(p, rows):
-    timed = section_rows(rows, "variants")
-    if not timed:
-        return
-    fixed = describe_fixed(timed, {"variant"})
-    grouped_bars(p, timed, "variant", f"The four variants ({fixed})", "backend", "variants", "")
+    # The axes that do not vary, named in every title too (variant=mha, B=1, ...).
+    constant = [(a, rows[0][a]) for a in ("variant", "batch", "seq_len", "d_in", "heads", "threads")
+                if a in rows[0] and a not in varying]
+    for axis in varying:
+        others = [a for a in varying if a != axis]
+        groups = defaultdict(list)
+        for r in rows:
+            groups[tuple(r[a] for a in others)].append(r)
+        # Only combinations where the axis really moves; one figure per (plot, combination).
+        figures = [(key, rs) for key, rs in sorted(groups.items()) if len({r[axis] for r in rs}) > 1]
+        for key, rs in figures:
+            held = list(zip(others, key))
+            suffix = held_suffix(held) if len(figures) > 1 else ""
+            for stem, fn in PLOTS:
+                fn(p, rs, axis, held + constant, f"{stem}_vs_{axis}{suffix}")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("dir", help="results directory written by `attnbench bench`")
     ap.add_argument("--formats", default="png,svg", help="comma list of image formats (default png,svg)")
+    ap.add_argument("--axes", default=",".join(DEFAULT_AXES),
+                    help="comma list of the problem-key columns of summary.csv (default: %(default)s)")
     a = ap.parse_args()
     if not os.path.isfile(os.path.join(a.dir, "summary.csv")):
         print(f"plot.py: {a.dir}: no summary.csv", file=sys.stderr)
         return 2
     rows, env = load(a.dir)
+    timed = [r for r in rows if r.get("status") in TIMED and r["median_s"] > 0]
+    if not timed:
+        print(f"plot.py: nothing to plot in {a.dir}: no timed cell ({len(rows)} rows, none PASS / MISTRUSTED "
+              "with a time)", file=sys.stderr)
+        return 1
     outdir = os.path.join(a.dir, "plots")
     os.makedirs(outdir, exist_ok=True)
     p = Plotter(outdir, [f for f in a.formats.split(",") if f], env)
-    plot_seq(p, rows)
-    plot_heads(p, rows)
-    plot_threads(p, rows)
-    plot_variants(p, rows)
-    plot_roofline(p, rows)
-    if not p.written:
-        print(f"plot.py: nothing to plot in {a.dir} (no timed cells in a known section: seq-sweep, "
-              "heads-sweep, threads, variants)", file=sys.stderr)
-        return 0
+    plot_run(p, timed, [x for x in a.axes.split(",") if x])
+    plot_roofline(p, timed)
     print(f"plots: {len(p.written)} files in {outdir}")
     return 0
 

@@ -37,6 +37,12 @@ def dropout_keep(seed, b, h, i, T, p):
 
 
 def attention(prob, x, w):
+    """The output [B, T, d_out] in float64 (peers/run_peers.py imports this)."""
+    return attention_with_weights(prob, x, w)[0]
+
+
+def attention_with_weights(prob, x, w):
+    """(output [B, T, d_out], attention weights [B, H, T, T] after the softmax and dropout)."""
     B, T, H = prob["batch"], prob["seq_len"], prob["heads"]
     dout = prob["d_out"]
     hd = dout // H
@@ -49,6 +55,7 @@ def attention(prob, x, w):
         q = k = v = x
         scale = 1.0
     ctx = np.zeros((B, T, dout))
+    weights = np.zeros((B, H, T, T))  # after the softmax and dropout; masked entries 0
     p = prob["dropout_p"]
     for b in range(B):
         for h in range(H):
@@ -62,23 +69,29 @@ def attention(prob, x, w):
                 for i in range(T):
                     keep = dropout_keep(prob["dropout_seed"], b, h, i, T, p)
                     s[i] = np.where(keep, s[i] / (1.0 - float(np.float32(p))), 0.0)
+            weights[b, h] = s
             ctx[b, :, cols] = s @ v[b, :, cols]
     if prob["out_proj"]:
-        return ctx @ w["w_o"] + w["b_o"]
-    return ctx
+        return ctx @ w["w_o"] + w["b_o"], weights
+    return ctx, weights
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("dir", help="a directory written by `attnbench run --dump`")
     ap.add_argument("--tol", type=float, default=1e-4, help="largest relative L2 error accepted (default 1e-4)")
+    ap.add_argument("--write", action="store_true",
+                    help="also write numpy_out.npy and numpy_attn_weights.npy [B,H,T,T] (float64) into DIR")
     args = ap.parse_args()
     with open(os.path.join(args.dir, "problem.json")) as f:
         prob = json.load(f)
     load = lambda n: np.load(os.path.join(args.dir, n + ".npy"))
     w = {n: load(n).astype(np.float64) for n in ("w_q", "w_k", "w_v", "b_q", "b_k", "b_v", "w_o", "b_o")
          if os.path.exists(os.path.join(args.dir, n + ".npy"))}
-    want = attention(prob, load("x"), w)
+    want, weights = attention_with_weights(prob, load("x"), w)
+    if args.write:
+        np.save(os.path.join(args.dir, "numpy_out.npy"), want)
+        np.save(os.path.join(args.dir, "numpy_attn_weights.npy"), weights)
     got = load("out").astype(np.float64)
     if got.shape != want.shape:
         print(f"out.npy has shape {got.shape}, expected {want.shape}")
@@ -87,6 +100,14 @@ def main():
     ok = rel <= args.tol
     print(f"{'OK' if ok else 'MISMATCH'}: out.npy vs numpy float64, relative L2 error {rel:.3g}, "
           f"max abs error {np.abs(got - want).max():.3g} (tolerance {args.tol:g})")
+    # run --dump also writes the harness's float64 reference (as float32) and attention weights.
+    for name, mine in (("ref_out", want), ("attn_weights", weights)):
+        path = os.path.join(args.dir, name + ".npy")
+        if os.path.exists(path):
+            theirs = np.load(path).astype(np.float64)
+            diff = np.abs(theirs - mine).max() if theirs.shape == mine.shape else float("inf")
+            print(f"  {name}.npy (attnbench's reference) vs numpy: max abs difference {diff:.3g}")
+            ok = ok and diff <= 1e-5 * max(1.0, np.abs(mine).max())
     return 0 if ok else 1
 
 

@@ -77,6 +77,8 @@ class ExampleAttention {
   // y = x . w (+ bias); simplified attention (no weights) uses x itself.
   void Project(const float* x, const float* w, const float* bias, float* y) const {
     const int din = p_.d_in, dout = p_.d_out;
+    // Rows are independent: OpenMP splits them over the threads the harness set (--threads).
+#pragma omp parallel for schedule(static)
     for (int t = 0; t < p_.seq_len; ++t)
       for (int c = 0; c < dout; ++c) {
         const float* xt = x + static_cast<size_t>(t) * din;

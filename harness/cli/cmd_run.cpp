@@ -6,15 +6,18 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 
 #include "../backend_handle.h"
+#include "../diagnose.h"
 #include "../npy.h"
 #include "../problem_keys.h"
 #include "../reference.h"
 #include "../sysinfo.h"
 #include "../validate.h"
 #include "cli_common.h"
+#include "problem_files.h"
 #include "commands.h"
 
 namespace attnbench::cli {
@@ -27,12 +30,32 @@ struct RunOptions {
   PluginFlags plugins;
   GridSpec grid;
   std::string backend;
-  std::string input, weights_dir, dump_dir;
+  ProblemFiles files;  // --input, --weights
+  std::string dump_dir;
   uint64_t data_seed = 0;
   int sample_rows = 32;
 };
 
-int RunOne(const RunOptions& o, const CLI::App& sub) {
+// Largest attention-weight tensor `--dump` writes (B*H*T*T elements, 256 MiB of float32).
+constexpr double kMaxDumpedWeights = 1 << 26;
+
+// Writes the reference output (ref_out.npy) and, when not too large, its attention weights
+// (attn_weights.npy), so expected and actual compare without one's own numpy; returns whether
+// the weights were written.
+bool DumpReference(const ab_problem& p, const ProblemData& data, const fs::path& dir) {
+  const bool weights = static_cast<double>(p.batch) * p.heads * p.seq_len * p.seq_len <= kMaxDumpedWeights;
+  const ReferenceResult ref = ComputeReference(data, AllRows(p.seq_len), weights);
+  const std::vector<float> out(ref.out.begin(), ref.out.end());
+  WriteNpy((dir / "ref_out.npy").string(), out.data(), {p.batch, p.seq_len, p.d_out});
+  if (weights) {
+    const std::vector<float> w(ref.weights.begin(), ref.weights.end());
+    WriteNpy((dir / "attn_weights.npy").string(), w.data(), {p.batch, p.heads, p.seq_len, p.seq_len});
+  }
+  return weights;
+}
+
+int RunOne(RunOptions& o, const CLI::App& sub) {
+  TakeShapeFromFiles(o.files, o.grid, sub);
   const std::vector<Config> configs = ExpandGrid(o.grid);
   if (configs.size() != 1)
     throw InputError("run takes one problem; the flags describe " + std::to_string(configs.size()) +
@@ -40,9 +63,6 @@ int RunOne(const RunOptions& o, const CLI::App& sub) {
   const Config& c = configs[0];
   const ab_problem& p = c.problem;
   CheckMemory(c);
-  if (!o.input.empty() && !fs::is_regular_file(o.input)) throw InputError("--input: no such file '" + o.input + "'");
-  if (!o.weights_dir.empty() && !fs::is_directory(o.weights_dir))
-    throw InputError("--weights: no such directory '" + o.weights_dir + "'");
   if (!o.dump_dir.empty()) {
     std::error_code ec;
     fs::create_directories(o.dump_dir, ec);
@@ -59,17 +79,7 @@ int RunOne(const RunOptions& o, const CLI::App& sub) {
 
   const uint64_t data_seed = sub.count("--data-seed") ? o.data_seed : std::random_device{}();
   ProblemData data = MakeRandomProblemData(p, data_seed);
-  if (!o.input.empty()) {
-    NpyArray a = ReadNpyExpect(o.input, {p.batch, p.seq_len, p.d_in});
-    data.x = std::move(a.data);
-  }
-  if (!o.weights_dir.empty()) {
-    for (auto& t : WeightTensors(data)) {
-      const fs::path f = fs::path(o.weights_dir) / (std::string(t.name) + ".npy");
-      if (!fs::exists(f)) throw InputError("--weights: " + f.string() + " is missing (this problem needs it)");
-      *t.buf = ReadNpyExpect(f.string(), t.shape).data;
-    }
-  }
+  LoadProblemFiles(o.files, data);
 
   if (CallResult s = BackendInstance::Supports(*b, p); !s) {
     std::printf("UNSUPPORTED %s: %s\n", b->name.c_str(), s.message.c_str());
@@ -98,6 +108,11 @@ int RunOne(const RunOptions& o, const CLI::App& sub) {
   std::printf("  vs float64 reference (%zu rows): max_abs %.3g, rel_l2 %.3g, tolerance %.3g%s%s\n",
               ref.rows.size(), r.max_abs_err, r.rel_l2_err, r.tol.rel_l2, r.reason.empty() ? "" : "; ",
               r.reason.c_str());
+  std::optional<Diagnosis> diagnosis;
+  if (r.status == Status::kFail) {
+    diagnosis = Diagnose(data, out.data(), r.tol.rel_l2);
+    std::printf("  diagnosis: %s\n", diagnosis->message.c_str());
+  }
   std::printf("  one run: %.3f ms (a single cold timing, not a benchmark), workspace %zu bytes\n", secs * 1e3, ws);
 
   if (!o.dump_dir.empty()) {
@@ -105,13 +120,19 @@ int RunOne(const RunOptions& o, const CLI::App& sub) {
     WriteNpy((dir / "x.npy").string(), data.x.data(), {p.batch, p.seq_len, p.d_in});
     for (auto& t : WeightTensors(data)) WriteNpy((dir / (std::string(t.name) + ".npy")).string(), t.buf->data(), t.shape);
     WriteNpy((dir / "out.npy").string(), out.data(), {p.batch, p.seq_len, p.d_out});
+    const bool with_weights = DumpReference(p, data, dir);
     nlohmann::json j = ProblemFieldsJson(c);
     j.update({
         {"backend", b->name}, {"score_scale", ScoreScale(p)}, {"data_seed", data_seed},
         {"status", StatusName(r.status)}, {"max_abs_err", r.max_abs_err}, {"rel_l2_err", r.rel_l2_err},
         {"layout", "row-major float32; Q = x @ w_q (+ b_q); head h = columns [h*head_dim, (h+1)*head_dim); "
                    "out = ctx @ w_o + b_o when out_proj"},
-        {"dropout_mask", "include/attnbench/dropout.h (numpy: scripts/reference.py)"}});
+        {"dropout_mask", "include/attnbench/dropout.h (numpy: scripts/reference.py)"},
+        {"ref_out", "ref_out.npy: the float64 reference output, stored as float32"},
+        {"attn_weights", with_weights ? "attn_weights.npy [B, H, T, T]: the reference's attention weights after the "
+                                        "softmax and dropout (masked = 0), float32"
+                                      : "not dumped: B*H*T*T is above 2^26 elements"}});
+    if (diagnosis) j["diagnosis"] = DiagnosisJson(*diagnosis);
     std::ofstream((dir / "problem.json").string()) << j.dump(2) << "\n";
     std::printf("  dumped to %s\n", dir.string().c_str());
   }
@@ -127,8 +148,7 @@ void AddRunCommand(CLI::App& app, int& rc) {
   o.grid = RunDefaults();
   AddGridFlags(sub, o.grid);
   sub->add_option("--backend", o.backend, "The backend to run")->required();
-  sub->add_option("--input", o.input, "Read x [B,T,d_in] from this .npy (float32) instead of random");
-  sub->add_option("--weights", o.weights_dir, "Read w_q.npy ... b_o.npy from this directory instead of random");
+  AddProblemFileFlags(sub, o.files);
   sub->add_option("--dump", o.dump_dir, "Write x, weights, out (.npy) and problem.json into this directory");
   sub->add_option("--data-seed", o.data_seed, "Seed of the random inputs and weights (default: fresh)");
   sub->add_option("--sample-rows", o.sample_rows, "Rows the reference check computes (0 = all)")->capture_default_str();

@@ -17,6 +17,7 @@
 #include <random>
 
 #include "../bench/cell_runner.h"
+#include "../diagnose.h"
 #include "../isolate.h"
 #include "../sysinfo.h"
 #include "../validate.h"
@@ -61,6 +62,20 @@ std::vector<std::string> WorkerArgv(const ValidateOptions& o, const std::string&
   return a;
 }
 
+// What a FAIL got wrong (harness/diagnose.h): the backend re-run on the row's data, its output
+// compared with the reference made with each known mistake. Not under --isolate: that would run
+// an untrusted plugin in this process (the reproducer line without --isolate diagnoses it).
+nlohmann::json DiagnoseRow(const ValidateOptions& o, const LoadedBackend& b, const Config& c, const nlohmann::json& row) {
+  Diagnosis d;
+  if (o.isolate) {
+    d.message = "not diagnosed under --isolate (the reproducer line without --isolate diagnoses it)";
+  } else {
+    const ProblemData data = MakeRandomProblemData(c.problem, row["data_seed"].get<uint64_t>());
+    d = DiagnoseBackend(b, data, row["tol_rel_l2"].get<double>());
+  }
+  return DiagnosisJson(d);
+}
+
 void PrintTableHeader(const ValidateOptions& o, size_t configs, size_t backends, uint64_t data_seed,
                       const BlasInfo& blas) {
   std::printf("attnbench validate: %zu configs x %zu backends, data seed %llu, threads %d, BLAS %s %s kernel %s%s\n",
@@ -89,13 +104,16 @@ void PrintSummaryLine(std::map<std::string, int> counts) {
   std::printf("%s: %d PASS, %d FAIL, %d MISTRUSTED, %d UNSUPPORTED", failures ? "FAIL" : "PASS", counts["PASS"],
               counts["FAIL"], counts["MISTRUSTED"], counts["UNSUPPORTED"]);
   if (counts["CRASHED"] || counts["TIMEOUT"]) std::printf(", %d CRASHED, %d TIMEOUT", counts["CRASHED"], counts["TIMEOUT"]);
+  if (counts["SKIPPED"]) std::printf(", %d SKIPPED (not a valid problem)", counts["SKIPPED"]);
   std::printf("\n");
 }
 
 int RunValidate(ValidateOptions& o, const CLI::App& sub) {
   if (o.worker) EnterWorkerMode();  // before any plugin is loaded: its output must never reach the channel
   // Everything the user typed is checked before anything is allocated.
-  const std::vector<Config> configs = ExpandGrid(o.grid);
+  // Combinations that are not valid problems are SKIPPED rows; the rest of the grid runs.
+  std::vector<SkippedConfig> skipped;
+  const std::vector<Config> configs = ExpandGrid(o.grid, &skipped);
   for (const auto& c : configs) CheckMemory(c);
   if (o.sample_rows < 0) throw InputError("--sample-rows must be >= 0 (0 = every row)");
   if (!(o.timeout > 0 && o.timeout <= kMaxTimeoutSeconds)) {
@@ -136,6 +154,7 @@ int RunValidate(ValidateOptions& o, const CLI::App& sub) {
     ++counts[status];
     const bool failed = status == "FAIL" || status == "CRASHED" || status == "TIMEOUT";
     const std::string repro = failed ? Repro(o, name, c, r.value("data_seed", data_seed)) : "";
+    if (status == "FAIL" && r.contains("data_seed") && r.contains("tol_rel_l2")) r["diagnosis"] = DiagnoseRow(o, *backends[cell % nb], c, r);
     if (progress) std::fprintf(stderr, "\r\033[K");
     if (o.json) {
       r.update(ProblemJson(c));
@@ -152,6 +171,7 @@ int RunValidate(ValidateOptions& o, const CLI::App& sub) {
       }
       const std::string reason = r.value("reason", "");
       if (!reason.empty()) std::printf("            %s\n", reason.c_str());
+      if (r.contains("diagnosis")) std::printf("            diagnosis: %s\n", r["diagnosis"]["message"].get<std::string>().c_str());
       if (!repro.empty()) std::printf("            repro: %s\n", repro.c_str());
       std::fflush(stdout);
     }
@@ -159,6 +179,18 @@ int RunValidate(ValidateOptions& o, const CLI::App& sub) {
       std::fprintf(stderr, "[%zu/%zu] %s %s", cell + 2, cells, backends[(cell + 1) % nb]->name.c_str(),
                    configs[(cell + 1) / nb].Describe().c_str());
   };
+
+  for (const SkippedConfig& sk : skipped) {
+    ++counts["SKIPPED"];
+    if (o.json) {
+      nlohmann::json r = ProblemJson(sk.config);
+      r.update({{"status", "SKIPPED"}, {"backend", ""}, {"config", sk.config.Describe()}, {"reason", sk.reason}});
+      rows.push_back(std::move(r));
+    } else {
+      std::printf("%-11s %-12s %-72s\n            %s\n", "SKIPPED", "-", sk.config.Describe().c_str(),
+                  sk.reason.c_str());
+    }
+  }
 
   bench::Isolation isolation{o.isolate, o.timeout, {}, {}};
   if (o.isolate) {

@@ -9,6 +9,7 @@ namespace attnbench::cli {
 void AddListCommand(CLI::App& app, int& rc);
 void AddValidateCommand(CLI::App& app, int& rc);
 void AddRunCommand(CLI::App& app, int& rc);
+void AddExplainCommand(CLI::App& app, int& rc);
 void AddBenchCommand(CLI::App& app, int& rc);
 void AddPlotCommand(CLI::App& app, int& rc);
 void AddCompareCommand(CLI::App& app, int& rc);

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   cli::AddListCommand(app, rc);
   cli::AddValidateCommand(app, rc);
   cli::AddRunCommand(app, rc);
+  cli::AddExplainCommand(app, rc);
   cli::AddBenchCommand(app, rc);
   cli::AddPlotCommand(app, rc);
   cli::AddCompareCommand(app, rc);

@@ -54,7 +54,9 @@ expect_bad "The following argument was not expected" validate --no-such-flag
 printf 'not numpy at all' >"$tmp/corrupt.npy"
 expect_bad "corrupt.npy: not a .npy file (bad magic)" run --backend naive --input "$tmp/corrupt.npy"
 "$cli" run --backend naive --variant mha --seq-len 4 --heads 2 --d-in 6 --d-out 6 --dump "$tmp/ok" >/dev/null
-expect_bad "x.npy: shape (1, 4, 6), expected (1, 5, 6)" run --backend naive --variant mha --seq-len 5 --heads 2 --d-in 6 --d-out 6 --input "$tmp/ok/x.npy"
+# The files set the sizes they hold; a flag that says otherwise is refused, naming both.
+expect_bad "--seq-len 5 conflicts with --input $tmp/ok/x.npy of shape (1, 4, 6) (seq-len = 4)" run --backend naive --variant mha --seq-len 5 --heads 2 --d-in 6 --d-out 6 --input "$tmp/ok/x.npy"
+expect_bad "--d-out 8 conflicts with --weights $tmp/ok/w_q.npy of shape (6, 6) (d-out = 6)" run --backend naive --variant mha --heads 2 --d-out 8 --weights "$tmp/ok"
 head -c 140 "$tmp/ok/x.npy" >"$tmp/truncated.npy"
 expect_bad "truncated" run --backend naive --variant mha --seq-len 4 --heads 2 --d-in 6 --d-out 6 --input "$tmp/truncated.npy"
 /usr/bin/python3 -c "import numpy as np; np.save('$tmp/f64.npy', np.zeros((1,4,6)))" 2>/dev/null &&

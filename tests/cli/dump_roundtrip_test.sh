@@ -9,8 +9,10 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 flags="--variant mha --batch 2 --seq-len 17 --heads 3 --d-in 12 --d-out 12 --dropout 0.2 --seed 5 --qkv-bias 1"
 "$cli" run --backend naive $flags --dump "$tmp/a"
-/usr/bin/python3 "$src/scripts/reference.py" "$tmp/a"
-for f in x w_q w_k w_v b_q b_k b_v w_o b_o out; do [ -s "$tmp/a/$f.npy" ] || { echo "missing $f.npy"; exit 1; }; done
+# reference.py also checks the dumped reference output and attention weights against numpy.
+/usr/bin/python3 "$src/scripts/reference.py" "$tmp/a" --write | tee "$tmp/ref.log"
+grep -q "attn_weights.npy (attnbench's reference) vs numpy" "$tmp/ref.log"
+for f in x w_q w_k w_v b_q b_k b_v w_o b_o out ref_out attn_weights numpy_out numpy_attn_weights; do [ -s "$tmp/a/$f.npy" ] || { echo "missing $f.npy"; exit 1; }; done
 "$cli" run --backend naive $flags --input "$tmp/a/x.npy" --weights "$tmp/a" --dump "$tmp/b"
 cmp "$tmp/a/out.npy" "$tmp/b/out.npy"
 echo "re-run from the dumped files: identical out.npy"

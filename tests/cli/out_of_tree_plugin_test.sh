@@ -9,7 +9,10 @@ build=$3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cp -r "$src/examples/plugin" "$tmp/my-backend"
-cmake -S "$tmp/my-backend" -B "$tmp/build" -Dattnbench_DIR="$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+# As the README says it, with no build type: the template must default to an optimised build.
+cmake -S "$tmp/my-backend" -B "$tmp/build" -Dattnbench_DIR="$build" >/dev/null
+grep -q "^CMAKE_BUILD_TYPE:STRING=Release$" "$tmp/build/CMakeCache.txt" ||
+  { echo "FAIL: the template did not default to Release"; exit 1; }
 cmake --build "$tmp/build" >/dev/null
 so="$tmp/build/libattnbench-example.so"
 "$cli" list --plugin "$so" | grep -A2 "^  example"

@@ -2,8 +2,10 @@
 // (MUTANT_KIND). The validation tests require every mutant but "none" to FAIL on the default
 // grid: that is what proves the checks can fail. "none" is the control: the same code without a
 // bug must PASS, so a FAIL of the others comes from their bug, not from this file. "segv",
-// "abort" and "hang" test --isolate. "hogrun" and "hoghold" are correct but use 64 MiB more
-// than they claim (in run / held from prepare): the measured-memory check must flag them.
+// "abort" and "hang" test --isolate. The numeric bugs are the catalogue of harness/diagnose.h
+// (one mutant per mistake, named by its id): each must be diagnosed with its own mistake.
+// "hogrun" and "hoghold" are correct but use 64 MiB more than they claim (in run / held from
+// prepare): the measured-memory check must flag them.
 #include <attnbench/attnbench.h>
 
 #include <chrono>
@@ -54,26 +56,30 @@ class MutantAttention {
       std::vector<float> scratch(kHogBytes / sizeof(float), 1.0f);
       asm volatile("" : : "r"(scratch.data()) : "memory");  // the stores happen: nothing elides them
     }
-    const int T = p_.seq_len, din = p_.d_in, dout = p_.d_out, H = p_.heads, hd = dout / H;
+    const int T = p_.seq_len, din = p_.d_in, dout = p_.d_out, H = p_.heads;
     for (int b = 0; b < p_.batch; ++b) {
       const float* xb = x + static_cast<size_t>(b) * T * din;
       Project(xb, w_.w_q, w_.b_q, q_.data());
-      Project(xb, w_.w_k, w_.b_k, k_.data());
-      Project(xb, w_.w_v, w_.b_v, v_.data());
+      // kv_swapped: K from W_v (and b_v), V from W_k.
+      const bool kv = Is("kv_swapped");
+      Project(xb, kv ? w_.w_v : w_.w_k, kv ? w_.b_v : w_.b_k, k_.data());
+      Project(xb, kv ? w_.w_k : w_.w_v, kv ? w_.b_k : w_.b_v, v_.data());
       for (int h = 0; h < H; ++h) {
         // heads_swapped: head 0 and head 1 write each other's columns.
         int dst = h;
         if (Is("heads_swapped") && H >= 2 && h < 2) dst = 1 - h;
-        Head(b, h, dst * hd);
+        Head(b, h, dst);
       }
       float* ob = out + static_cast<size_t>(b) * T * dout;
       const int rows = Is("unwritten") && b == p_.batch - 1 ? T - 1 : T;
       for (int t = 0; t < rows; ++t)
         for (int c = 0; c < dout; ++c) {
           double acc = 0.0;
-          if (p_.out_proj) {
+          if (p_.out_proj && !Is("out_proj_missing")) {
+            const bool tr = Is("out_weights_transposed");  // ctx.W_o^T
             acc = w_.b_o[c];
-            for (int i = 0; i < dout; ++i) acc += ctx_[t * dout + i] * w_.w_o[static_cast<size_t>(i) * dout + c];
+            for (int i = 0; i < dout; ++i)
+              acc += ctx_[t * dout + i] * w_.w_o[tr ? static_cast<size_t>(c) * dout + i : static_cast<size_t>(i) * dout + c];
           } else {
             acc = ctx_[t * dout + c];
           }
@@ -86,11 +92,14 @@ class MutantAttention {
  private:
   void Project(const float* x, const float* w, const float* bias, float* y) const {
     const int T = p_.seq_len, din = p_.d_in, dout = p_.d_out;
+    if (Is("bias_missing")) bias = nullptr;
+    const bool tr = Is("weights_transposed") && din == dout;  // X.W^T
     for (int t = 0; t < T; ++t)
       for (int c = 0; c < dout; ++c) {
         double acc = p_.qkv_proj ? (bias ? bias[c] : 0.0) : x[static_cast<size_t>(t) * din + c];
         if (p_.qkv_proj)
-          for (int i = 0; i < din; ++i) acc += x[static_cast<size_t>(t) * din + i] * w[static_cast<size_t>(i) * dout + c];
+          for (int i = 0; i < din; ++i)
+            acc += x[static_cast<size_t>(t) * din + i] * w[tr ? static_cast<size_t>(c) * din + i : static_cast<size_t>(i) * dout + c];
         y[static_cast<size_t>(t) * dout + c] = static_cast<float>(acc);
       }
   }
@@ -103,16 +112,47 @@ class MutantAttention {
     return j <= i;
   }
 
-  void Head(int b, int h, int dst_col) {
-    const int T = p_.seq_len, dout = p_.d_out, hd = dout / p_.heads, col = h * hd;
-    const double scale = Is("no_scale") || !p_.qkv_proj ? 1.0 : 1.0 / std::sqrt(static_cast<double>(hd));
+  // The column of element d of head h: a block of head_dim, or h, h+H, ... when interleaved.
+  int Col(int h, int d) const {
+    const int H = p_.heads, hd = p_.d_out / H;
+    return Is("heads_interleaved") ? d * H + h : h * hd + d;
+  }
+
+  double Scale() const {
+    const int hd = p_.d_out / p_.heads;
+    if (Is("no_scale") || !p_.qkv_proj) return 1.0;
+    if (Is("scale_dout")) return 1.0 / std::sqrt(static_cast<double>(p_.d_out));
+    if (Is("scale_hd")) return 1.0 / hd;
+    return 1.0 / std::sqrt(static_cast<double>(hd));
+  }
+
+  void Dropout(int b, int h, bool before_softmax) {
+    const int T = p_.seq_len;
+    const uint64_t seed = p_.dropout_seed + (Is("dropout_seed") ? 1 : 0);
+    const uint64_t threshold = ab_dropout_threshold(p_.dropout_p);
+    const double keep = Is("dropout_unscaled") ? 1.0 : 1.0 / (1.0 - p_.dropout_p);
+    for (int i = 0; i < T; ++i) {
+      const uint64_t key = ab_dropout_row_key(seed, b, h, i);
+      for (int j = 0; j < T; ++j) {
+        double& e = s_[i * T + j];
+        if (before_softmax && std::isinf(e)) continue;  // masked stays masked
+        e = ab_dropout_keep(key, j, threshold) ? e * keep : 0.0;
+      }
+    }
+  }
+
+  void Head(int b, int h, int dst) {
+    const int T = p_.seq_len, dout = p_.d_out, hd = dout / p_.heads;
+    const double scale = Scale();
     const double ninf = -std::numeric_limits<double>::infinity();
     for (int i = 0; i < T; ++i)
       for (int j = 0; j < T; ++j) {
         double acc = 0.0;
-        for (int d = 0; d < hd; ++d) acc += q_[i * dout + col + d] * k_[j * dout + col + d];
+        for (int d = 0; d < hd; ++d) acc += q_[i * dout + Col(h, d)] * k_[j * dout + Col(h, d)];
         s_[i * T + j] = Visible(i, j) ? acc * scale : ninf;
       }
+    const bool dropout = p_.dropout_p > 0.0f && !Is("dropout_missing");
+    if (dropout && Is("dropout_before_softmax")) Dropout(b, h, true);
     // Softmax along keys (rows of s), or along queries (columns) for the softmax_axis mutant.
     const bool by_column = Is("softmax_axis");
     for (int a = 0; a < T; ++a) {
@@ -122,20 +162,12 @@ class MutantAttention {
       for (int k = 0; k < T; ++k) sum += (at(k) = m == ninf ? 0.0 : std::exp(at(k) - m));
       for (int k = 0; k < T; ++k) at(k) = sum > 0.0 ? at(k) / sum : 0.0;
     }
-    if (p_.dropout_p > 0.0f) {
-      const uint64_t seed = p_.dropout_seed + (Is("dropout_seed") ? 1 : 0);
-      const uint64_t threshold = ab_dropout_threshold(p_.dropout_p);
-      for (int i = 0; i < T; ++i) {
-        const uint64_t key = ab_dropout_row_key(seed, b, h, i);
-        for (int j = 0; j < T; ++j)
-          s_[i * T + j] = ab_dropout_keep(key, j, threshold) ? s_[i * T + j] / (1.0 - p_.dropout_p) : 0.0;
-      }
-    }
+    if (dropout && !Is("dropout_before_softmax")) Dropout(b, h, false);
     for (int i = 0; i < T; ++i)
       for (int d = 0; d < hd; ++d) {
         double acc = 0.0;
-        for (int j = 0; j < T; ++j) acc += s_[i * T + j] * v_[j * dout + col + d];
-        ctx_[i * dout + dst_col + d] = static_cast<float>(acc);
+        for (int j = 0; j < T; ++j) acc += s_[i * T + j] * v_[j * dout + Col(h, d)];
+        ctx_[i * dout + Col(dst, d)] = static_cast<float>(acc);
       }
   }
 

@@ -81,7 +81,9 @@ TEST_CASE("tiny sweep: validate, time, report, plot") {
   REQUIRE(Run(kCli + " plot " + out.string()) == 0);
   CHECK(fs::exists(out / "plots" / "latency_vs_seq_len.png"));
   CHECK(fs::exists(out / "plots" / "gflops_vs_seq_len.svg"));
-  CHECK(fs::exists(out / "plots" / "variants.png"));
+  // The variants section: variant varies (causal with it, not held apart), at T = 8.
+  CHECK(fs::exists(out / "plots" / "latency_vs_variant.png"));
+  CHECK(fs::exists(out / "report.html"));
 }
 
 TEST_CASE("the budget skips a backend predicted too slow") {
