@@ -85,7 +85,14 @@ nlohmann::json CollectEnv(const std::vector<const LoadedBackend*>& backends) {
   for (const auto* b : backends) {
     runtime[b->name] = b->runtime_info;
     descriptions[b->name] = b->description;
-    if (b->name == "highway") highway = b->runtime_info;
+    // The Highway target the SIMD backends dispatched to ("highway target AVX3" in their
+    // runtime info): the highway backend's, else the first other one that says it (fused).
+    const auto at = b->runtime_info.find("highway target ");
+    if (at != std::string::npos && (highway.empty() || b->name == "highway")) {
+      const auto end = b->runtime_info.find(';', at);
+      highway = b->runtime_info.substr(at, end == std::string::npos ? std::string::npos : end - at) +
+                (b->name == "highway" ? "" : " (" + b->name + ")");
+    }
   }
   std::string commit, dirty;
   if (std::string(ATTNBENCH_SOURCE_DIR).size()) {

@@ -48,7 +48,7 @@ class MarkdownReporter : public Reporter {
     if (const auto w = EnvString(env, {"blas", "kernel_warning"}); !w.empty() && w != "?")
       os << "- **" << w << "**\n";
     os << "- **Highway target:** "
-       << (EnvString(env, {"highway_target"}).empty() ? "(no highway backend loaded)" : EnvString(env, {"highway_target"}))
+       << (EnvString(env, {"highway_target"}).empty() ? "(no Highway backend loaded)" : EnvString(env, {"highway_target"}))
        << "\n";
     RenderPeaks(os, run);
     os << "- **Compiler:** " << EnvString(env, {"compiler", "id"}) << ", flags `" << EnvString(env, {"compiler", "flags"})
