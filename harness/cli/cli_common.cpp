@@ -30,11 +30,8 @@ PluginArg ParsePluginArg(const std::string& arg) {
   const std::string name = arg.substr(0, eq);
   // A '/' before the '=' means a path that contains '=' (./a=b/x.so), not a name.
   if (name.find('/') != std::string::npos) return {arg, ""};
-  const bool valid = !name.empty() && std::all_of(name.begin(), name.end(), [](unsigned char ch) {
-    return std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.';
-  });
-  if (!valid)
-    throw InputError("--plugin " + arg + ": '" + name + "' is not a backend name (letters, digits, - _ .)");
+  if (!IsValidBackendName(name))
+    throw InputError("--plugin " + arg + ": '" + name + "' is not a backend name (1-64 characters of [a-z0-9-])");
   if (eq + 1 == arg.size()) throw InputError("--plugin " + arg + ": no file after '='");
   return {arg.substr(eq + 1), name};
 }

@@ -47,7 +47,7 @@ expect_bad "'a b' is not a backend name" $v --plugin "a b=$tmp/x.so"
 expect_bad "no file after '='" $v --plugin "fused-old="
 expect_bad "duplicate backend name 'naive'" $v --plugin "naive=$(dirname "$cli")/plugins/libattnbench-highway.so"
 expect_bad "run takes one problem" run --backend naive --seq-len 3,4
-expect_bad "Could not convert" $v --seed banana
+expect_bad "'banana' is not an integer" $v --seed banana
 expect_bad "The following argument was not expected" validate --no-such-flag
 
 # Files: corrupt, wrong dtype, wrong shape, missing weights, unwritable dump directory.

@@ -29,7 +29,11 @@ bool Is(std::string_view k) { return kKind == k; }
 
 class MutantAttention {
  public:
+#ifdef MUTANT_NAME
+  static constexpr const char* kName = MUTANT_NAME;
+#else
   static constexpr const char* kName = "mutant-" MUTANT_KIND;
+#endif
   static constexpr const char* kDescription = "deliberately wrong backend for tests: " MUTANT_KIND;
 
   MutantAttention(const ab_problem& p, const ab_weights& w)

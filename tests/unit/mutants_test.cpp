@@ -2,6 +2,7 @@
 // grid, and the same code without a bug (mutant-none) PASSes everywhere.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <map>
 
 #include "grid.h"
@@ -48,8 +49,10 @@ GridOutcome RunDefaultGrid(const LoadedBackend& b) {
 
 const LoadedBackend& Load(PluginRegistry& reg, const std::string& kind) {
   reg.LoadFile(std::string(ATTNBENCH_TEST_PLUGIN_DIR) + "/mutant-" + kind + ".so");
-  const LoadedBackend* b = reg.Find("mutant-" + kind);
-  if (!b) FAIL("mutant-" << kind << " did not load");
+  std::string name = "mutant-" + kind;  // the backend name has '-' for the file's '_' ([a-z0-9-])
+  std::replace(name.begin(), name.end(), '_', '-');
+  const LoadedBackend* b = reg.Find(name);
+  if (!b) FAIL(name << " did not load");
   return *b;
 }
 
