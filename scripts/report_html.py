@@ -119,7 +119,7 @@ def section_peaks(env):
             ("above the peak: the peak measurement is wrong" if t in fma and g > fma[t] else "")
         rows.append((esc(t), f"{fma[t]:.1f}" if t in fma else "-", esc(isa.get(t, "")),
                      f"{triad[t]:.1f}" if t in triad else "-", f"{g:.1f}" if g else "-", esc(libs.get(t, "")), share))
-    out = "<h2 id="peaks">Peaks</h2>\n"
+    out = "<h2 id=\"peaks\">Peaks</h2>\n"
     out += table(["threads", "measured FMA peak GFLOP/s", "ISA", "memory GB/s (triad)", "best SGEMM GFLOP/s (reference)",
                   "SGEMM library", "SGEMM % of peak"], rows, num_cols=(1, 3, 4)) if rows else "<p>none recorded</p>"
     src = env.get("machine_source") or {}

@@ -85,7 +85,7 @@ md = open(sys.argv[1] + "/report.md").read()
 assert "**Measured peaks**" in md and "% peak" in md and "% SGEMM" not in md
 PY
 for bad in "$tmp/no-such-file.json" "$tmp/first.err"; do
-  ATTNBENCH_MACHINE_PROFILE="$bad" "$cli" "${tiny[@]}" --threads 1 --out "$tmp/bad" 2>"$tmp/bad.err"
+  ATTNBENCH_MACHINE_PROFILE="$bad" "$cli" "${tiny[@]}" --threads 1 --out "$(mktemp -d -p "$tmp")" 2>"$tmp/bad.err"
   rc=$?
   [ $rc -eq 2 ] || fail "bad ATTNBENCH_MACHINE_PROFILE=$bad: exit $rc, want 2"
   [ "$(wc -l <"$tmp/bad.err")" -eq 1 ] && grep -q ATTNBENCH_MACHINE_PROFILE "$tmp/bad.err" \

@@ -15,7 +15,7 @@ if ! "${ATTNBENCH_PYTHON:-/usr/bin/python3}" -c "import matplotlib" 2>/dev/null;
 fi
 mutant="$plugins/mutant-softmax_axis.so"
 out=$tmp/run
-"$cli" bench --plugin "$mutant" --backends naive,mutant-softmax_axis --variant mha --seq-len 8,16 --heads 1,2 \
+"$cli" bench --plugin "$mutant" --backends naive,mutant-softmax-axis --variant mha --seq-len 8,16 --heads 1,2 \
   --batch 1 --d-in 16 --d-out 16 --threads 1 --dropout 0 --qkv-bias 0 --sgemm-size 64 \
   --benchmark_min_time=0.005 --benchmark_repetitions=3 --out "$out" -q >"$tmp/bench.log" 2>&1
 [ -f "$out/summary.csv" ] || { cat "$tmp/bench.log"; fail "bench wrote no summary.csv"; }
@@ -39,13 +39,13 @@ grep -q "Latency vs T (H=2, variant=mha, B=1, d_in=16, threads=1)" "$out/plots/l
   fail "latency_vs_seq_len__H-2.svg is not titled with the held values"
 grep -q "Latency vs H (T=8, " "$out/plots/latency_vs_heads__T-8.svg" || fail "latency_vs_heads__T-8.svg title"
 # Only naive is timed (the mutant FAILs): one line per plot.
-grep -q "mutant-softmax_axis" "$out/plots/latency_vs_seq_len__H-1.svg" && fail "a FAILed backend was plotted"
+grep -q "mutant-softmax-axis" "$out/plots/latency_vs_seq_len__H-1.svg" && fail "a FAILed backend was plotted"
 
 html=$out/report.html
 [ -s "$html" ] || fail "no report.html"
 grep -q "matches the reference with the softmax taken over queries instead of keys" "$html" ||
   fail "report.html lacks the diagnosis of the mutant's FAIL"
-grep -q "attnbench validate --backends mutant-softmax_axis --variant mha --batch 1 --seq-len 8" "$html" ||
+grep -q "attnbench validate --backends mutant-softmax-axis --variant mha --batch 1 --seq-len 8" "$html" ||
   fail "report.html lacks the reproducer line"
 grep -q "http://\|https://" "$html" && grep -o 'src="http[^"]*"\|href="http[^"]*"' "$html" | grep -q . &&
   fail "report.html loads something from the network"

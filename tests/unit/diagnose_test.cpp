@@ -2,6 +2,8 @@
 // the control is not diagnosed, and an output that matches no known mistake is said to.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include <cmath>
 
 #include "backend_handle.h"
@@ -26,7 +28,9 @@ ab_problem CatalogueProblem() {
 
 const LoadedBackend& Load(PluginRegistry& reg, const std::string& kind) {
   reg.LoadFile(std::string(ATTNBENCH_TEST_PLUGIN_DIR) + "/mutant-" + kind + ".so");
-  const LoadedBackend* b = reg.Find("mutant-" + kind);
+  std::string name = "mutant-" + kind;  // backend names are [a-z0-9-]: the file's '_' is '-'
+  std::replace(name.begin(), name.end(), '_', '-');
+  const LoadedBackend* b = reg.Find(name);
   if (!b) FAIL("mutant-" << kind << " did not load");
   return *b;
 }

@@ -216,7 +216,7 @@ TEST_CASE("explain CLI: examples, flag conflicts, --json, a backend beside the r
   INFO(good.out);
   CHECK(good.rc == 0);
   CHECK_THAT(good.out, Catch::Contains("Backend naive beside the reference (batch 0): PASS"));
-  const Cli bad = RunCli("explain --plugin " ATTNBENCH_TEST_PLUGIN_DIR "/mutant-softmax_axis.so --backend mutant-softmax_axis "
+  const Cli bad = RunCli("explain --plugin " ATTNBENCH_TEST_PLUGIN_DIR "/mutant-softmax_axis.so --backend mutant-softmax-axis "
                          "--seq-len 5 --data-seed 3");
   INFO(bad.out);
   CHECK(bad.rc == 1);
