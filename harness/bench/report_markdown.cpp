@@ -243,7 +243,7 @@ class MarkdownReporter : public Reporter {
     if (peers.value("requested", "none") == "none") return;
     os << "- **Peers** (other frameworks, out of process, `--peers " << peers.value("requested", "") << "`; rows named "
        << "`peer-<framework>`, checked against the same float64 reference on the same inputs; timed from Python "
-          "(call overhead included) with the same repetitions and cache policy; no workspace reported):";
+          "(call overhead included) with the same repetitions and cache policy; they claim no workspace, their memory is measured):";
     if (peers.contains("info") && peers["info"].is_object())
       for (const auto& [name, info] : peers["info"].items()) {
         os << " `peer-" << name << "`";
