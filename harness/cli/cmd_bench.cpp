@@ -2,7 +2,7 @@
 // and/or grid flags), and write env.json, bench.json, summary.csv and report.md into --out.
 //
 // The pipeline (RunBench) is a sequence of stages in harness/bench/:
-//   plan (plan.h; the sweep as data: run_record.h) -> (resume: resume.h) -> env + SGEMM ceiling
+//   plan (plan.h; the sweep as data: run_record.h) -> (resume: resume.h) -> env + machine peaks + SGEMM reference
 //   (run_env.h) -> run cells, in process or isolated (cell_runner.h) -> peers -> write results
 //   and the summary (results.h). This file holds the command line and that sequence.
 //
