@@ -154,6 +154,10 @@ CheckResult CheckBackend(const LoadedBackend& backend, const ProblemData& data,
   // between prepare and the end of run is the backend's alone.
   GuardedOutput out(OutputElems(p));
   Poison(out.out(), out.size());
+  // The OpenMP pool's threads (their stacks and thread-local storage) are the process's, not a
+  // backend's: started before the probe, so the first backend to use them is not charged.
+#pragma omp parallel num_threads(p.threads)
+  { [[maybe_unused]] volatile int started = omp_get_thread_num(); }
   const MemoryProbe probe;
   Prepared prepared = BackendInstance::Prepare(backend, p, w);
   if (!prepared) {
