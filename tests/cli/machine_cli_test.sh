@@ -31,20 +31,31 @@ grep -q "^Measured: " "$tmp/first.txt" || fail "first run did not measure: $(cat
 for want in "FMA peak, GFLOP/s" "triad a=b+s\*c" "read sum" "Clock:" "BLAS:"; do
   grep -q "$want" "$tmp/first.txt" || fail "table lacks '$want'"
 done
-ls "$XDG_CACHE_HOME"/attnbench/machine-*.json >/dev/null 2>&1 || fail "no cache file written"
-"$cli" machine --threads 1 >"$tmp/second.txt" || fail "second run"
-grep -q "^Cached: " "$tmp/second.txt" || fail "second run did not use the cache"
-# The same figures, from the cache.
-diff <(grep -v "^Cached\|^Measured" "$tmp/first.txt") <(grep -v "^Cached\|^Measured" "$tmp/second.txt") >/dev/null ||
-  fail "cached table differs from the measured one"
+busy=0
+if grep -q "not cached: the machine looked busy" "$tmp/first.txt"; then
+  # Measured while other work had the cores (or in the sanitizer build, whose instrumented
+  # kernels give meaningless rates): such a profile is not cached, says why, and is measured again.
+  busy=1
+  ls "$XDG_CACHE_HOME"/attnbench/machine-*.json >/dev/null 2>&1 && fail "a disturbed profile was cached"
+  "$cli" machine --threads 1 >"$tmp/second.txt" || fail "second run: exit $?"
+  grep -q "^Measured: " "$tmp/second.txt" || fail "a disturbed profile was reused"
+else
+  ls "$XDG_CACHE_HOME"/attnbench/machine-*.json >/dev/null 2>&1 || fail "no cache file written"
+  "$cli" machine --threads 1 >"$tmp/second.txt" || fail "second run"
+  grep -q "^Cached: " "$tmp/second.txt" || fail "second run did not use the cache"
+  # The same figures, from the cache.
+  diff <(grep -v "^Cached\|^Measured" "$tmp/first.txt") <(grep -v "^Cached\|^Measured" "$tmp/second.txt") >/dev/null ||
+    fail "cached table differs from the measured one"
+fi
 "$cli" machine --threads 1 --remeasure >"$tmp/third.txt" || fail "--remeasure"
 grep -q "^Measured: " "$tmp/third.txt" || fail "--remeasure used the cache"
 
 "$cli" machine --threads 1 --json >"$tmp/p.json" || fail "--json"
-/usr/bin/python3 - "$tmp/p.json" <<'PY' || fail "--json content"
+/usr/bin/python3 - "$tmp/p.json" "$busy" <<'PY' || fail "--json content"
 import json, sys
 p = json.load(open(sys.argv[1]))
-assert p["cache"]["from_cache"] is True, p["cache"]
+# From the cache, unless the first profile looked disturbed (then a later one may or may not be).
+assert sys.argv[2] == "1" or p["cache"]["from_cache"] is True, p["cache"]
 assert p["fma_method"]["chains"] == 12
 assert p["memory_method"]["buffer_bytes"] >= 256 << 20
 assert p["memory_method"]["buffer_bytes"] >= 8 * p["memory_method"]["llc_bytes"] - 3 * 64
