@@ -1,6 +1,9 @@
 #include "backend_handle.h"
 
+#include <string>
 #include <utility>
+
+#include <attnbench/problem.hpp>
 
 namespace attnbench {
 
@@ -16,6 +19,12 @@ std::string Message(const char (&buf)[kMessageBytes]) { return SanitizePluginTex
 }  // namespace
 
 CallResult BackendInstance::Supports(const LoadedBackend& backend, const ab_problem& p) {
+  // A version-1 plugin reads only the prefix of ab_problem: a problem it cannot see must not
+  // reach it (it would compute plain MHA and FAIL, or worse, PASS a different problem).
+  if (backend.table->api_version < 2 && UsesAbiV2Fields(p))
+    return {false, "plugin built for ABI version " + std::to_string(backend.table->api_version) +
+                       ", which cannot express kv-heads != heads, a window or a KV cache (rebuild "
+                       "it against ABI version " + std::to_string(AB_ABI_VERSION) + ")"};
   char why[kMessageBytes] = {0};
   if (backend.table->supports(&p, why, sizeof why)) return {};
   return {false, Message(why)};

@@ -87,10 +87,10 @@ bool PluginRegistry::LoadFile(const std::string& path, const std::string& as) {
     dlclose(handle);
     return refuse(std::string(AB_ENTRY_SYMBOL) + "() returned NULL");
   }
-  if (t->api_version != AB_ABI_VERSION) {
+  if (t->api_version < AB_ABI_MIN_VERSION || t->api_version > AB_ABI_VERSION) {
     std::ostringstream os;
-    os << "ABI version " << t->api_version << ", this attnbench needs " << AB_ABI_VERSION
-       << " (rebuild the plugin against these headers)";
+    os << "ABI version " << t->api_version << ", this attnbench loads " << AB_ABI_MIN_VERSION
+       << " to " << AB_ABI_VERSION << " (rebuild the plugin against these headers)";
     dlclose(handle);
     return refuse(os.str());
   }

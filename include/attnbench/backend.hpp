@@ -5,6 +5,7 @@
 //    public:
 //     static constexpr const char* kName = "mine";
 //     static constexpr const char* kDescription = "what it does, one line";
+//     static constexpr bool kAbiV2Problems = true;              // optional, see below
 //     static std::string Supports(const ab_problem& p);       // optional: "" = supported
 //     static std::string RuntimeInfo();                        // optional
 //     MyAttention(const ab_problem& p, const ab_weights& w);  // prepare: pack, allocate
@@ -12,6 +13,11 @@
 //     size_t WorkspaceBytes() const;
 //   };
 //   ATTNBENCH_REGISTER_BACKEND(MyAttention)
+//
+// A class that handles grouped-query heads, sliding windows and the KV cache (ABI version 2's
+// kv_heads, window, past_len) says so with kAbiV2Problems = true; without it those problems are
+// refused in supports(), so a backend written for the chapter-3 problems never computes them
+// wrongly.
 //
 // Exceptions never cross the ABI: a throw in the constructor or Run becomes AB_ERROR with
 // what() as the message.
@@ -38,6 +44,11 @@ struct Adapter {
   static int Supports(const ab_problem* p, char* why, size_t why_len) {
     try {
       std::string reason = CheckProblem(*p);
+      if constexpr (!requires { requires K::kAbiV2Problems; }) {
+        if (reason.empty() && UsesAbiV2Fields(*p))
+          reason = std::string(K::kName) +
+                   " handles only kv-heads == heads, no window and no KV cache (past-len 0)";
+      }
       if constexpr (requires { K::Supports(*p); }) {
         if (reason.empty()) reason = K::Supports(*p);
       }
