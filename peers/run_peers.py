@@ -27,7 +27,10 @@ and merges the rows into its summary, report and plots (docs/peers.md).
 
 Peers (peers/frameworks/, one module each; docs/peers.md has the details):
   onnxruntime            a generated opset-13 ONNX graph (MatMul, Softmax, ...; constant causal and
-                         dropout masks), CPU execution provider
+                         dropout masks), CPU execution provider; the only one that runs grouped-query
+                         heads, sliding windows and the KV cache (kv_heads / window / past_len: K/V
+                         groups by Reshape, the window in the mask, the cache as inputs concatenated
+                         before the new K/V); the others say UNSUPPORTED for them
   onnxruntime-attention  ORT's fused com.microsoft.Attention contrib operator + output MatMul/Add
   openvino               OpenVINO graph around its fused ScaledDotProductAttention, CPU plugin, f32
   torch                  torch.nn.functional.scaled_dot_product_attention between torch matmuls
@@ -56,7 +59,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import frameworks  # noqa: E402  (peers/frameworks: one module per framework)
-from frameworks.common import head_dim, reference  # noqa: E402
+from frameworks.common import head_dim, kv_heads, past_len, reference, visible  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The summary.csv columns a peer row fills with its measurements (0 until measured).
@@ -97,9 +100,11 @@ class MemoryProbe:
 
 
 def max_abs_score(p, x, w):
-    """The largest |scaled score| of the reference (the S of harness/validate.h's tolerance)."""
+    """The largest |scaled score| of the reference over the keys each query sees (the S of
+    harness/validate.h's tolerance): the cache's keys first, query head h against K/V head
+    h / (heads / kv_heads), masked keys (causal, window) left out."""
     x = x.astype(np.float64)
-    hd = head_dim(p)
+    hd, G, P = head_dim(p), kv_heads(p), past_len(p)
     if p["qkv_proj"]:
         q = x @ w["w_q"] + (w["b_q"] if p["qkv_bias"] else 0.0)
         k = x @ w["w_k"] + (w["b_k"] if p["qkv_bias"] else 0.0)
@@ -107,21 +112,25 @@ def max_abs_score(p, x, w):
     else:
         q = k = x
         scale = 1.0
+    seen = visible(p)
     m = 0.0
     for b in range(p["batch"]):
         for h in range(p["heads"]):
-            c = slice(h * hd, (h + 1) * hd)
-            s = np.abs(q[b, :, c] @ k[b, :, c].T) * scale
-            if p["causal"]:
-                s = np.tril(s)
-            m = max(m, float(s.max()))
+            g = h // (p["heads"] // G)
+            keys = k[b, :, g * hd:(g + 1) * hd]
+            if P > 0:
+                keys = np.concatenate([w["k_cache"][b, g], keys])
+            s = np.abs(q[b, :, h * hd:(h + 1) * hd] @ keys.T) * scale
+            m = max(m, float(np.where(seen, s, 0.0).max()))
     return m
 
 
 def load_inputs(d):
-    """x and the weights a problem has, from d (problem.json, if there, is not needed)."""
+    """x and the weights a problem has, with the KV cache (k_cache, v_cache [B, kv_heads, P,
+    head_dim], only with past_len > 0) among them, from d (problem.json, if there, is not needed)."""
     x = np.load(os.path.join(d, "x.npy"))
-    w = {n: np.load(os.path.join(d, n + ".npy")) for n in ("w_q", "w_k", "w_v", "b_q", "b_k", "b_v", "w_o", "b_o")
+    w = {n: np.load(os.path.join(d, n + ".npy"))
+         for n in ("w_q", "w_k", "w_v", "b_q", "b_k", "b_v", "w_o", "b_o", "k_cache", "v_cache")
          if os.path.exists(os.path.join(d, n + ".npy"))}
     return x, w
 
@@ -309,7 +318,9 @@ def check_and_time(args, grid_args, work):
             break
         p, threads, rotation, only = c["problem"], int(c["threads"]), int(c["rotation"]), c["peers"]
         x, w = load_inputs(c["dir"])
-        w64 = {k: v.astype(np.float64) for k, v in w.items()}
+        # The KV cache stays float32 (numpy promotes each product with float64 Q): a float64
+        # copy of decode's largest cache (4.3 GB) would double the runner's memory.
+        w64 = {k: v if k.endswith("_cache") else v.astype(np.float64) for k, v in w.items()}
         ref = None
         for n in active:
             if only is not None and n not in only:  # the bench's --benchmark_filter left it out

@@ -7,12 +7,13 @@ import math
 
 import numpy as np
 
-from frameworks.common import dropout_mask, head_dim
+from frameworks.common import dropout_mask, head_dim, kv_heads, past_len, visible
 
 
 def _attention(p, x, w, scaled):
+    """Attention in float32 numpy, every form of the ABI (grouped heads, window, KV cache)."""
     B, T, H, dout = p["batch"], p["seq_len"], p["heads"], p["d_out"]
-    hd = head_dim(p)
+    hd, G, P = head_dim(p), kv_heads(p), past_len(p)
     if p["qkv_proj"]:
         proj = lambda n: x @ w["w_" + n] + (w["b_" + n] if p["qkv_bias"] else np.float32(0))
         q, k, v = proj("q"), proj("k"), proj("v")
@@ -20,18 +21,23 @@ def _attention(p, x, w, scaled):
         q = k = v = x
     scale = np.float32(1.0 / math.sqrt(hd) if p["qkv_proj"] and scaled else 1.0)
     mask = dropout_mask(p) if p["dropout_p"] > 0 else None
+    seen = visible(p)
     ctx = np.empty((B, T, dout), dtype=np.float32)
     for b in range(B):
         for h in range(H):
-            c = slice(h * hd, (h + 1) * hd)
-            s = (q[b, :, c] @ k[b, :, c].T) * scale
-            if p["causal"]:
-                s[np.triu(np.ones((T, T), dtype=bool), 1)] = -np.inf
+            g = h // (H // G)  # consecutive query heads share a K/V head
+            c, kc = slice(h * hd, (h + 1) * hd), slice(g * hd, (g + 1) * hd)
+            keys, values = k[b, :, kc], v[b, :, kc]
+            if P > 0:
+                keys = np.concatenate([w["k_cache"][b, g], keys])
+                values = np.concatenate([w["v_cache"][b, g], values])
+            s = (q[b, :, c] @ keys.T) * scale
+            s[~seen] = -np.inf
             s = np.exp(s - s.max(axis=1, keepdims=True))
             s /= s.sum(axis=1, keepdims=True)
             if mask is not None:
                 s *= mask[b, h]
-            ctx[b, :, c] = s @ v[b, :, c]
+            ctx[b, :, c] = s @ values
     return ctx @ w["w_o"] + w["b_o"] if p["out_proj"] else ctx
 
 

@@ -11,6 +11,9 @@ combination of the other varying axes, titled with the values held:
   gflops_vs_<axis>[__<held>]     GFLOP/s vs the axis under the measured FMA peak, best SGEMM dotted (numeric axes)
   speedup_vs_<axis>[__<held>]    speedup over the baseline backend (numeric axes, with a baseline)
   workspace_vs_<axis>[__<held>]  workspace bytes vs the axis (numeric axes)
+  gbs_vs_past_len[__<held>]      decode: GB/s (the byte model's traffic, KV cache read once, per
+                                 second) vs the cache length under the measured memory bandwidth
+                                 (triad solid, read dashed); one figure per batch (held)
   latency_by_backend             when no axis varies: one bar per backend
   roofline                       every timed cell: GFLOP/s vs FLOP/byte under the measured peak and
                                  memory bandwidth (env.json "machine"), one panel per thread count
@@ -37,13 +40,17 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: 
 TIMED = {"PASS", "MISTRUSTED"}
 # The problem-key columns of summary.csv when --axes is not given (harness/problem_keys.cpp is the
 # source: `attnbench plot` passes its list).
-DEFAULT_AXES = ["variant", "batch", "seq_len", "heads", "d_in", "d_out", "causal", "dropout", "qkv_bias", "threads"]
+DEFAULT_AXES = ["variant", "batch", "seq_len", "heads", "kv_heads", "window", "past_len", "d_in", "d_out", "causal",
+                "dropout", "qkv_bias", "threads"]
 # How an axis is named on a plot and in a file name.
 LABEL = {"seq_len": "T", "batch": "B", "heads": "H", "d_in": "d_in", "d_out": "d_out", "threads": "threads",
-         "variant": "variant", "causal": "causal", "dropout": "dropout", "qkv_bias": "bias"}
+         "variant": "variant", "causal": "causal", "dropout": "dropout", "qkv_bias": "bias", "kv_heads": "KVH",
+         "window": "W", "past_len": "P"}
 AXIS_TEXT = {"seq_len": "sequence length T (tokens)", "heads": "heads H (head_dim = d_out / H)",
              "batch": "batch B", "d_in": "input width d_in", "d_out": "output width d_out",
-             "threads": "threads", "dropout": "dropout p", "variant": "variant"}
+             "threads": "threads", "dropout": "dropout p", "variant": "variant",
+             "kv_heads": "KV heads (grouped-query: H / KV heads query heads share one)",
+             "window": "sliding window W (keys a query sees)", "past_len": "KV-cache length P (cached tokens)"}
 # Fixed colours/markers per backend, so one backend looks the same in every plot.
 STYLE = {
     "naive": ("tab:gray", "x"),
@@ -114,8 +121,11 @@ def load(dirname):
         pass
     for r in rows:
         for k in ("median_s", "gflops", "sgemm_gflops", "speedup", "stddev_s", "flops", "workspace_bytes",
-                  "intensity", "pct_peak"):
+                  "intensity", "pct_peak", "min_bytes", "achieved_gbs"):
             r[k] = number(r.get(k)) or 0.0
+        # An older summary.csv has no achieved_gbs: the same figure from its byte model and median.
+        if not r["achieved_gbs"] and r["min_bytes"] > 0 and r["median_s"] > 0 and r.get("status") in TIMED:
+            r["achieved_gbs"] = r["min_bytes"] / r["median_s"] * 1e-9
     return rows, env
 
 
@@ -338,7 +348,46 @@ def plot_workspace(p, rows, axis, held, name):
     p.save(fig, name)
 
 
-# (file-name stem, function): every plot drawn for each varying axis and held combination.
+def plot_gbs(p, rows, axis, held, name):
+    """Decode is memory-bound: its figure is GB/s (byte model: x, weights, KV cache once, out)
+    against the measured bandwidth. Drawn for the past_len axis only (held batch: one per batch)."""
+    if axis != "past_len" or not any(r["achieved_gbs"] > 0 for r in rows):
+        return
+    fig, ax = p.figure(f"Decode: memory rate vs KV-cache length" + (f" ({held_title(held)})" if held else ""))
+    top = 0.0
+    for b, rs in by_backend(rows, axis).items():
+        rs = [r for r in rs if r["achieved_gbs"] > 0]
+        if rs:
+            c, m = style(b)
+            ax.plot([axis_value(r, axis) for r in rs], [r["achieved_gbs"] for r in rs], color=c, marker=m,
+                    linestyle=line(b), label=b)
+            top = max([top] + [r["achieved_gbs"] for r in rs])
+    roofs = bandwidth_roofs(p.env)
+    for t in sorted({int(number(r.get("threads")) or 0) for r in rows}):
+        for kernel, ls in (("triad", "-"), ("read", "--")):
+            bw = roofs.get(t, {}).get(kernel, 0)
+            if bw > 0:
+                ax.axhline(bw, color="black", linestyle=ls, linewidth=1)
+                ax.annotate(f"measured memory bandwidth {bw:.1f} GB/s ({kernel}), {t} thread(s)", (0.01, bw),
+                            xycoords=("axes fraction", "data"), xytext=(0, -3), textcoords="offset points",
+                            va="top", fontsize=8)
+                top = max(top, bw)
+    set_numeric_x(ax, rows, axis)
+    ax.set_ylabel("GB/s = minimum bytes (x, weights, KV cache, out) / median")
+    ax.set_ylim(0, top * 1.1 if top > 0 else 1)
+    outside_legend(ax, "backend")
+    p.save(fig, name)
+
+
+def bandwidth_roofs(env):
+    """threads -> {"triad": GB/s, "read": GB/s}, the best of each kernel in env.json "machine"."""
+    roofs = defaultdict(dict)
+    for b in (env.get("machine") or {}).get("bandwidth", []):
+        t, k, g = int(b.get("threads", 0)), b.get("kernel", ""), float(b.get("gbytes_per_s", 0))
+        roofs[t][k] = max(roofs[t].get(k, 0.0), g)
+    return roofs
+
+
 def machine_roofs(env):
     """threads -> (FMA peak GFLOP/s of the best ISA, triad GB/s, ISA name) from env.json
     "machine" (the profile `attnbench machine` measures; docs/machine.md)."""
@@ -394,8 +443,17 @@ def plot_roofline(p, rows):
     p.save(fig, "roofline")
 
 
+# (file-name stem, function): every plot drawn for each varying axis and held combination.
 PLOTS = [("latency", plot_latency), ("gflops", plot_gflops), ("speedup", plot_speedup),
-         ("workspace", plot_workspace)]
+         ("workspace", plot_workspace), ("gbs", plot_gbs)]
+
+
+def default_valued(r, axis):
+    """Whether a problem key holds the chapter-3 value that titles need not name (MHA's
+    kv_heads == heads, no window, no cache)."""
+    if axis == "kv_heads":
+        return r.get("kv_heads") == r.get("heads")
+    return axis in ("window", "past_len") and number(r.get(axis)) == 0
 
 
 def plot_run(p, rows, axes):
@@ -406,8 +464,9 @@ def plot_run(p, rows, axes):
         grouped_bars(p, rows, "", f"Latency by backend ({held_title(held)})", "latency_by_backend")
         return
     # The axes that do not vary, named in every title too (variant=mha, B=1, ...).
-    constant = [(a, rows[0][a]) for a in ("variant", "batch", "seq_len", "d_in", "heads", "threads")
-                if a in rows[0] and a not in varying]
+    constant = [(a, rows[0][a]) for a in ("variant", "batch", "seq_len", "d_in", "heads", "kv_heads", "window",
+                                          "past_len", "threads")
+                if a in rows[0] and a not in varying and not default_valued(rows[0], a)]
     for axis in varying:
         others = [a for a in varying if a != axis]
         groups = defaultdict(list)

@@ -152,6 +152,16 @@ def pct_peak(r):
     return f"{pct:.1f}%" if peak > 0 and g > 0 else ""
 
 
+def pct_bandwidth(r):
+    """The byte model's traffic per second as % of the measured triad bandwidth (decode's figure);
+    empty when no bandwidth was measured or the cell was not timed (an older summary.csv: no column)."""
+    try:
+        gbs, roof = float(r.get("achieved_gbs") or 0), float(r.get("bandwidth_gbs") or 0)
+    except ValueError:
+        return ""
+    return f"{100 * gbs / roof:.1f}%" if roof > 0 and gbs > 0 else ""
+
+
 def mib(v):
     try:
         return f"{int(v) / 2**20:.1f} MiB"
@@ -167,16 +177,17 @@ def memory(r):
 
 def section_cells(cells):
     headers = ["backend", "variant", "B", "T", "d_in", "d_out", "H", "threads", "status", "median", "GFLOP/s",
-               "% peak", "FLOP/B", "speedup", "memory measured / claimed"]
+               "% peak", "GB/s", "% BW", "FLOP/B", "speedup", "memory measured / claimed"]
     rows, classes = [], []
     for r in cells:
         rows.append([esc(r["backend"]), esc(r.get("variant", "")), esc(r.get("batch", "")), esc(r.get("seq_len", "")),
                      esc(r.get("d_in", "")), esc(r.get("d_out", "")), esc(r.get("heads", "")),
                      esc(r.get("threads", "")), esc(r["status"]), fmt_time(r.get("median_s")),
-                     fmt_num(r.get("gflops")), pct_peak(r), fmt_num(r.get("intensity")),
+                     fmt_num(r.get("gflops")), pct_peak(r), fmt_num(r.get("achieved_gbs")), pct_bandwidth(r),
+                     fmt_num(r.get("intensity")),
                      fmt_num(r.get("speedup")), memory(r)])
         classes.append(r["status"])
-    return "<h2 id=\"cells\">Every cell</h2>\n" + table(headers, rows, num_cols=(2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14),
+    return "<h2 id=\"cells\">Every cell</h2>\n" + table(headers, rows, num_cols=(2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16),
                                                          row_class=classes)
 
 

@@ -60,11 +60,15 @@ void ComputeDerived(BenchRun& run, const std::string& baseline) {
                         ? DescribeMemoryExcess(c.measured_bytes, c.workspace_bytes)
                         : "";
     if (!c.timed() || c.median_s <= 0) {
-      c.gflops = c.pct_peak = c.speedup = 0;
+      c.gflops = c.pct_peak = c.speedup = c.achieved_gbs = c.pct_bandwidth = 0;
       continue;
     }
     c.gflops = c.flops / c.median_s * 1e-9;
     c.pct_peak = c.peak_gflops > 0 ? 100 * c.gflops / c.peak_gflops : 0;
+    // Decode is memory-bound (about 2 FLOP/B): its figure is the byte model's minimum traffic per
+    // second against the measured triad bandwidth, as GFLOP/s is against the FMA peak.
+    c.achieved_gbs = c.min_bytes / c.median_s * 1e-9;
+    c.pct_bandwidth = c.bandwidth_gbs > 0 ? 100 * c.achieved_gbs / c.bandwidth_gbs : 0;
     c.baseline = baseline;
     auto b = base.find(BenchmarkName("", c.config));
     c.speedup = b == base.end() ? 0 : b->second / c.median_s;

@@ -64,7 +64,9 @@ const std::vector<Column>& Columns() {
       DBL_COL(predicted_s),
       DBL_COL(max_abs_err),
       DBL_COL(rel_l2_err),
-      DBL_COL(tol_rel_l2)});
+      DBL_COL(tol_rel_l2),
+      DBL_COL(achieved_gbs),
+      DBL_COL(pct_bandwidth)});
     return v;
   }();
   return cols;

@@ -83,9 +83,10 @@ class MarkdownReporter : public Reporter {
     RenderPeers(os, env);
     os << "\n";
     os << "GFLOP/s use one FLOP model for every backend (Q/K/V projections, Q.K^T, P.V, output "
-          "projection; causal counts T(T+1)/2 query-key pairs), see docs/benchmarking.md. % peak = GFLOP/s / the "
-          "measured FMA peak at the cell's thread count (widest ISA). FLOP/B = FLOPs / the byte model's minimum "
-          "traffic (input, weights, output once): the roofline's x. Memory = peak memory measured in prepare + "
+          "projection; each query counts only the keys it sees: T(T+1)/2 pairs when causal, capped by a window, plus the cache), see docs/benchmarking.md. % peak = GFLOP/s / the "
+          "measured FMA peak at the cell's thread count (widest ISA). GB/s = the byte model's minimum traffic "
+          "(input, weights, KV cache, output once) / median; % BW = GB/s / the measured triad bandwidth at the "
+          "cell's thread count: the figure for memory-bound decoding. FLOP/B = FLOPs / that traffic: the roofline's x. Memory = peak memory measured in prepare + "
           "one run / what the backend claims (workspace_bytes). Speedup = baseline median / backend median on the "
           "same config. cv = stddev / mean over the repetitions.\n\n";
 
@@ -112,18 +113,18 @@ class MarkdownReporter : public Reporter {
           return a->timed() && a->median_s < b->median_s;
         });
         os << "### " << key << "\n\n";
-        os << "| # | backend | status | median | cv | GFLOP/s | % peak | FLOP/B | speedup | memory (measured / claimed) | "
-              "rel. error |\n";
-        os << "|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n";
+        os << "| # | backend | status | median | cv | GFLOP/s | % peak | GB/s | % BW | FLOP/B | speedup | "
+              "memory (measured / claimed) | rel. error |\n";
+        os << "|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n";
         int rank = 0;
         for (const Cell* c : cells) {
           if (c->timed()) {
             os << "| " << ++rank << " | " << c->backend << " | " << c->status << " | " << FormatSeconds(c->median_s)
                << " | " << Fixed(100 * c->cv, 1) << "% | " << Fixed(c->gflops, 2) << " | " << PctPeak(*c) << " | "
-               << Fixed(c->intensity, 1) << " | " << (c->speedup > 0 ? Fixed(c->speedup, 2) + "x" : "-") << " | "
+               << Fixed(c->achieved_gbs, 2) << " | " << PctBandwidth(*c) << " | " << Fixed(c->intensity, 1) << " | " << (c->speedup > 0 ? Fixed(c->speedup, 2) + "x" : "-") << " | "
                << MemoryCell(*c) << " | " << Num(c->rel_l2_err) << " |\n";
           } else {
-            os << "| - | " << c->backend << " | " << c->status << " | - | - | - | - | " << Fixed(c->intensity, 1)
+            os << "| - | " << c->backend << " | " << c->status << " | - | - | - | - | - | - | " << Fixed(c->intensity, 1)
                << " | - | - | " << (c->status == "FAIL" ? Num(c->rel_l2_err) : "-") << " |\n";
           }
         }
@@ -208,6 +209,11 @@ class MarkdownReporter : public Reporter {
   static std::string PctPeak(const Cell& c) {
     if (c.above_peak()) return "**above peak**";
     return c.peak_gflops > 0 ? Fixed(c.pct_peak, 1) + "%" : "-";
+  }
+
+  // "61.0%", or "-" when no bandwidth was measured.
+  static std::string PctBandwidth(const Cell& c) {
+    return c.bandwidth_gbs > 0 ? Fixed(c.pct_bandwidth, 1) + "%" : "-";
   }
 
   static std::string MemoryCell(const Cell& c) {

@@ -33,6 +33,8 @@ struct Cell {
   double pct_peak = 0;              // 100 * gflops / peak_gflops: the headline figure
   double bandwidth_gbs = 0;         // measured memory bandwidth (triad) at this thread count
   double min_bytes = 0;             // the byte model's minimum traffic of one run (flop_model.h)
+  double achieved_gbs = 0;          // min_bytes / median: the memory rate decode is judged by
+  double pct_bandwidth = 0;         // 100 * achieved_gbs / bandwidth_gbs (0 = not measured)
   double score_bytes = 0;           // what writing the T x T matrices to memory adds
   double intensity = 0;             // flops / min_bytes (FLOP per byte): the roofline's x
   double sgemm_gflops = 0;          // same-run best SGEMM at this thread count: a reference line

@@ -3,6 +3,7 @@ the QKV projection, scaled scores, causal mask via `unidirectional`, softmax and
 kernel runs it head by head on its MLAS GEMMs), then MatMul/Add for the output projection."""
 import numpy as np
 
+from .common import V2_UNSUPPORTED, uses_v2
 from .onnxruntime_peer import OnnxRuntimePeer, session_runner
 
 
@@ -17,6 +18,11 @@ class OnnxRuntimeAttentionPeer(OnnxRuntimePeer):  # available() and the input-on
 
     @staticmethod
     def supports(p):
+        if uses_v2(p):
+            # com.microsoft.Attention has one K/V head per query head; GroupQueryAttention has
+            # the grouped heads, the window and a past cache but not as this peer builds its
+            # graph (packed QKV, seqlens_k inputs): the `onnxruntime` peer runs these forms.
+            return "com.microsoft.Attention: " + V2_UNSUPPORTED + " (the onnxruntime peer runs them)"
         if not p["qkv_proj"]:
             return "com.microsoft.Attention always projects Q, K, V: the simplified variant (no weights) has none"
         if p["dropout_p"] > 0:

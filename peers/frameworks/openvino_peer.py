@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from .common import dropout_mask
+from .common import V2_UNSUPPORTED, dropout_mask, uses_v2
 
 # Compile settings of every config (threads come from --threads). INFERENCE_PRECISION_HINT=f32 is
 # essential: on a CPU with avx512_bf16 / AMX the CPU plugin defaults to bf16, which fails the
@@ -139,7 +139,10 @@ class OpenVinoPeer:
 
     @staticmethod
     def supports(p):
-        return ""
+        # Its ScaledDotProductAttention takes an explicit mask (the window, the cache offset) and
+        # K/V heads could be repeated in the graph, but OpenVINO is not installed here to check
+        # that against the reference, so it is not written.
+        return "ScaledDotProductAttention graph: " + V2_UNSUPPORTED if uses_v2(p) else ""
 
     @staticmethod
     def prepare(p, x, w, threads):

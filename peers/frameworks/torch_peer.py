@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 
+from .common import V2_UNSUPPORTED, uses_v2
+
 _torch = None
 
 
@@ -70,6 +72,11 @@ class TorchPeer:
 
     @staticmethod
     def supports(p):
+        # SDPA could express these (enable_gqa needs torch >= 2.5, the window an explicit
+        # attn_mask, the cache a torch.cat before K/V) but cannot be run on this machine to be
+        # checked, so it is not written: UNSUPPORTED says so.
+        if uses_v2(p):
+            return "scaled_dot_product_attention: " + V2_UNSUPPORTED
         return _dropout_reason(p)
 
     @staticmethod
@@ -131,6 +138,8 @@ class TorchMhaPeer:
                     "(with W_o) maps onto it")
         if p["d_in"] != p["d_out"]:
             return "nn.MultiheadAttention's query has embed_dim = d_out features: d_in must equal d_out"
+        if uses_v2(p):
+            return "nn.MultiheadAttention has one K/V head per query head and no KV cache: " + V2_UNSUPPORTED
         return _dropout_reason(p)
 
     @staticmethod

@@ -40,6 +40,15 @@ expect_bad "--dropout: 1.000000 is outside [0, 1)" $v --dropout 1
 expect_bad "is outside [0, 1)" $v --dropout=-0.1
 expect_bad "--dropout: 'x' is not a number" $v --dropout x
 expect_bad "MiB available" $v --variant mha --batch 1000000 --seq-len 1000000 --d-in 1000 --d-out 1000 --heads 1
+# Issue 14's keys: grouped-query heads, sliding window, KV cache.
+expect_bad "kv-heads 4 does not divide heads 6" $v --variant mha --heads 6 --d-in 12 --d-out 12 --kv-heads 4
+expect_bad "--kv-heads: 0 is out of range" $v --variant mha --kv-heads 0
+expect_bad "--window: -1 is out of range" $v --variant mha --window=-1
+expect_bad "a sliding window needs the causal mask" $v --variant mha --window 4 --no-causal
+expect_bad "--past-len: -1 is out of range" $v --variant mha --past-len=-1
+# A cache of 2 x 64 x 8 x 1000000 x 128 floats (0.5 TB): refused by the memory check before any
+# allocation, so this returns at once (the test takes milliseconds, not a swap storm).
+expect_bad "MiB available" $v --variant mha --seq-len 1 --batch 64 --heads 32 --kv-heads 8 --d-in 4096 --d-out 4096 --past-len 1000000
 expect_bad "unknown backend 'nope'" validate --backends nope
 expect_bad "--threads: must be >= 1" $v --threads 0
 expect_bad "--plugin refused" $v --plugin "$tmp/missing.so"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # `attnbench plot` on a sweep of one's own (no preset, two axes varying: seq-len and heads): a
 # figure per varying axis with the other held, titled with the held values; report.html with the
-# failed cell's reproducer line and diagnosis; a run with no timed cell exits non-zero and says so.
+# failed cell's reproducer line and diagnosis; a run with no timed cell exits non-zero and says so;
+# a tiny decode sweep gets its GB/s vs past-len plot per batch.
 # Usage: plot_report_test.sh ATTNBENCH_CLI TEST_PLUGIN_DIR
 set -u
 cli=$1
@@ -40,6 +41,28 @@ grep -q "Latency vs T (H=2, variant=mha, B=1, d_in=16, threads=1)" "$out/plots/l
 grep -q "Latency vs H (T=8, " "$out/plots/latency_vs_heads__T-8.svg" || fail "latency_vs_heads__T-8.svg title"
 # Only naive is timed (the mutant FAILs): one line per plot.
 grep -q "mutant-softmax-axis" "$out/plots/latency_vs_seq_len__H-1.svg" && fail "a FAILed backend was plotted"
+
+# A tiny decode sweep (T = 1, past-len and batch varying): GB/s vs past-len under the measured
+# bandwidth, one figure per batch; the latency plots take past_len as an axis like any key.
+dec=$tmp/decode
+"$cli" bench --backends naive --variant mha --seq-len 1 --past-len 8,64 --batch 1,2 --heads 4 --kv-heads 2 \
+  --d-in 16 --d-out 16 --threads 1 --dropout 0 --qkv-bias 0 --sgemm-size 64 \
+  --benchmark_min_time=0.005 --benchmark_repetitions=3 --out "$dec" -q >"$tmp/decode.log" 2>&1 ||
+  { cat "$tmp/decode.log"; fail "decode bench exited $?"; }
+"$cli" plot "$dec" --no-report >"$tmp/decode-plot.log" 2>&1 || { cat "$tmp/decode-plot.log"; fail "decode plot"; }
+for f in gbs_vs_past_len__B-1 gbs_vs_past_len__B-2 latency_vs_past_len__B-1; do
+  [ -s "$dec/plots/$f.svg" ] || fail "missing $f.svg (have: $(ls "$dec/plots" | tr '\n' ' '))"
+done
+grep -q "measured memory bandwidth" "$dec/plots/gbs_vs_past_len__B-2.svg" || fail "the decode plot lacks the bandwidth roof"
+grep -q "KVH=2" "$dec/plots/gbs_vs_past_len__B-1.svg" || fail "the decode plot's title lacks the held kv-heads"
+python3 - "$dec/summary.csv" <<'PY' || fail "summary.csv lacks the decode figures"
+import csv, sys
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["status"] == "PASS"]
+assert len(rows) == 4, rows
+for r in rows:
+    assert float(r["achieved_gbs"]) > 0 and float(r["pct_bandwidth"]) > 0, r
+    assert abs(float(r["achieved_gbs"]) - float(r["min_bytes"]) / float(r["median_s"]) * 1e-9) < 1e-6 * float(r["achieved_gbs"]), r
+PY
 
 html=$out/report.html
 [ -s "$html" ] || fail "no report.html"

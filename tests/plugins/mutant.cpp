@@ -5,7 +5,9 @@
 // "abort" and "hang" test --isolate. The numeric bugs are the catalogue of harness/diagnose.h
 // (one mutant per mistake, named by its id): each must be diagnosed with its own mistake.
 // "hogrun" and "hoghold" are correct but use 64 MiB more than they claim (in run / held from
-// prepare): the measured-memory check must flag them.
+// prepare): the measured-memory check must flag them. Every kind computes the ABI version 2 forms
+// too (grouped-query heads, sliding window, KV cache) the way the reference does, so the control
+// passes them and "window_off_by_one", "kv_map", "cache_offset" fail only through their bug.
 #include <attnbench/attnbench.h>
 
 #include <chrono>
@@ -35,17 +37,22 @@ class MutantAttention {
   static constexpr const char* kName = "mutant-" MUTANT_KIND;
 #endif
   static constexpr const char* kDescription = "deliberately wrong backend for tests: " MUTANT_KIND;
+  static constexpr bool kAbiV2Problems = true;
 
+  // K and V hold the past_len cached rows, then the T new ones: keys in absolute positions.
   MutantAttention(const ab_problem& p, const ab_weights& w)
-      : p_(p), w_(w), q_(static_cast<size_t>(p.seq_len) * p.d_out), k_(q_.size()), v_(q_.size()),
-        ctx_(q_.size()), s_(static_cast<size_t>(p.seq_len) * p.seq_len) {
+      : p_(p), w_(w), q_(static_cast<size_t>(p.seq_len) * p.d_out),
+        k_(static_cast<size_t>(Keys()) * KvDim()), v_(k_.size()), ctx_(q_.size()),
+        s_(static_cast<size_t>(p.seq_len) * Keys()) {
     // hoghold: holds 64 MiB it does not report in WorkspaceBytes (issue 12's memory check).
     if (Is("hoghold")) {
       unreported_.assign(kHogBytes / sizeof(float), 1.0f);
       asm volatile("" : : "r"(unreported_.data()) : "memory");
     }
   }
-  size_t WorkspaceBytes() const { return q_.size() * 4 * sizeof(float) + s_.size() * sizeof(double); }
+  size_t WorkspaceBytes() const {
+    return (q_.size() + k_.size() + v_.size() + ctx_.size()) * sizeof(float) + s_.size() * sizeof(double);
+  }
 
   void Run(const float* x, float* out) {
     if (Is("throw")) throw std::runtime_error("mutant-throw: thrown on purpose");
@@ -60,14 +67,18 @@ class MutantAttention {
       std::vector<float> scratch(kHogBytes / sizeof(float), 1.0f);
       asm volatile("" : : "r"(scratch.data()) : "memory");  // the stores happen: nothing elides them
     }
-    const int T = p_.seq_len, din = p_.d_in, dout = p_.d_out, H = p_.heads;
+    const int T = p_.seq_len, din = p_.d_in, dout = p_.d_out, H = p_.heads, P = p_.past_len, kvd = KvDim();
     for (int b = 0; b < p_.batch; ++b) {
       const float* xb = x + static_cast<size_t>(b) * T * din;
-      Project(xb, w_.w_q, w_.b_q, q_.data());
+      Project(xb, w_.w_q, w_.b_q, q_.data(), dout);
+      CopyCache(b, w_.k_cache, k_.data());
+      CopyCache(b, w_.v_cache, v_.data());
       // kv_swapped: K from W_v (and b_v), V from W_k.
       const bool kv = Is("kv_swapped");
-      Project(xb, kv ? w_.w_v : w_.w_k, kv ? w_.b_v : w_.b_k, k_.data());
-      Project(xb, kv ? w_.w_k : w_.w_v, kv ? w_.b_k : w_.b_v, v_.data());
+      float* k_new = k_.data() + static_cast<size_t>(P) * kvd;
+      float* v_new = v_.data() + static_cast<size_t>(P) * kvd;
+      Project(xb, kv ? w_.w_v : w_.w_k, kv ? w_.b_v : w_.b_k, k_new, kvd);
+      Project(xb, kv ? w_.w_k : w_.w_v, kv ? w_.b_k : w_.b_v, v_new, kvd);
       for (int h = 0; h < H; ++h) {
         // heads_swapped: head 0 and head 1 write each other's columns.
         int dst = h;
@@ -94,22 +105,43 @@ class MutantAttention {
   }
 
  private:
-  void Project(const float* x, const float* w, const float* bias, float* y) const {
-    const int T = p_.seq_len, din = p_.d_in, dout = p_.d_out;
+  int HeadDim() const { return p_.d_out / p_.heads; }
+  int KvDim() const { return p_.kv_heads * HeadDim(); }
+  int Keys() const { return p_.past_len + p_.seq_len; }
+
+  // y [T, width] = x . w (+ bias); w is [d_in, width]. Without projections y = x (width = d_in).
+  void Project(const float* x, const float* w, const float* bias, float* y, int width) const {
+    const int T = p_.seq_len, din = p_.d_in;
     if (Is("bias_missing")) bias = nullptr;
-    const bool tr = Is("weights_transposed") && din == dout;  // X.W^T
+    const bool tr = Is("weights_transposed") && din == width;  // X.W^T
     for (int t = 0; t < T; ++t)
-      for (int c = 0; c < dout; ++c) {
+      for (int c = 0; c < width; ++c) {
         double acc = p_.qkv_proj ? (bias ? bias[c] : 0.0) : x[static_cast<size_t>(t) * din + c];
         if (p_.qkv_proj)
           for (int i = 0; i < din; ++i)
-            acc += x[static_cast<size_t>(t) * din + i] * w[tr ? static_cast<size_t>(c) * din + i : static_cast<size_t>(i) * dout + c];
-        y[static_cast<size_t>(t) * dout + c] = static_cast<float>(acc);
+            acc += x[static_cast<size_t>(t) * din + i] * w[tr ? static_cast<size_t>(c) * din + i : static_cast<size_t>(i) * width + c];
+        y[static_cast<size_t>(t) * width + c] = static_cast<float>(acc);
       }
   }
 
-  bool Visible(int i, int j) const {
+  // The first past_len rows of K (V) from batch b of the cache [B, kv_heads, P, head_dim].
+  void CopyCache(int b, const float* cache, float* rows) const {
+    const int P = p_.past_len, hd = HeadDim(), kvh = p_.kv_heads;
+    for (int g = 0; g < kvh; ++g)
+      for (int j = 0; j < P; ++j)
+        for (int d = 0; d < hd; ++d)
+          rows[static_cast<size_t>(j) * KvDim() + KvCol(g, d)] =
+              cache[((static_cast<size_t>(b) * kvh + g) * P + j) * hd + d];
+  }
+
+  // Whether query t (absolute position i = past_len + t) sees key j (backend_abi.h, "Positions").
+  bool Visible(int t, int j) const {
     if (!p_.causal) return true;
+    // cache_offset: the mask forgets the cache, as if query t sat at position t.
+    const int i = Is("cache_offset") ? t : p_.past_len + t;
+    const int W = p_.window;
+    // window_off_by_one: i - W <= j, one key more than the window.
+    if (W > 0 && (Is("window_off_by_one") ? j < i - W : j <= i - W)) return false;
     if (Is("mask_lt")) return j < i;          // the diagonal masked too
     if (Is("mask_leak")) return j <= i + 1;   // one future token leaks
     if (Is("mask_inverted")) return j >= i;
@@ -118,8 +150,18 @@ class MutantAttention {
 
   // The column of element d of head h: a block of head_dim, or h, h+H, ... when interleaved.
   int Col(int h, int d) const {
-    const int H = p_.heads, hd = p_.d_out / H;
+    const int H = p_.heads, hd = HeadDim();
     return Is("heads_interleaved") ? d * H + h : h * hd + d;
+  }
+  // The same in K and V, whose kv_heads heads are KvDim wide.
+  int KvCol(int g, int d) const {
+    const int G = p_.kv_heads, hd = HeadDim();
+    return Is("heads_interleaved") ? d * G + g : g * hd + d;
+  }
+  // The KV head query head h reads: consecutive query heads share one; kv_map deals them out
+  // round-robin instead (h % kv_heads), the other common layout, which is wrong here.
+  int KvHead(int h) const {
+    return Is("kv_map") ? h % p_.kv_heads : h / (p_.heads / p_.kv_heads);
   }
 
   double Scale() const {
@@ -130,48 +172,55 @@ class MutantAttention {
     return 1.0 / std::sqrt(static_cast<double>(hd));
   }
 
+  // The mask is keyed by absolute positions: query t is row past_len + t.
   void Dropout(int b, int h, bool before_softmax) {
-    const int T = p_.seq_len;
+    const int T = p_.seq_len, L = Keys();
     const uint64_t seed = p_.dropout_seed + (Is("dropout_seed") ? 1 : 0);
     const uint64_t threshold = ab_dropout_threshold(p_.dropout_p);
     const double keep = Is("dropout_unscaled") ? 1.0 : 1.0 / (1.0 - p_.dropout_p);
     for (int i = 0; i < T; ++i) {
-      const uint64_t key = ab_dropout_row_key(seed, b, h, i);
-      for (int j = 0; j < T; ++j) {
-        double& e = s_[i * T + j];
+      const uint64_t key = ab_dropout_row_key(seed, b, h, p_.past_len + i);
+      for (int j = 0; j < L; ++j) {
+        double& e = s_[static_cast<size_t>(i) * L + j];
         if (before_softmax && std::isinf(e)) continue;  // masked stays masked
         e = ab_dropout_keep(key, j, threshold) ? e * keep : 0.0;
       }
     }
   }
 
+  // s is [T, L]: the T new queries against all L = past_len + T keys.
   void Head(int b, int h, int dst) {
-    const int T = p_.seq_len, dout = p_.d_out, hd = dout / p_.heads;
+    const int T = p_.seq_len, L = Keys(), dout = p_.d_out, kvd = KvDim(), hd = HeadDim(), g = KvHead(h);
     const double scale = Scale();
     const double ninf = -std::numeric_limits<double>::infinity();
     for (int i = 0; i < T; ++i)
-      for (int j = 0; j < T; ++j) {
+      for (int j = 0; j < L; ++j) {
         double acc = 0.0;
-        for (int d = 0; d < hd; ++d) acc += q_[i * dout + Col(h, d)] * k_[j * dout + Col(h, d)];
-        s_[i * T + j] = Visible(i, j) ? acc * scale : ninf;
+        for (int d = 0; d < hd; ++d)
+          acc += q_[static_cast<size_t>(i) * dout + Col(h, d)] * k_[static_cast<size_t>(j) * kvd + KvCol(g, d)];
+        s_[static_cast<size_t>(i) * L + j] = Visible(i, j) ? acc * scale : ninf;
       }
     const bool dropout = p_.dropout_p > 0.0f && !Is("dropout_missing");
     if (dropout && Is("dropout_before_softmax")) Dropout(b, h, true);
     // Softmax along keys (rows of s), or along queries (columns) for the softmax_axis mutant.
     const bool by_column = Is("softmax_axis");
-    for (int a = 0; a < T; ++a) {
-      auto at = [&](int k) -> double& { return by_column ? s_[k * T + a] : s_[a * T + k]; };
+    const int lines = by_column ? L : T, along = by_column ? T : L;
+    for (int a = 0; a < lines; ++a) {
+      auto at = [&](int k) -> double& {
+        return by_column ? s_[static_cast<size_t>(k) * L + a] : s_[static_cast<size_t>(a) * L + k];
+      };
       double m = ninf, sum = 0.0;
-      for (int k = 0; k < T; ++k) m = std::max(m, at(k));
-      for (int k = 0; k < T; ++k) sum += (at(k) = m == ninf ? 0.0 : std::exp(at(k) - m));
-      for (int k = 0; k < T; ++k) at(k) = sum > 0.0 ? at(k) / sum : 0.0;
+      for (int k = 0; k < along; ++k) m = std::max(m, at(k));
+      for (int k = 0; k < along; ++k) sum += (at(k) = m == ninf ? 0.0 : std::exp(at(k) - m));
+      for (int k = 0; k < along; ++k) at(k) = sum > 0.0 ? at(k) / sum : 0.0;
     }
     if (dropout && !Is("dropout_before_softmax")) Dropout(b, h, false);
     for (int i = 0; i < T; ++i)
       for (int d = 0; d < hd; ++d) {
         double acc = 0.0;
-        for (int j = 0; j < T; ++j) acc += s_[i * T + j] * v_[j * dout + Col(h, d)];
-        ctx_[i * dout + Col(dst, d)] = static_cast<float>(acc);
+        for (int j = 0; j < L; ++j)
+          acc += s_[static_cast<size_t>(i) * L + j] * v_[static_cast<size_t>(j) * kvd + KvCol(g, d)];
+        ctx_[static_cast<size_t>(i) * dout + Col(dst, d)] = static_cast<float>(acc);
       }
   }
 

@@ -70,3 +70,86 @@ TEST_CASE("byte model: simplified attention moves only x and out; biases count w
   CHECK(CountBytes(b8).weights == CountBytes(b1).weights);
   CHECK(ArithmeticIntensity(b8) > ArithmeticIntensity(b1));
 }
+
+namespace {
+
+// The model's pairs counted the slow way: every query's [KeyBegin, KeyEnd) of problem.hpp.
+double PairsByLoop(const ab_problem& p) {
+  double n = 0;
+  for (int64_t t = 0; t < p.seq_len; ++t) n += static_cast<double>(KeyEnd(p, t) - KeyBegin(p, t));
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("pairs follow KeyBegin / KeyEnd for every window, past_len and mask") {
+  for (int32_t T : {1, 3, 17, 65}) {
+    for (int32_t P : {0, 1, 5, 300}) {
+      for (int32_t W : {0, 1, 2, 16, 17, 64, 400}) {
+        for (int causal : {0, 1}) {
+          if (W > 0 && !causal) continue;
+          ab_problem p = MakeProblem(Variant::kMha, 1, T, 12, 12, 6);
+          p.causal = causal;
+          p.window = W;
+          p.past_len = P;
+          INFO("T=" << T << " P=" << P << " W=" << W << " causal=" << causal);
+          CHECK(QueryKeyPairs(p) == PairsByLoop(p));
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("window and past_len by hand") {
+  ab_problem p = MakeProblem(Variant::kMha, 1, 5, 8, 8, 2);
+  p.window = 2;  // rows see 1, 2, 2, 2, 2 keys
+  CHECK(QueryKeyPairs(p) == 9);
+  p.window = 0;
+  p.past_len = 10;  // rows see 11 .. 15 keys
+  CHECK(QueryKeyPairs(p) == 11 + 12 + 13 + 14 + 15);
+  p.window = 12;  // 11, 12, 12, 12, 12
+  CHECK(QueryKeyPairs(p) == 59);
+  p.causal = 0;
+  p.window = 0;  // every query sees all 15 keys
+  CHECK(QueryKeyPairs(p) == 75);
+}
+
+TEST_CASE("grouped-query: K/V projections and weights shrink with kv_heads, attention does not") {
+  ab_problem mha = MakeProblem(Variant::kMha, 2, 7, 24, 12, 6);  // head_dim 2
+  ab_problem gqa = mha;
+  gqa.kv_heads = 2;  // KvDim 4
+  const FlopCount fm = CountFlops(mha), fg = CountFlops(gqa);
+  CHECK(fm.projections == 2.0 * 2 * 7 * 24 * (12 + 2 * 12));
+  CHECK(fg.projections == 2.0 * 2 * 7 * 24 * (12 + 2 * 4));
+  CHECK(fg.scores == fm.scores);  // every query head still sees its keys
+  CHECK(fg.weighted_sum == fm.weighted_sum);
+  CHECK(fg.out_projection == fm.out_projection);
+  CHECK(CountBytes(gqa).weights == 4.0 * (24 * (12 + 2 * 4) + 12 * 12 + 12));
+  gqa.qkv_bias = 1;
+  CHECK(CountBytes(gqa).weights == 4.0 * (24 * (12 + 2 * 4) + (12 + 2 * 4) + 12 * 12 + 12));
+  // A row read back from an older summary.csv has no kv_heads: it was MHA.
+  ab_problem old = mha;
+  old.kv_heads = 0;
+  CHECK(CountFlops(old).total() == fm.total());
+  CHECK(CountBytes(old).minimum() == CountBytes(mha).minimum());
+}
+
+TEST_CASE("decode: the cache is read once and dominates the bytes") {
+  // Llama-like layout: d = 4096, 32 query heads, 8 KV heads, head_dim 128; one new token, P = 4096.
+  ab_problem p = MakeProblem(Variant::kMha, 1, 1, 4096, 4096, 32);
+  p.kv_heads = 8;
+  p.past_len = 4096;
+  const ByteCount b = CountBytes(p);
+  CHECK(b.cache == 2.0 * 8 * 4096 * 128 * 4);  // K and V: B kv_heads P head_dim floats each
+  CHECK(b.minimum() == b.input + b.weights + b.output + b.cache);
+  CHECK(QueryKeyPairs(p) == 4097);
+  const FlopCount f = CountFlops(p);
+  CHECK(f.scores == 2.0 * 32 * 4097 * 128);
+  CHECK(f.projections == 2.0 * 4096 * (4096 + 2 * 1024));
+  // The attention part: each cached K (V) element, 4 bytes, meets 4 query heads with a
+  // multiply-add (2 FLOPs each): 8 FLOPs per 4 bytes, about 2 FLOP/B.
+  CHECK((f.scores + f.weighted_sum) / b.cache == Approx(2.0 * 4097 / 4096));
+  // No cache, no cache bytes.
+  p.past_len = 0;
+  CHECK(CountBytes(p).cache == 0);
+}

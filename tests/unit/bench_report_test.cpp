@@ -94,6 +94,35 @@ TEST_CASE("derived metrics: GFLOP/s, % of the measured peak, byte model, speedup
   CHECK(run.cells[2].gflops == 0);
 }
 
+TEST_CASE("decode: GB/s from the byte model (cache included) and % of the measured triad bandwidth") {
+  BenchRun run = SampleRun();
+  ab_problem& p = run.cells[0].config.problem;
+  p.seq_len = 1;
+  p.kv_heads = 2;
+  p.past_len = 4096;
+  run.cells[0].median_s = 1e-3;
+  ComputeDerived(run, "blas");
+  const Cell& c = run.cells[0];
+  const double bytes = CountBytes(p).minimum();
+  REQUIRE(CountBytes(p).cache == 2.0 * 2 * 4096 * 16 * 4);  // B=1, 2 KV heads, head_dim 16
+  CHECK(c.min_bytes == bytes);
+  CHECK(c.achieved_gbs == Approx(bytes / 1e-3 * 1e-9));
+  CHECK(c.pct_bandwidth == Approx(100 * c.achieved_gbs / 20.0));  // triad at 2 threads, not read
+  CHECK(run.cells[2].achieved_gbs == 0);  // not timed: no rate
+  CHECK(run.cells[2].pct_bandwidth == 0);
+  const auto back = ParseSummaryCsv(MakeReporter("csv")->Render(run));
+  CHECK(back[0].achieved_gbs == c.achieved_gbs);
+  CHECK(back[0].pct_bandwidth == c.pct_bandwidth);
+  const std::string md = MakeReporter("markdown")->Render(run);
+  CHECK(md.find("| GB/s | % BW |") != std::string::npos);
+  CHECK(md.find(" | " + std::to_string(static_cast<int>(c.pct_bandwidth)) + ".") != std::string::npos);
+  // Without a measured machine no % of bandwidth is printed.
+  run.env.erase("machine");
+  ComputeDerived(run, "blas");
+  CHECK(run.cells[0].pct_bandwidth == 0);
+  CHECK(run.cells[0].achieved_gbs > 0);
+}
+
 TEST_CASE("no % of peak is printed above 100 %: the report says the peak measurement is wrong") {
   BenchRun run = SampleRun();
   run.cells[0].median_s = run.cells[0].flops / 500e9;  // 500 GFLOP/s on a 400 GFLOP/s machine
