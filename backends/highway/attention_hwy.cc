@@ -33,6 +33,42 @@ int64_t CurrentTarget() { return HWY_TARGET; }
 
 void MatMulTask(const MatMulArgs& m) { MatMul(hn::ScalableTag<float>(), m); }
 
+// MatMul (matmul-inl.h) with the rows past the last whole block of kMatMulRows done as one tile
+// of that many rows rather than one tile per row: every tile streams its B columns through all
+// of k, so a decoding step's 4 stacked rows would otherwise read V (too large for any cache)
+// 4 times from memory.
+template <size_t kC, class D>
+HWY_INLINE void MulRowsTile(D d, const MatMulArgs& m, size_t row, size_t col, size_t valid) {
+  switch (m.rows - row) {
+    case 1: return MulTile<1, kC>(d, m, row, col, valid);
+    case 2: return MulTile<2, kC>(d, m, row, col, valid);
+    case 3: return MulTile<3, kC>(d, m, row, col, valid);
+    case 4: return MulTile<4, kC>(d, m, row, col, valid);
+    default: return MulTile<5, kC>(d, m, row, col, valid);
+  }
+  static_assert(kMatMulRows == 6, "the cases above cover kMatMulRows - 1 rows");
+}
+
+template <class D>
+HWY_NOINLINE void MatMulAllRows(D d, const MatMulArgs& m) {
+  const size_t N = hn::Lanes(d);
+  const size_t wide = kMatMulColVecs * N;
+  for (size_t col = 0; col < m.cols;) {
+    const size_t valid = m.cols - col;
+    size_t row = 0;
+    if (valid >= wide) {
+      for (; row + kMatMulRows <= m.rows; row += kMatMulRows)
+        MulTile<kMatMulRows, kMatMulColVecs>(d, m, row, col, valid);
+      if (row < m.rows) MulRowsTile<kMatMulColVecs>(d, m, row, col, valid);
+      col += wide;
+    } else {  // the last few vectors, the final one partial
+      for (; row + kMatMulRows <= m.rows; row += kMatMulRows) MulTile<kMatMulRows, 1>(d, m, row, col, valid);
+      if (row < m.rows) MulRowsTile<1>(d, m, row, col, valid);
+      col += N;
+    }
+  }
+}
+
 // Zeroes the weights dropout removes from the unnormalised softmax numerators row[0, n) of
 // query head h, absolute query position i, whose entry jj is absolute key j0 + jj. Scalar: the
 // mask is a 64-bit hash per element and Highway 1.0.3 lacks 64-bit multiplies on some targets;
@@ -73,17 +109,22 @@ void AttendRows(const HwyAttentionState& s, float* ctx, size_t b, size_t g, size
         std::memcpy(q_rows + (k * rows + r) * s.ld_v, qkv_b + (t0 + r) * s.ld_qkv + s.q_off + (h0 + k) * hd,
                     hd * sizeof(float));
 
-  MatMulArgs qk;  // scores = Q_rows . K_g^T over keys [kb, ke)
+  // scores = Q_rows . K_g^T over keys [kb, ke), one MatMul per K^T slab the range touches.
+  constexpr size_t kBlock = HwyAttentionState::kKeyBlock;
+  const float* kt_g = s.kt.data() + (b * p.kv_heads + g) * s.kt_head;
+  MatMulArgs qk;
   qk.a = in_place ? qkv_b + t0 * s.ld_qkv + s.q_off + h0 * hd : q_rows;
   qk.lda = in_place ? s.ld_qkv : s.ld_v;
-  qk.b = s.kt.data() + (b * p.kv_heads + g) * hd * s.ld_kt + kb;
-  qk.ldb = s.ld_kt;
-  qk.c = scores;
+  qk.ldb = kBlock;
   qk.ldc = s.ld_s;
   qk.rows = stacked;
   qk.k = hd;
-  qk.cols = width;
-  MatMul(d, qk);
+  for (size_t j = kb; j < ke; j += qk.cols) {
+    qk.b = kt_g + j / kBlock * hd * kBlock + j % kBlock;
+    qk.c = scores + (j - kb);
+    qk.cols = HWY_MIN(kBlock - j % kBlock, ke - j);
+    MatMulAllRows(d, qk);
+  }
 
   const float ninf = -std::numeric_limits<float>::infinity();
   for (size_t k = 0; k < n_heads; ++k)
@@ -114,7 +155,7 @@ void AttendRows(const HwyAttentionState& s, float* ctx, size_t b, size_t g, size
   pv.k = width;
   pv.cols = hd;
   pv.row_scale = row_scale;
-  MatMul(d, pv);
+  MatMulAllRows(d, pv);
   if (!in_place)
     for (size_t k = 0; k < n_heads; ++k)
       for (size_t r = 0; r < rows; ++r)
@@ -206,8 +247,8 @@ HwyAttention::HwyAttention(const ab_problem& p, const ab_weights& w) {
 
   // The task shape: fewer rows per head the more heads a task stacks, so the stacked score
   // rows stay about kTaskRows (L2-sized); at least one MatMul row block per head.
-  constexpr size_t kRows = HwyAttentionState::kTaskRows, kBlock = 6;  // kMatMulRows
-  const size_t per_head = std::max(kBlock, kRows / s.group / kBlock * kBlock);
+  constexpr size_t kRows = HwyAttentionState::kTaskRows, kRowBlock = 6;  // kMatMulRows
+  const size_t per_head = std::max(kRowBlock, kRows / s.group / kRowBlock * kRowBlock);
   s.head_rows = std::min(per_head, T);
   const size_t blocks = (T + s.head_rows - 1) / s.head_rows;
   s.task_heads = HeadsPerTask(p, s.group, blocks);
@@ -216,15 +257,16 @@ HwyAttention::HwyAttention(const ab_problem& p, const ab_weights& w) {
   size_t width = s.keys;
   if (p.causal && p.window > 0) width = std::min(width, static_cast<size_t>(p.window) + s.head_rows - 1);
   s.ld_s = RoundUp(width, kPad);
-  s.ld_kt = RoundUp(s.keys, kPad) + kPad;
+  constexpr size_t kBlock = HwyAttentionState::kKeyBlock;
+  s.kt_head = RoundUp(s.keys, kBlock) * hd;
   s.ld_v = RoundUp(hd, kPad);
 
-  // The cache in the kernels' layout: K^T columns [0, P) of every KV head, V rows [0, P).
-  s.kt = Zeroed(B * KVH * hd * s.ld_kt);
+  // The cache in the kernels' layout: keys [0, P) of every KV head's K^T slabs, V rows [0, P).
+  s.kt = Zeroed(B * KVH * s.kt_head + kPad);
   if (P > 0) {
     s.vcat = Zeroed(B * KVH * s.keys * s.ld_v + kPad);
     for (size_t bg = 0; bg < B * KVH; ++bg) {
-      TransposeKBlocks(w.k_cache + bg * P * hd, hd, 0, P, hd, s.kt.data() + bg * hd * s.ld_kt, s.ld_kt);
+      TransposeKBlocks(w.k_cache + bg * P * hd, hd, 0, P, hd, s.kt.data() + bg * s.kt_head, kBlock);
       CopyRows(w.v_cache + bg * P * hd, hd, P, hd, s.vcat.data() + bg * s.keys * s.ld_v, s.ld_v);
     }
   }
@@ -303,6 +345,25 @@ void HwyAttention::ProjectQkv(const float* x) {
   ParallelMatMul(m, p.threads);
 }
 
+namespace {
+
+// Key t of k (row stride ldk) goes to K^T slab position j = first + t, i.e. dimension d to
+//   kt[(j / kKeyBlock) * hd * kKeyBlock + d * kKeyBlock + j % kKeyBlock]
+// (TransposeKBlocks's layout, with the keys' absolute positions starting at `first`).
+// Key-block by key-block, so the writes stay inside one slab.
+void StoreKeyBlocks(const float* k, size_t ldk, size_t n, size_t hd, size_t first, float* kt) {
+  constexpr size_t kBlock = HwyAttentionState::kKeyBlock;
+  for (size_t t0 = 0; t0 < n;) {
+    const size_t j0 = first + t0, t1 = std::min(n, t0 + kBlock - j0 % kBlock);
+    float* col0 = kt + j0 / kBlock * hd * kBlock + j0 % kBlock;  // key t0, dimension 0
+    for (size_t d = 0; d < hd; ++d)
+      for (size_t t = t0; t < t1; ++t) col0[d * kBlock + (t - t0)] = k[t * ldk + d];
+    t0 = t1;
+  }
+}
+
+}  // namespace
+
 // The T new keys of every KV head after its cache: kt[b, g, d, P + t] = K[b, t, g*hd + d]
 // and, with a cache, vcat[b, g, P + t] = V[b, t, g*hd ..] (without one, V is read in place).
 void HwyAttention::StoreNewKeys() {
@@ -313,8 +374,7 @@ void HwyAttention::StoreNewKeys() {
   for (long bg = 0; bg < kv_heads; ++bg) {
     const size_t b = bg / p.kv_heads, g = bg % p.kv_heads;
     const float* qkv_b = s_.qkv.data() + b * T * s_.ld_qkv;
-    TransposeKBlocks(qkv_b + s_.k_off + g * hd, s_.ld_qkv, 0, T, hd, s_.kt.data() + bg * hd * s_.ld_kt + P,
-                     s_.ld_kt);
+    StoreKeyBlocks(qkv_b + s_.k_off + g * hd, s_.ld_qkv, T, hd, P, s_.kt.data() + bg * s_.kt_head);
     if (P > 0)
       CopyRows(qkv_b + s_.v_off + g * hd, s_.ld_qkv, T, hd, s_.vcat.data() + (bg * s_.keys + P) * s_.ld_v,
                s_.ld_v);
