@@ -4,12 +4,18 @@
 // a causal block only multiplies the keys it can see and the score buffer is [128, T] per
 // thread, not T x T. Softmax is a plain loop.
 //
+// Grouped-query heads, sliding windows and the KV cache (ABI version 2, kernels/blas/attend_kv.h):
+// K and V are projected kv_heads * head_dim wide and query head h's GEMMs take KV head
+// KvHeadOf(h)'s columns; a row block multiplies only the keys its rows can see, the cached ones
+// read straight from the host's cache (no copy: that read is the run's work), the new ones from K.
+//
 // The same file is the blas-mkl plugin (backends/blas-mkl/CMakeLists.txt): compiled with
 // ATTNBENCH_BLAS_MKL, blas_ops.h calls oneMKL through dlsym'ed pointers instead of cblas_sgemm.
 #include <attnbench/attnbench.h>
 
 #include <stdexcept>
 
+#include "kernels/blas/attend_kv.h"
 #include "kernels/blas/blas_ops.h"
 
 namespace {
@@ -29,6 +35,7 @@ class BlasAttention {
   static constexpr const char* kDescription =
       "CBLAS sgemm for projections, Q.K^T and P.V on strided head views; causal blocks skip masked keys";
 #endif
+  static constexpr bool kAbiV2Problems = true;  // grouped-query heads, windows, the KV cache
   static constexpr int kRowBlock = 128;
 
   static std::string RuntimeInfo() { return ops::BlasRuntimeInfo(); }
@@ -39,10 +46,10 @@ class BlasAttention {
         w_(w),
         rows_(static_cast<size_t>(p.batch) * p.seq_len),
         row_block_(std::min(kRowBlock, p.seq_len)),
-        slot_(static_cast<size_t>(row_block_) * p.seq_len) {
+        slot_(static_cast<size_t>(row_block_) * ops::KvScoreWidth(p, row_block_)) {
     if (const std::string why = ops::BlasUnavailable(); !why.empty()) throw std::runtime_error(why);
-    const size_t n = rows_ * p.d_out;
-    if (p.qkv_proj) q_ = AlignedBuffer<float>(n), k_ = AlignedBuffer<float>(n), v_ = AlignedBuffer<float>(n);
+    const size_t n = rows_ * p.d_out, n_kv = rows_ * attnbench::KvDim(p);
+    if (p.qkv_proj) q_ = AlignedBuffer<float>(n), k_ = AlignedBuffer<float>(n_kv), v_ = AlignedBuffer<float>(n_kv);
     if (p.out_proj) ctx_ = AlignedBuffer<float>(n);
     scores_ = AlignedBuffer<float>(slot_ * ops::ScoreSlots(p, p.batch * p.heads));
   }
@@ -51,25 +58,33 @@ class BlasAttention {
 
   void Run(const float* x, float* out) {
     ops::UseBlasThreads(p_.threads);
-    const int M = static_cast<int>(rows_), din = p_.d_in, dout = p_.d_out;
+    const int M = static_cast<int>(rows_), din = p_.d_in, dout = p_.d_out, kvd = attnbench::KvDim(p_);
     // Simplified attention has Q = K = V = X: the heads read x directly.
     const float *q = x, *k = x, *v = x;
+    int ldq = din, ldkv = din;
     const bool omp = ops::OpenMpHeads(p_, p_.batch * p_.heads);  // one thread pool per run
     if (p_.qkv_proj) {
       ops::ProjectOnPool(omp, p_.threads, M, dout, din, x, din, w_.w_q, dout, w_.b_q, q_.data(), dout);
-      ops::ProjectOnPool(omp, p_.threads, M, dout, din, x, din, w_.w_k, dout, w_.b_k, k_.data(), dout);
-      ops::ProjectOnPool(omp, p_.threads, M, dout, din, x, din, w_.w_v, dout, w_.b_v, v_.data(), dout);
+      ops::ProjectOnPool(omp, p_.threads, M, kvd, din, x, din, w_.w_k, kvd, w_.b_k, k_.data(), kvd);
+      ops::ProjectOnPool(omp, p_.threads, M, kvd, din, x, din, w_.w_v, kvd, w_.b_v, v_.data(), kvd);
       q = q_.data(), k = k_.data(), v = v_.data();
+      ldq = dout, ldkv = kvd;
     }
     // Without an output projection the context is the output: write it there directly.
     float* ctx = p_.out_proj ? ctx_.data() : out;
     const int T = p_.seq_len, hd = attnbench::HeadDim(p_);
+    const size_t cache_head = static_cast<size_t>(p_.past_len) * hd;  // floats of one KV head's cache
     auto head = [&](int it) {
-      const int b = it / p_.heads, h = it % p_.heads;
-      const size_t off = static_cast<size_t>(b) * T * dout + static_cast<size_t>(h) * hd;
-      return ops::HeadView{q + off, k + off, v + off, dout, dout, dout, ctx + off, dout, b, h};
+      const int b = it / p_.heads, h = it % p_.heads, g = attnbench::KvHeadOf(p_, h);
+      const size_t row0 = static_cast<size_t>(b) * T;
+      const size_t kv_off = row0 * ldkv + static_cast<size_t>(g) * hd;
+      const size_t cache_off = (static_cast<size_t>(b) * p_.kv_heads + g) * cache_head;
+      const bool cached = p_.past_len > 0;
+      return ops::KvHeadView{q + row0 * ldq + static_cast<size_t>(h) * hd, ldq, k + kv_off, v + kv_off, ldkv, ldkv,
+                             cached ? w_.k_cache + cache_off : nullptr, cached ? w_.v_cache + cache_off : nullptr,
+                             ctx + row0 * dout + static_cast<size_t>(h) * hd, dout, b, h};
     };
-    ops::AttendHeads(p_, p_.batch * p_.heads, head, scores_.data(), slot_, row_block_);
+    ops::AttendHeadsKv(p_, p_.batch * p_.heads, head, scores_.data(), slot_, row_block_);
     if (p_.out_proj) ops::ProjectOnPool(omp, p_.threads, M, dout, dout, ctx, dout, w_.w_o, dout, w_.b_o, out, dout);
   }
 

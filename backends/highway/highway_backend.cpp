@@ -19,6 +19,8 @@ class HighwayAttention {
     return std::string("highway target ") + attnbench::HwyAttention::TargetName();
   }
 
+  static constexpr bool kAbiV2Problems = true;  // grouped-query heads, windows, the KV cache
+
   HighwayAttention(const ab_problem& p, const ab_weights& w) : impl_(p, w) {}
   void Run(const float* x, float* out) { impl_.Run(x, out); }
   size_t WorkspaceBytes() const { return impl_.WorkspaceBytes(); }

@@ -11,6 +11,7 @@
 
 #include "attention_hwy.h"
 #include "hwy_targets.h"
+#include "kv_reference_loop.h"
 
 using namespace attnbench;
 
@@ -48,4 +49,29 @@ TEST_CASE("highway kernels match the float64 reference on every compiled target"
 // The targets the brief asks for must all be compiled in and exercised on an AVX-512 machine.
 TEST_CASE("highway compiles the scalar fallback and every x86 target the CPU supports") {
   test::CheckEveryTargetCompiled();
+}
+
+// Grouped-query heads, sliding windows and the KV cache (ABI version 2) on every target, against
+// the test's own float64 loop (kv_reference_loop.h): several query heads stacked on one KV head,
+// key ranges that start inside the cache, windows narrower than a task's rows.
+TEST_CASE("highway kernels: grouped-query heads, windows and the KV cache on every compiled target") {
+  std::vector<test::KvCase> cases;
+  std::vector<std::vector<double>> refs;
+  uint64_t seed = 500;
+  for (const ab_problem& p : test::KvProblems()) {
+    cases.push_back(test::MakeKvCase(p, seed++));
+    refs.push_back(test::KvReference(cases.back()));
+  }
+  test::ForEachTarget([&](const std::string& name) {
+    for (size_t n = 0; n < cases.size(); ++n) {
+      const ab_problem& p = cases[n].p;
+      HwyAttention attention(p, cases[n].Weights());
+      AlignedBuffer<float> out(OutputElems(p));
+      Poison(out.data(), out.size());
+      attention.Run(cases[n].x.data(), out.data());
+      const std::string diff = test::CompareKv(out.data(), refs[n]);
+      INFO(name << " " << Describe(p) << ": " << diff);
+      CHECK(diff.empty());
+    }
+  });
 }
