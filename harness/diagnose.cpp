@@ -32,6 +32,11 @@ const std::vector<MistakeInfo>& MistakeCatalogue() {
       {M::kQkvTransposed, "weights_transposed", "the Q/K/V weights transposed (X.W^T instead of X.W)"},
       {M::kOutTransposed, "out_weights_transposed", "the output projection transposed (ctx.W_o^T instead of ctx.W_o)"},
       {M::kKvSwapped, "kv_swapped", "K and V swapped (K from W_v, V from W_k)"},
+      {M::kWindowOffByOne, "window_off_by_one",
+       "the sliding window off by one (query i sees keys j >= i - W, W + 1 of them)"},
+      {M::kKvMap, "kv_map", "the KV heads mapped as h % kv_heads instead of h / (heads / kv_heads)"},
+      {M::kCacheOffset, "cache_offset",
+       "the cache offset ignored in the causal mask (new token t sees keys j <= t, not j <= past_len + t)"},
   };
   return c;
 }
@@ -57,8 +62,12 @@ bool MistakeApplies(Mistake m, const ab_problem& p) {
     case M::kBiasMissing: return p.qkv_bias != 0;
     case M::kOutProjMissing:
     case M::kOutTransposed: return p.out_proj != 0;
-    case M::kQkvTransposed: return p.qkv_proj && p.d_in == p.d_out;
+    case M::kQkvTransposed: return p.qkv_proj && p.d_in == p.d_out && p.kv_heads == p.heads;
     case M::kKvSwapped: return p.qkv_proj != 0;
+    // Some query must have a key at i - W: the last one, i = past_len + T - 1.
+    case M::kWindowOffByOne: return p.causal && p.window > 0 && p.past_len + p.seq_len > p.window;
+    case M::kKvMap: return p.kv_heads > 1 && p.kv_heads < p.heads;
+    case M::kCacheOffset: return p.causal && p.past_len > 0;
   }
   return false;
 }
@@ -79,28 +88,48 @@ std::vector<double> Project(const float* x, const float* w, const float* bias, i
   return y;
 }
 
-// The column of element d of head h (the interleaving mistake reads and writes h + d*H).
-int HeadColumn(Mistake m, int h, int d, int H, int hd) { return m == Mistake::kHeadsInterleaved ? d * H + h : h * hd + d; }
+// The column of element d of head h among `heads` heads (the interleaving mistake reads and
+// writes h + d*heads).
+int HeadColumn(Mistake m, int h, int d, int heads, int hd) { return m == Mistake::kHeadsInterleaved ? d * heads + h : h * hd + d; }
 
-bool Visible(Mistake m, bool causal, int i, int j) {
-  if (!causal) return true;
-  if (m == Mistake::kMaskInverted) return j >= i;
-  if (m == Mistake::kMaskOffByOne) return j < i;
-  if (m == Mistake::kMaskLeak) return j <= i + 1;
+// Whether new token t (absolute position i = past_len + t) sees key j (absolute, the cache's
+// rows first), with the mistake made. The correct rule is [KeyBegin, KeyEnd) of problem.hpp.
+bool Visible(Mistake m, const ab_problem& p, int t, int64_t j) {
+  using M = Mistake;
+  if (!p.causal) return true;
+  const int64_t i = m == M::kCacheOffset ? t : static_cast<int64_t>(p.past_len) + t;
+  if (p.window > 0 && j <= i - p.window - (m == M::kWindowOffByOne ? 1 : 0)) return false;
+  if (m == M::kMaskInverted) return j >= i;
+  if (m == M::kMaskOffByOne) return j < i;
+  if (m == M::kMaskLeak) return j <= i + 1;
   return j <= i;
 }
 
-// Softmax of each row (or, for kSoftmaxQueries, each column) of s [T, T] over its visible
+// Softmax of each row of s [T, N] (or, for kSoftmaxQueries, each column) over its visible
 // entries (-inf excluded); a line with none visible becomes 0.
-void Softmax(std::vector<double>& s, int T, bool over_columns) {
+void Softmax(std::vector<double>& s, int T, int N, bool over_columns) {
   const double ninf = -std::numeric_limits<double>::infinity();
-  for (int a = 0; a < T; ++a) {
-    auto at = [&](int k) -> double& { return over_columns ? s[static_cast<size_t>(k) * T + a] : s[static_cast<size_t>(a) * T + k]; };
+  const int lines = over_columns ? N : T, len = over_columns ? T : N;
+  for (int a = 0; a < lines; ++a) {
+    auto at = [&](int k) -> double& { return over_columns ? s[static_cast<size_t>(k) * N + a] : s[static_cast<size_t>(a) * N + k]; };
     double m = ninf, sum = 0.0;
-    for (int k = 0; k < T; ++k) m = std::max(m, at(k));
-    for (int k = 0; k < T; ++k) sum += (at(k) = m == ninf ? 0.0 : std::exp(at(k) - m));
-    for (int k = 0; k < T; ++k) at(k) = sum > 0.0 ? at(k) / sum : 0.0;
+    for (int k = 0; k < len; ++k) m = std::max(m, at(k));
+    for (int k = 0; k < len; ++k) sum += (at(k) = m == ninf ? 0.0 : std::exp(at(k) - m));
+    for (int k = 0; k < len; ++k) at(k) = sum > 0.0 ? at(k) / sum : 0.0;
   }
+}
+
+// K or V of batch b over all N = past_len + T keys [N, kv_dim]: the cache's rows (from
+// [B, kv_heads, P, head_dim]) followed by the T new ones.
+std::vector<double> WithCache(const ab_problem& p, const AlignedBuffer<float>& cache, int b, std::vector<double> fresh) {
+  const int P = p.past_len, hd = HeadDim(p), kv = KvDim(p);
+  std::vector<double> all(static_cast<size_t>(P) * kv);
+  for (int g = 0; g < p.kv_heads && P > 0; ++g)
+    for (int j = 0; j < P; ++j)
+      for (int d = 0; d < hd; ++d)
+        all[static_cast<size_t>(j) * kv + g * hd + d] = cache[((static_cast<size_t>(b) * p.kv_heads + g) * P + j) * hd + d];
+  all.insert(all.end(), fresh.begin(), fresh.end());
+  return all;
 }
 
 }  // namespace
@@ -108,7 +137,8 @@ void Softmax(std::vector<double>& s, int T, bool over_columns) {
 std::vector<double> ComputeWithMistake(const ProblemData& data, Mistake m) {
   using M = Mistake;
   const ab_problem& p = data.problem;
-  const int T = p.seq_len, din = p.d_in, dout = p.d_out, H = p.heads, hd = HeadDim(p);
+  const int T = p.seq_len, P = p.past_len, N = P + T, din = p.d_in, dout = p.d_out, H = p.heads, hd = HeadDim(p);
+  const int kvh = p.kv_heads, kv = KvDim(p);
   double scale = ScoreScale(p);
   if (m == M::kNoScale) scale = 1.0;
   if (m == M::kScaleDOut) scale = 1.0 / std::sqrt(static_cast<double>(dout));
@@ -121,51 +151,55 @@ std::vector<double> ComputeWithMistake(const ProblemData& data, Mistake m) {
   const bool transposed = m == M::kQkvTransposed;
   const bool bias = p.qkv_bias && m != M::kBiasMissing;
   auto b_of = [&](const AlignedBuffer<float>& b) { return bias ? b.data() : nullptr; };
+  auto kv_head_of = [&](int h) { return m == M::kKvMap ? h % kvh : KvHeadOf(p, h); };
 
   std::vector<double> out(static_cast<size_t>(p.batch) * T * dout);
-  std::vector<double> s(static_cast<size_t>(T) * T), ctx(static_cast<size_t>(T) * dout);
+  std::vector<double> s(static_cast<size_t>(T) * N), ctx(static_cast<size_t>(T) * dout);
   for (int b = 0; b < p.batch; ++b) {
     const float* xb = data.x.data() + static_cast<size_t>(b) * T * din;
     std::vector<double> q, k, v;
     if (p.qkv_proj) {
       q = Project(xb, data.w_q.data(), b_of(data.b_q), T, din, dout, transposed);
-      k = Project(xb, data.w_k.data(), b_of(data.b_k), T, din, dout, transposed);
-      v = Project(xb, data.w_v.data(), b_of(data.b_v), T, din, dout, transposed);
+      k = Project(xb, data.w_k.data(), b_of(data.b_k), T, din, kv, transposed);
+      v = Project(xb, data.w_v.data(), b_of(data.b_v), T, din, kv, transposed);
       if (m == M::kKvSwapped) std::swap(k, v);
     } else {
       q.assign(xb, xb + static_cast<size_t>(T) * din);
       k = v = q;
     }
+    k = WithCache(p, data.k_cache, b, std::move(k));
+    v = WithCache(p, data.v_cache, b, std::move(v));
     for (int h = 0; h < H; ++h) {
-      for (int i = 0; i < T; ++i)
-        for (int j = 0; j < T; ++j) {
+      const int g = kv_head_of(h);
+      for (int t = 0; t < T; ++t)
+        for (int j = 0; j < N; ++j) {
           double acc = 0.0;
-          for (int d = 0; d < hd; ++d) {
-            const int col = HeadColumn(m, h, d, H, hd);
-            acc += q[static_cast<size_t>(i) * dout + col] * k[static_cast<size_t>(j) * dout + col];
-          }
-          s[static_cast<size_t>(i) * T + j] = Visible(m, p.causal, i, j) ? acc * scale : ninf;
+          for (int d = 0; d < hd; ++d)
+            acc += q[static_cast<size_t>(t) * dout + HeadColumn(m, h, d, H, hd)] *
+                   k[static_cast<size_t>(j) * kv + HeadColumn(m, g, d, kvh, hd)];
+          s[static_cast<size_t>(t) * N + j] = Visible(m, p, t, j) ? acc * scale : ninf;
         }
+      // Keyed by absolute positions (query P + t, key j), as the reference does.
       auto drop = [&](bool rescale_masked_as_zero) {
-        for (int i = 0; i < T; ++i) {
-          const uint64_t key = ab_dropout_row_key(seed, b, h, i);
-          for (int j = 0; j < T; ++j) {
-            double& e = s[static_cast<size_t>(i) * T + j];
+        for (int t = 0; t < T; ++t) {
+          const uint64_t key = ab_dropout_row_key(seed, b, h, static_cast<uint64_t>(P) + t);
+          for (int j = 0; j < N; ++j) {
+            double& e = s[static_cast<size_t>(t) * N + j];
             if (rescale_masked_as_zero && e == ninf) continue;  // a masked score stays masked
             e = ab_dropout_keep(key, j, threshold) ? e * keep_scale : 0.0;
           }
         }
       };
       if (p_drop > 0.0 && m == M::kDropoutBeforeSoftmax) drop(true);
-      Softmax(s, T, m == M::kSoftmaxQueries);
+      Softmax(s, T, N, m == M::kSoftmaxQueries);
       if (p_drop > 0.0 && m != M::kDropoutBeforeSoftmax) drop(false);
       const int dst = m == M::kHeadsSwapped && h < 2 ? 1 - h : h;
-      for (int i = 0; i < T; ++i)
+      for (int t = 0; t < T; ++t)
         for (int d = 0; d < hd; ++d) {
-          const int col = HeadColumn(m, h, d, H, hd);
+          const int col = HeadColumn(m, g, d, kvh, hd);
           double acc = 0.0;
-          for (int j = 0; j < T; ++j) acc += s[static_cast<size_t>(i) * T + j] * v[static_cast<size_t>(j) * dout + col];
-          ctx[static_cast<size_t>(i) * dout + HeadColumn(m, dst, d, H, hd)] = acc;
+          for (int j = 0; j < N; ++j) acc += s[static_cast<size_t>(t) * N + j] * v[static_cast<size_t>(j) * kv + col];
+          ctx[static_cast<size_t>(t) * dout + HeadColumn(m, dst, d, H, hd)] = acc;
         }
     }
     double* ob = out.data() + static_cast<size_t>(b) * T * dout;
@@ -212,7 +246,7 @@ Diagnosis Diagnose(const ProblemData& data, const float* out, double tol_rel_l2)
     d.message = "not diagnosed: the output has NaN / Inf or unwritten elements";
     return d;
   }
-  const double work = static_cast<double>(p.batch) * p.seq_len * p.seq_len * p.d_out;
+  const double work = static_cast<double>(p.batch) * p.seq_len * (static_cast<double>(p.past_len) + p.seq_len) * p.d_out;
   if (work > kMaxDiagnoseWork) {
     d.message = "not diagnosed: the problem is too large to re-run the catalogue (use a smaller T or d)";
     return d;

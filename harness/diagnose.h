@@ -33,6 +33,10 @@ enum class Mistake {
   kQkvTransposed,       // Q = X.W_q^T instead of X.W_q (likewise K, V); needs d_in = d_out
   kOutTransposed,       // out = ctx.W_o^T + b_o
   kKvSwapped,           // K computed with W_k's place taken by W_v and V by W_k
+  // The version-2 forms (issue 14); positions i = past_len + t are absolute (backend_abi.h).
+  kWindowOffByOne,      // the window one key too wide: query i sees j >= i - W (W + 1 keys)
+  kKvMap,               // query head h reads KV head h % kv_heads, not h / (heads / kv_heads)
+  kCacheOffset,         // the causal mask (and window) ignores past_len: query t sees j <= t
 };
 
 struct MistakeInfo {
@@ -59,7 +63,7 @@ struct Diagnosis {
 };
 nlohmann::json DiagnosisJson(const Diagnosis& d);
 
-// Problems larger than this (B T^2 d_out multiply-adds) are not diagnosed: the catalogue costs a
+// Problems larger than this (B T (past_len + T) d_out multiply-adds) are not diagnosed: the catalogue costs a
 // full float64 forward per mistake.
 inline constexpr double kMaxDiagnoseWork = 4e8;
 

@@ -82,6 +82,11 @@ std::vector<Config> ExpandGrid(const GridSpec& s, std::vector<SkippedConfig>* sk
   const auto d_in = ParseIntList("--d-in", s.d_in, 1, kMaxDim);
   const auto d_out = ParseIntList("--d-out", s.d_out, 1, kMaxDim);
   const auto bias = ParseIntList("--qkv-bias", s.qkv_bias, 0, 1);
+  // 0 stands for "heads" (kv_heads = the config's head count, i.e. plain multi-head attention).
+  const auto kv_heads =
+      s.kv_heads == "heads" ? std::vector<int64_t>{0} : ParseIntList("--kv-heads", s.kv_heads, 1, kMaxDim);
+  const auto window = ParseIntList("--window", s.window, 0, kMaxDim);
+  const auto past_len = ParseIntList("--past-len", s.past_len, 0, kMaxDim);
   const auto dropout = ParseRealList("--dropout", s.dropout);
   for (double p : dropout)
     if (!(p >= 0.0 && p < 1.0)) throw InputError("--dropout: " + std::to_string(p) + " is outside [0, 1)");
@@ -91,14 +96,15 @@ std::vector<Config> ExpandGrid(const GridSpec& s, std::vector<SkippedConfig>* sk
 
   // A grid is a cartesian product: refuse one too large to run before building it.
   const double cells = static_cast<double>(variants.size()) * batch.size() * seq.size() * heads.size() *
-                       d_in.size() * d_out.size() * dropout.size() * bias.size();
+                       d_in.size() * d_out.size() * dropout.size() * bias.size() * kv_heads.size() *
+                       window.size() * past_len.size();
   if (cells > kMaxGridConfigs)
     throw InputError("the grid has " + std::to_string(static_cast<long long>(cells)) + " configs, more than " +
                      std::to_string(kMaxGridConfigs) + "; use shorter lists");
 
   std::vector<Config> out;
   std::vector<SkippedConfig> invalid;
-  std::set<std::tuple<int, int, int, int, int, int, int, int, int, float>> seen;
+  std::set<std::tuple<int, int, int, int, int, int, int, int, int, float, int, int, int>> seen;
   for (Variant v : variants)
     for (int64_t b : batch)
       for (int64_t t : seq)
@@ -106,26 +112,33 @@ std::vector<Config> ExpandGrid(const GridSpec& s, std::vector<SkippedConfig>* sk
           for (int64_t di : d_in)
             for (int64_t dout : d_out)
               for (double p : dropout)
-                for (int64_t qb : bias) {
-                  const int64_t heads_v = h ? h : (v == Variant::kMha ? kAutoHeadsMha : 1);
-                  Config c{v, MakeProblem(v, static_cast<int32_t>(b), static_cast<int32_t>(t), static_cast<int32_t>(di),
-                                          static_cast<int32_t>(dout), static_cast<int32_t>(heads_v))};
-                  ab_problem& pr = c.problem;
-                  if (pr.qkv_proj) pr.qkv_bias = static_cast<int32_t>(qb);
-                  if (s.causal != "default") pr.causal = s.causal == "on";
-                  pr.dropout_p = static_cast<float>(p);
-                  pr.dropout_seed = s.seed;
-                  pr.threads = s.threads;
-                  if (!seen.insert({static_cast<int>(v), pr.batch, pr.seq_len, pr.d_in, pr.d_out, pr.heads,
-                                    pr.causal, pr.qkv_bias, pr.out_proj, pr.dropout_p}).second)
-                    continue;
-                  if (std::string why = CheckProblem(pr); !why.empty()) {
-                    if (!skipped) throw InputError("invalid config " + c.Describe() + ": " + why);
-                    invalid.push_back({c, why});
-                    continue;
-                  }
-                  out.push_back(c);
-                }
+                for (int64_t qb : bias)
+                  for (int64_t kvh : kv_heads)
+                    for (int64_t w : window)
+                      for (int64_t past : past_len) {
+                        const int64_t heads_v = h ? h : (v == Variant::kMha ? kAutoHeadsMha : 1);
+                        Config c{v, MakeProblem(v, static_cast<int32_t>(b), static_cast<int32_t>(t), static_cast<int32_t>(di),
+                                                static_cast<int32_t>(dout), static_cast<int32_t>(heads_v))};
+                        ab_problem& pr = c.problem;
+                        if (pr.qkv_proj) pr.qkv_bias = static_cast<int32_t>(qb);
+                        if (s.causal != "default") pr.causal = s.causal == "on";
+                        pr.dropout_p = static_cast<float>(p);
+                        pr.dropout_seed = s.seed;
+                        pr.threads = s.threads;
+                        if (kvh) pr.kv_heads = static_cast<int32_t>(kvh);
+                        pr.window = static_cast<int32_t>(w);
+                        pr.past_len = static_cast<int32_t>(past);
+                        if (!seen.insert({static_cast<int>(v), pr.batch, pr.seq_len, pr.d_in, pr.d_out, pr.heads,
+                                          pr.causal, pr.qkv_bias, pr.out_proj, pr.dropout_p, pr.kv_heads, pr.window,
+                                          pr.past_len}).second)
+                          continue;
+                        if (std::string why = CheckProblem(pr); !why.empty()) {
+                          if (!skipped) throw InputError("invalid config " + c.Describe() + ": " + why);
+                          invalid.push_back({c, why});
+                          continue;
+                        }
+                        out.push_back(c);
+                      }
   if (out.empty() && !invalid.empty())
     throw InputError("no valid config in the grid; " + invalid[0].config.Describe() + ": " + invalid[0].reason +
                      (invalid.size() > 1 ? " (and " + std::to_string(invalid.size() - 1) + " more)" : ""));
@@ -137,9 +150,12 @@ size_t HostBytes(const ab_problem& p) {
   // In 128 bits: B*T*d with every dimension up to 2^20 overflows 64 bits once multiplied
   // by the element size; saturate instead.
   using u128 = unsigned __int128;
-  const u128 B = p.batch, T = p.seq_len, din = p.d_in, dout = p.d_out;
-  u128 elems = B * T * din + 2 * B * T * dout + 3 * din * dout + 3 * dout + dout * dout + dout;
-  u128 bytes = elems * sizeof(float) + 2 * T * dout * sizeof(double);  // + reference K and V
+  const u128 B = p.batch, T = p.seq_len, din = p.d_in, dout = p.d_out, P = p.past_len;
+  // K/V width; a config that failed CheckProblem (kv_heads 0) is sized as MHA.
+  const u128 kv = p.kv_heads >= 1 && p.heads >= 1 ? static_cast<u128>(p.kv_heads) * (p.d_out / p.heads) : dout;
+  u128 elems = B * T * din + 2 * B * T * dout + din * dout + 2 * din * kv + dout + 2 * kv + dout * dout + dout +
+               2 * B * P * kv;  // + k_cache and v_cache
+  u128 bytes = elems * sizeof(float) + 2 * (P + T) * kv * sizeof(double);  // + the reference's K and V
   return bytes > SIZE_MAX ? SIZE_MAX : static_cast<size_t>(bytes);
 }
 

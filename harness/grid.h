@@ -34,6 +34,9 @@ struct GridSpec {
   std::string dropout = "0,0.1";
   std::string qkv_bias = "0,1";
   std::string causal = "default";  // "default" (the variant's), "on", "off"
+  std::string kv_heads = "heads";  // or a list: K/V heads, each dividing the config's heads
+  std::string window = "0";        // sliding-window widths W (0 = unlimited; needs causal)
+  std::string past_len = "0";      // KV-cache lengths P before the T new tokens
   uint64_t seed = 1;               // dropout seed
   int threads = 1;
 };
@@ -89,8 +92,9 @@ GridSpec GridSpecFromJson(const nlohmann::json& j);
 // "--no-causal", ..., "--threads", "2"} (--causal / --no-causal only when not "default").
 std::vector<std::string> GridSpecArgs(const GridSpec& s);
 
-// Bytes the host needs for one config (inputs, weights, output, the reference's K and V);
-// throws InputError when that exceeds the memory available.
+// Bytes the host needs for one config (inputs, weights, the KV cache, output, the reference's K
+// and V); throws InputError when that exceeds the memory available. Callers run it before
+// allocating anything, so a past-len too large for the machine is a clear error, not a crash.
 size_t HostBytes(const ab_problem& p);
 void CheckMemory(const Config& c);
 

@@ -1,5 +1,5 @@
-// The problem keys (variant, batch, seq-len, heads, d-in, d-out, causal, dropout, seed, qkv-bias,
-// threads) as one table. Every place that lists them -- the CLI flags of validate / run and of
+// The problem keys (variant, batch, seq-len, heads, kv-heads, window, past-len, d-in, d-out,
+// causal, dropout, seed, qkv-bias, threads) as one table. Every place that lists them -- the CLI flags of validate / run and of
 // bench, preset keys and defaults, benchmark names, reproducer lines, summary.csv's problem
 // columns, validate --json, the peers' manifest -- walks ProblemKeys() instead of naming them.
 //
@@ -54,6 +54,10 @@ struct ProblemKey {
   int name_rank = -1;    // place of name_part in BenchmarkName
   int column_rank = -1;  // place of column in summary.csv
   int preset_rank = -1;  // place in the preset's "known:" list
+  // Keys added after grids were first recorded (kv-heads, window, past-len): the text that means
+  // "as before". GridSpecArgs leaves such a key out at this value (so older command lines stay
+  // as they were) and GridSpecFromJson reads a record without it as this value.
+  const char* record_default = nullptr;
 };
 
 // Every key in flag order (the order of --help, GridSpecArgs and ConfigFlags), then the derived
@@ -79,8 +83,8 @@ void SetKeyText(const ProblemKey& k, GridSpec& spec, const std::string& text);
 
 // The problem by its ab_problem field names, as the references read it (scripts/reference.py;
 // `run --dump`'s problem.json, the peers' manifest): {"variant", "batch", "seq_len", "d_in",
-// "d_out", "heads", "head_dim", "qkv_proj", "qkv_bias", "out_proj", "causal", "dropout_p",
-// "dropout_seed"}.
+// "d_out", "heads", "kv_heads", "window", "past_len", "head_dim", "qkv_proj", "qkv_bias",
+// "out_proj", "causal", "dropout_p", "dropout_seed"}.
 nlohmann::json ProblemFieldsJson(const Config& c);
 
 // Numbers as summary.csv writes and reads them: shortest round-trip text; "" reads as 0; a

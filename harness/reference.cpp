@@ -36,12 +36,13 @@ void ProjectRow(const float* x, const float* w, const float* bias, int k, int n,
   }
 }
 
-void ProjectOrCopy(const ab_problem& p, const float* x, const float* w, const float* bias,
+// n columns of x . w (+ bias), or x itself for simplified attention (no weights, n = d_in).
+void ProjectOrCopy(const ab_problem& p, const float* x, const float* w, const float* bias, int n,
                    double* y) {
   if (p.qkv_proj) {
-    ProjectRow(x, w, bias, p.d_in, p.d_out, y);
+    ProjectRow(x, w, bias, p.d_in, n, y);
   } else {
-    for (int c = 0; c < p.d_out; ++c) y[c] = x[c];
+    for (int c = 0; c < n; ++c) y[c] = x[c];
   }
 }
 
@@ -56,7 +57,9 @@ double Median(std::vector<double> v) {
 ReferenceResult ComputeReference(const ProblemData& data, const std::vector<int32_t>& rows,
                                  bool keep_weights) {
   const ab_problem& p = data.problem;
-  const int T = p.seq_len, din = p.d_in, dout = p.d_out, H = p.heads, hd = HeadDim(p);
+  const int T = p.seq_len, P = p.past_len, din = p.d_in, dout = p.d_out, H = p.heads, hd = HeadDim(p);
+  const int kv = KvDim(p);
+  const size_t N = static_cast<size_t>(P) + T;  // keys: the cache's P rows, then the T new ones
   const size_t R = rows.size();
   const double scale = ScoreScale(p);
   const double keep_scale = 1.0 / (1.0 - static_cast<double>(p.dropout_p));
@@ -67,64 +70,80 @@ ReferenceResult ComputeReference(const ProblemData& data, const std::vector<int3
   res.rows = rows;
   res.out.assign(static_cast<size_t>(p.batch) * R * dout, 0.0);
   if (keep_weights) {
-    res.scores.assign(static_cast<size_t>(p.batch) * H * R * T, 0.0);
+    res.scores.assign(static_cast<size_t>(p.batch) * H * R * N, 0.0);
     res.weights.assign(res.scores.size(), 0.0);
   }
-  std::vector<double> k(static_cast<size_t>(T) * dout), v(k.size()), q(R * dout), ctx(R * dout);
+  // k, v [N, kv_dim] in absolute key positions; q and ctx [R, d_out].
+  std::vector<double> k(N * kv), v(k.size()), q(R * dout), ctx(R * dout);
   // Per (b, h, r): entropy and max weight, or NaN when the row sees fewer than 2 keys.
   std::vector<double> entropy(static_cast<size_t>(p.batch) * H * R), max_weight(entropy.size());
   double max_abs_score = 0.0;
 
   for (int b = 0; b < p.batch; ++b) {
     const float* xb = data.x.data() + static_cast<size_t>(b) * T * din;
+    // The cache [B, kv_heads, P, head_dim] holds KV head g's columns of key row j contiguously.
+    for (int g = 0; g < p.kv_heads && P > 0; ++g)
+      for (int j = 0; j < P; ++j) {
+        const size_t at = ((static_cast<size_t>(b) * p.kv_heads + g) * P + j) * hd;
+        for (int d = 0; d < hd; ++d) {
+          k[static_cast<size_t>(j) * kv + g * hd + d] = data.k_cache[at + d];
+          v[static_cast<size_t>(j) * kv + g * hd + d] = data.v_cache[at + d];
+        }
+      }
 #pragma omp parallel for schedule(static)
     for (int t = 0; t < T; ++t) {
-      ProjectOrCopy(p, xb + static_cast<size_t>(t) * din, data.w_k.data(), data.b_k.data(), &k[static_cast<size_t>(t) * dout]);
-      ProjectOrCopy(p, xb + static_cast<size_t>(t) * din, data.w_v.data(), data.b_v.data(), &v[static_cast<size_t>(t) * dout]);
+      const float* xt = xb + static_cast<size_t>(t) * din;
+      ProjectOrCopy(p, xt, data.w_k.data(), data.b_k.data(), kv, &k[(static_cast<size_t>(P) + t) * kv]);
+      ProjectOrCopy(p, xt, data.w_v.data(), data.b_v.data(), kv, &v[(static_cast<size_t>(P) + t) * kv]);
     }
 #pragma omp parallel for schedule(static)
     for (size_t r = 0; r < R; ++r)
-      ProjectOrCopy(p, xb + static_cast<size_t>(rows[r]) * din, data.w_q.data(), data.b_q.data(), &q[r * dout]);
+      ProjectOrCopy(p, xb + static_cast<size_t>(rows[r]) * din, data.w_q.data(), data.b_q.data(), dout, &q[r * dout]);
 
 #pragma omp parallel for collapse(2) schedule(dynamic) reduction(max : max_abs_score)
     for (int h = 0; h < H; ++h)
       for (size_t r = 0; r < R; ++r) {
-        const int i = rows[r];
-        const int visible = p.causal ? i + 1 : T;
-        std::vector<double> s(T, ninf);
+        const int t = rows[r];
+        const int64_t i = static_cast<int64_t>(P) + t;  // the query's absolute position
+        const int64_t begin = KeyBegin(p, t), end = KeyEnd(p, t);
+        const int visible = static_cast<int>(end - begin);
+        const size_t qo = r * dout + static_cast<size_t>(h) * hd;
+        const size_t ko = static_cast<size_t>(KvHeadOf(p, h)) * hd;  // its KV head's columns
+        std::vector<double> s(N, ninf);
         double m = ninf;
-        for (int j = 0; j < visible; ++j) {
+        for (int64_t j = begin; j < end; ++j) {
           double acc = 0.0;
-          for (int d = 0; d < hd; ++d)
-            acc += q[r * dout + h * hd + d] * k[static_cast<size_t>(j) * dout + h * hd + d];
+          for (int d = 0; d < hd; ++d) acc += q[qo + d] * k[static_cast<size_t>(j) * kv + ko + d];
           s[j] = acc * scale;
           m = std::max(m, s[j]);
           max_abs_score = std::max(max_abs_score, std::abs(s[j]));
         }
         const size_t stat = (static_cast<size_t>(b) * H + h) * R + r;
-        const size_t kept = stat * T;
+        const size_t kept = stat * N;
         if (keep_weights) std::copy(s.begin(), s.end(), res.scores.begin() + kept);
         double sum = 0.0;
-        for (int j = 0; j < visible; ++j) sum += (s[j] = std::exp(s[j] - m));
+        for (int64_t j = begin; j < end; ++j) sum += (s[j] = std::exp(s[j] - m));
         double ent = 0.0, wmax = 0.0;
-        for (int j = 0; j < visible; ++j) {
+        for (int64_t j = begin; j < end; ++j) {
           s[j] /= sum;
           if (s[j] > 0.0) ent -= s[j] * std::log(s[j]);
           wmax = std::max(wmax, s[j]);
         }
-        for (int j = visible; j < T; ++j) s[j] = 0.0;
+        for (size_t j = 0; j < N; ++j)
+          if (static_cast<int64_t>(j) < begin || static_cast<int64_t>(j) >= end) s[j] = 0.0;
         entropy[stat] = visible >= 2 ? ent / std::log(static_cast<double>(visible)) : std::nan("");
         max_weight[stat] = visible >= 2 ? wmax : std::nan("");
         if (p.dropout_p > 0.0f) {
+          // Keyed by absolute positions: query i, key j (with P = 0 exactly the chapter-3 mask).
           const uint64_t key = ab_dropout_row_key(p.dropout_seed, b, h, i);
-          for (int j = 0; j < visible; ++j)
+          for (int64_t j = begin; j < end; ++j)
             s[j] = ab_dropout_keep(key, j, threshold) ? s[j] * keep_scale : 0.0;
         }
         if (keep_weights) std::copy(s.begin(), s.end(), res.weights.begin() + kept);
         for (int d = 0; d < hd; ++d) {
           double acc = 0.0;
-          for (int j = 0; j < visible; ++j) acc += s[j] * v[static_cast<size_t>(j) * dout + h * hd + d];
-          ctx[r * dout + h * hd + d] = acc;
+          for (int64_t j = begin; j < end; ++j) acc += s[j] * v[static_cast<size_t>(j) * kv + ko + d];
+          ctx[qo + d] = acc;
         }
       }
 

@@ -1,5 +1,8 @@
 // The float64 reference: the oracle every backend is checked against. Plain loops in double,
-// straight from the definition. K and V are computed in full; the attention itself only for the
+// straight from the definition (backend_abi.h): query head h reads KV head KvHeadOf(h); query t
+// of the T new tokens sits at absolute position past_len + t and sees keys [KeyBegin, KeyEnd)
+// (problem.hpp) of the past_len cached rows followed by the T new ones; dropout is keyed by
+// those absolute positions. K and V are computed in full; the attention itself only for the
 // requested query rows, so even T = 8192 stays cheap to validate.
 #pragma once
 
@@ -14,7 +17,8 @@ struct ReferenceResult {
   std::vector<int32_t> rows;  // the query rows computed, ascending, the same in every batch
   // out[(b * rows.size() + r) * d_out + c]: output row rows[r] of batch b.
   std::vector<double> out;
-  // Only with keep_weights: [b][h][r][j], j < T; masked entries are -inf in scores, 0 in weights.
+  // Only with keep_weights: [b][h][r][j], j < past_len + T in absolute key positions (the cache's
+  // rows first); masked entries are -inf in scores, 0 in weights.
   std::vector<double> scores;   // scaled, masked, before the softmax
   std::vector<double> weights;  // after softmax and dropout
   double max_abs_score = 0.0;   // largest |scaled score| over visible entries

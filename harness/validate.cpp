@@ -31,7 +31,9 @@ const char* StatusName(Status s) {
 
 Tolerance ComputeTolerance(const ab_problem& p, const ReferenceResult& ref) {
   constexpr double u = 0x1.0p-24;
-  double L = (p.qkv_proj ? p.d_in : 0) + HeadDim(p) + p.seq_len + (p.out_proj ? p.d_out : 0);
+  // The softmax and the weighted sum reduce over the keys a row sees: the last row sees most.
+  const double keys = static_cast<double>(KeyEnd(p, p.seq_len - 1) - KeyBegin(p, p.seq_len - 1));
+  double L = (p.qkv_proj ? p.d_in : 0) + HeadDim(p) + keys + (p.out_proj ? p.d_out : 0);
   Tolerance t;
   t.rel_l2 = 16.0 * u * std::sqrt(L) * (1.0 + ref.max_abs_score);
   double max_ref = 0.0;
@@ -41,7 +43,7 @@ Tolerance ComputeTolerance(const ab_problem& p, const ReferenceResult& ref) {
 }
 
 std::string MistrustReason(const ReferenceResult& ref) {
-  if (ref.median_entropy < 0.0) return {};  // T = 1: the softmax is exactly 1, nothing to hide
+  if (ref.median_entropy < 0.0) return {};  // every row sees one key: its softmax is exactly 1
   std::ostringstream os;
   if (ref.median_entropy > 0.995) {
     os << "reference attention weights nearly uniform (median normalised entropy "
@@ -54,11 +56,12 @@ std::string MistrustReason(const ReferenceResult& ref) {
 }
 
 ValidationCase PrepareCase(const ab_problem& p, uint64_t seed, int sample_rows) {
-  // Every row when the float64 attention over all of them is cheap (B T^2 d_out multiply-adds
+  // Every row when the float64 attention over all of them is cheap (B T (P+T) d_out multiply-adds
   // for the scores and the weighted sums, up to 2^27: T = 256 at d_out = 768 costs about a
   // tenth of a second): a single wrong row is then seen wherever it is. Sampled rows above.
   constexpr double kAllRowsMacs = 134217728.0;
-  if (static_cast<double>(p.batch) * p.seq_len * p.seq_len * p.d_out <= kAllRowsMacs) sample_rows = 0;
+  const double keys = static_cast<double>(p.past_len) + p.seq_len;  // at most, per row
+  if (static_cast<double>(p.batch) * p.seq_len * keys * p.d_out <= kAllRowsMacs) sample_rows = 0;
   ValidationCase c;
   for (int attempt = 0; attempt < 8; ++attempt) {
     c.data_seed = seed + attempt;
@@ -230,6 +233,8 @@ ProblemData CopyProblemData(const ProblemData& d) {
   copy(c.b_v, d.b_v);
   copy(c.w_o, d.w_o);
   copy(c.b_o, d.b_o);
+  copy(c.k_cache, d.k_cache);
+  copy(c.v_cache, d.v_cache);
   return c;
 }
 
@@ -248,6 +253,8 @@ std::string ChangedInputs(const ProblemData& a, const ProblemData& b) {
   check("b_v", a.b_v, b.b_v);
   check("w_o", a.w_o, b.w_o);
   check("b_o", a.b_o, b.b_o);
+  check("k_cache", a.k_cache, b.k_cache);
+  check("v_cache", a.v_cache, b.v_cache);
   return out;
 }
 

@@ -1,7 +1,9 @@
 // Cross-validation of one backend on one problem against the float64 reference.
 //
 // Tolerance (printed with every row): with u = 2^-24 (float32 unit roundoff),
-//   L   = (d_in if projected) + head_dim + T + (d_out if out_proj)   -- the reduction lengths
+//   L   = (d_in if projected) + head_dim + N + (d_out if out_proj)   -- the reduction lengths,
+//         N = the most keys a query row sees (KeyEnd - KeyBegin of the last row: T, or
+//         past_len + T, or at most the window W)
 //   S   = the largest |scaled score| in the reference rows
 //   tol = 16 u sqrt(L) (1 + S)
 // PASS needs relative L2 error <= tol and max abs error <= 8 tol max|ref| over the checked rows.
@@ -45,7 +47,7 @@ struct ValidationCase {
   uint64_t data_seed = 0;  // the seed the data was drawn from (for reproducer lines)
 };
 
-// Draws the data from `seed` and checks every row when that is cheap (B T^2 d_out <= 2^27), else
+// Draws the data from `seed` and checks every row when that is cheap (B T (P+T) d_out <= 2^27), else
 // sample_rows rows (0 = every row). When the reference weights come out too uniform or one-hot to
 // tell right from wrong (tiny T can do that by chance), draws again from seed+1, seed+2, ...
 // up to 8 times. The case stays mistrusted only if every draw is.

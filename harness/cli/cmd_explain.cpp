@@ -117,6 +117,10 @@ int RunExplain(ExplainOptions& o, const CLI::App& sub) {
     if (p.seq_len > kMaxExplainSeqLen || p.d_in > kMaxExplainWidth || p.d_out > kMaxExplainWidth)
       throw InputError("explain is for problems small enough to read: seq-len <= " + std::to_string(kMaxExplainSeqLen) +
                        ", d-in and d-out <= " + std::to_string(kMaxExplainWidth) + " (got " + Describe(p) + ")");
+    // Its steps and matrices are those of chapter 3 (K and V one head per query head, no cache).
+    if (UsesAbiV2Fields(p))
+      throw InputError("explain shows the chapter-3 problems; kv-heads, window and past-len are not explained "
+                       "(use run --dump and scripts/reference.py)");
     CheckMemory(config);
     data = MakeRandomProblemData(p, o.data_seed);
     LoadProblemFiles(o.files, data);

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <fstream>
 
 #include <cmath>
 
@@ -26,6 +27,34 @@ ab_problem CatalogueProblem() {
   return p;
 }
 
+// The version-2 forms (issue 14), where the three mistakes of grouped heads, windows and the
+// cache offset change the output: 6 query heads on 2 KV heads, a window of 4, 5 cached keys.
+ab_problem V2CatalogueProblem() {
+  ab_problem p = MakeProblem(Variant::kMha, 2, 9, 12, 18, 6);
+  p.kv_heads = 2;
+  p.window = 4;
+  p.past_len = 5;
+  p.qkv_bias = 1;
+  p.dropout_p = 0.25f;
+  p.dropout_seed = 7;
+  return p;
+}
+
+// The problem a mistake is shown on: the chapter-3 one when it applies there, else the v2 one.
+ab_problem ProblemFor(Mistake m) {
+  return MistakeApplies(m, CatalogueProblem()) ? CatalogueProblem() : V2CatalogueProblem();
+}
+
+// Mutants whose plugins another branch (gqa-bench, tests/plugins/mutant.cpp) adds: until that is
+// merged their files are absent, and only the catalogue's own test below covers them.
+bool MutantPending(const std::string& id) {
+  return id == "window_off_by_one" || id == "kv_map" || id == "cache_offset";
+}
+
+bool MutantBuilt(const std::string& kind) {
+  return std::ifstream(std::string(ATTNBENCH_TEST_PLUGIN_DIR) + "/mutant-" + kind + ".so").good();
+}
+
 const LoadedBackend& Load(PluginRegistry& reg, const std::string& kind) {
   reg.LoadFile(std::string(ATTNBENCH_TEST_PLUGIN_DIR) + "/mutant-" + kind + ".so");
   std::string name = "mutant-" + kind;  // backend names are [a-z0-9-]: the file's '_' is '-'
@@ -38,11 +67,15 @@ const LoadedBackend& Load(PluginRegistry& reg, const std::string& kind) {
 }  // namespace
 
 TEST_CASE("every numeric mutant is diagnosed with its own mistake") {
-  const ProblemData data = MakeRandomProblemData(CatalogueProblem(), 3);
-  const ReferenceResult ref = ComputeReference(data, AllRows(data.problem.seq_len));
-  const double tol = ComputeTolerance(data.problem, ref).rel_l2;
   for (const MistakeInfo& mi : MistakeCatalogue()) {
     DYNAMIC_SECTION(mi.id) {
+      if (MutantPending(mi.id) && !MutantBuilt(mi.id)) {
+        WARN("mutant-" << mi.id << ".so is not built on this branch (gqa-bench adds it)");
+        continue;
+      }
+      const ProblemData data = MakeRandomProblemData(ProblemFor(mi.mistake), 3);
+      const ReferenceResult ref = ComputeReference(data, AllRows(data.problem.seq_len));
+      const double tol = ComputeTolerance(data.problem, ref).rel_l2;
       REQUIRE(MistakeApplies(mi.mistake, data.problem));
       PluginRegistry reg;
       const LoadedBackend& b = Load(reg, mi.id);
@@ -97,4 +130,52 @@ TEST_CASE("a mistake that changes nothing for a problem is not tried") {
   double worst = 0;
   for (size_t i = 0; i < fwd.size(); ++i) worst = std::max(worst, std::abs(fwd[i] - ref.out[i]));
   CHECK(worst < 1e-12);
+}
+
+TEST_CASE("each mistake's own output is diagnosed as that mistake, on the version-2 forms too") {
+  // Against the reference itself: the catalogue's float64 forward with the mistake, rounded to
+  // float32 as a kernel's output would be, must be named by its own id and no other.
+  for (const MistakeInfo& mi : MistakeCatalogue()) {
+    DYNAMIC_SECTION(mi.id) {
+      const ProblemData data = MakeRandomProblemData(ProblemFor(mi.mistake), 11);
+      REQUIRE(MistakeApplies(mi.mistake, data.problem));
+      const ReferenceResult ref = ComputeReference(data, AllRows(data.problem.seq_len));
+      const double tol = ComputeTolerance(data.problem, ref).rel_l2;
+      const std::vector<double> wrong = ComputeWithMistake(data, mi.mistake);
+      const std::vector<float> out(wrong.begin(), wrong.end());
+      CHECK(CompareOutput(data.problem, out.data(), ref).status == Status::kFail);
+      const Diagnosis d = Diagnose(data, out.data(), tol);
+      INFO(d.message);
+      CHECK(d.matched);
+      CHECK(d.id == mi.id);
+    }
+  }
+}
+
+TEST_CASE("the catalogue's forward is the reference on grouped heads, windows and a cache; the new mistakes stay out of chapter-3 problems") {
+  for (int kv_heads : {1, 2, 3})
+    for (int window : {0, 1, 4})
+      for (int past : {0, 1, 5}) {
+        ab_problem p = V2CatalogueProblem();
+        p.kv_heads = kv_heads;
+        p.window = window;
+        p.past_len = past;
+        const ProblemData data = MakeRandomProblemData(p, 5);
+        const std::vector<double> fwd = ComputeWithMistake(data, Mistake::kNone);
+        const ReferenceResult ref = ComputeReference(data, AllRows(p.seq_len));
+        REQUIRE(fwd.size() == ref.out.size());
+        double worst = 0;
+        for (size_t i = 0; i < fwd.size(); ++i) worst = std::max(worst, std::abs(fwd[i] - ref.out[i]));
+        INFO(Describe(p));
+        CHECK(worst < 1e-12);
+      }
+  for (Mistake m : {Mistake::kWindowOffByOne, Mistake::kKvMap, Mistake::kCacheOffset}) {
+    CHECK_FALSE(MistakeApplies(m, CatalogueProblem()));
+    CHECK(MistakeApplies(m, V2CatalogueProblem()));
+  }
+  ab_problem mqa = V2CatalogueProblem();
+  mqa.kv_heads = 1;  // every query head reads the one KV head: h % 1 == h / 6
+  CHECK_FALSE(MistakeApplies(Mistake::kKvMap, mqa));
+  mqa.window = 14;  // P + T = 14 keys: a window that wide never cuts one off
+  CHECK_FALSE(MistakeApplies(Mistake::kWindowOffByOne, mqa));
 }

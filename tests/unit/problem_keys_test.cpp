@@ -36,6 +36,9 @@ GridSpec OddSpec() {
   s.causal = "off";
   s.seed = 18446744073709551557ull;  // above 2^63: kept as an unsigned number
   s.threads = 3;
+  s.kv_heads = "1,2";
+  s.window = "3";
+  s.past_len = "0,4";
   return s;
 }
 
@@ -81,18 +84,47 @@ TEST_CASE("problem keys: every key has a flag, a preset key, a JSON name and (bu
   }
   CHECK(FindPresetKey("variants") == FindPresetKey("variant"));
   CHECK(FindPresetKey("bogus") == nullptr);
-  CHECK(GridFlagNames() == std::vector<std::string>{"--variant", "--batch", "--seq-len", "--heads", "--d-in", "--d-out",
-                                                    "--causal", "--no-causal", "--dropout", "--seed", "--qkv-bias",
-                                                    "--threads"});
+  CHECK(GridFlagNames() == std::vector<std::string>{"--variant", "--batch", "--seq-len", "--heads", "--kv-heads",
+                                                    "--window", "--past-len", "--d-in", "--d-out", "--causal",
+                                                    "--no-causal", "--dropout", "--seed", "--qkv-bias", "--threads"});
 }
 
 TEST_CASE("problem keys: summary.csv's problem columns and their order are the ones before the table") {
   const std::vector<std::string> cols = SummaryCsvColumns();
-  REQUIRE(cols.size() > 15);
-  CHECK(std::vector<std::string>(cols.begin(), cols.begin() + 16) ==
+  REQUIRE(cols.size() > 18);
+  // The version-2 keys are appended after the columns of earlier runs.
+  CHECK(std::vector<std::string>(cols.begin(), cols.begin() + 19) ==
         std::vector<std::string>{"section", "backend", "variant", "batch", "seq_len", "d_in", "d_out", "heads",
                                  "head_dim", "qkv_proj", "causal", "qkv_bias", "out_proj", "dropout", "threads",
-                                 "name"});
+                                 "kv_heads", "window", "past_len", "name"});
+}
+
+TEST_CASE("problem keys: a summary.csv written before kv_heads / window / past_len reads as multi-head, no cache") {
+  const std::string old_csv =
+      "section,backend,variant,batch,seq_len,d_in,d_out,heads,head_dim,qkv_proj,causal,qkv_bias,out_proj,dropout,"
+      "threads,name,status\n"
+      "s,naive,mha,1,64,48,48,4,12,1,1,0,1,0,1,naive/mha/B:1/T:64/din:48/dout:48/H:4/threads:1,PASS\n";
+  const auto cells = ParseSummaryCsv(old_csv);
+  REQUIRE(cells.size() == 1);
+  CHECK(cells[0].config.problem.heads == 4);
+  CHECK(cells[0].config.problem.kv_heads == 4);
+  CHECK(cells[0].config.problem.window == 0);
+  CHECK(cells[0].config.problem.past_len == 0);
+  CHECK(BenchmarkName("naive", cells[0].config) == cells[0].name);
+  // Written now and read back, in either column order, a grouped-query cell keeps its kv_heads.
+  Cell c;
+  c.config = MakeConfig(Variant::kMha, 1, 1, 48, 48, 4);
+  c.config.problem.kv_heads = 2;
+  c.config.problem.window = 8;
+  c.config.problem.past_len = 100;
+  BenchRun run;
+  run.cells = {c};
+  const auto back = ParseSummaryCsv(MakeReporter("csv")->Render(run));
+  REQUIRE(back.size() == 1);
+  CHECK(ProblemJson(back[0].config) == ProblemJson(c.config));
+  const auto swapped = ParseSummaryCsv("kv_heads,heads\n2,4\n");
+  CHECK(swapped[0].config.problem.kv_heads == 2);
+  CHECK(swapped[0].config.problem.heads == 4);
 }
 
 TEST_CASE("problem keys: a cell's problem survives summary.csv (all but the seed)") {
@@ -128,6 +160,11 @@ TEST_CASE("problem keys: benchmark names are the ones before the table") {
   c.problem.qkv_bias = 1;
   c.problem.dropout_seed = 9;  // not part of the name
   CHECK(BenchmarkName("peer-torch", c) == "peer-torch/mha/B:1/T:1024/din:768/dout:768/H:12/threads:2/causal:0/dropout:0.1/bias");
+  Config g = MakeConfig(Variant::kMha, 1, 1, 4096, 4096, 32);
+  g.problem.kv_heads = 8;
+  g.problem.past_len = 4096;
+  g.problem.window = 256;
+  CHECK(BenchmarkName("fused", g) == "fused/mha/B:1/T:1/din:4096/dout:4096/H:32/threads:1/KVH:8/W:256/P:4096");
   Config s = MakeConfig(Variant::kSimplified, 3, 17, 12, 99, 3);
   CHECK(BenchmarkName("", s) == "/simplified/B:3/T:17/din:12/dout:12/H:3/threads:1");
   s.problem.causal = 1;
@@ -147,8 +184,15 @@ TEST_CASE("problem keys: reproducer flags are the ones before the table and repe
   CHECK(ConfigFlags(s) == "--variant simplified --batch 2 --seq-len 3 --heads 1 --d-in 48 --no-causal --dropout 0.1 "
                           "--seed 7 --threads 1");
 
+  Config g = MakeConfig(Variant::kCausal, 2, 3, 24, 36, 6);
+  g.problem.kv_heads = 2;
+  g.problem.window = 4;
+  g.problem.past_len = 1000;
+  CHECK(ConfigFlags(g) == "--variant causal --batch 2 --seq-len 3 --heads 6 --kv-heads 2 --window 4 --past-len 1000 "
+                          "--d-in 24 --d-out 36 --causal --dropout 0 --seed 0 --qkv-bias 0 --threads 1");
+
   // The flags, split on spaces and parsed by validate's command line, give this config again.
-  for (const Config& want : {c, s}) {
+  for (const Config& want : {c, s, g}) {
     std::vector<std::string> args;
     std::string flags = ConfigFlags(want);
     for (size_t a = 0; a < flags.size();) {
@@ -170,8 +214,8 @@ TEST_CASE("problem keys: ProblemJson is validate --json's problem object") {
   c.problem.dropout_seed = 5;
   c.problem.qkv_bias = 1;
   CHECK(ProblemJson(c).dump() ==
-        R"({"batch":2,"causal":true,"d_in":12,"d_out":24,"dropout":0.10000000149011612,"heads":3,"out_proj":false,)"
-        R"("qkv_bias":true,"seed":5,"seq_len":17,"variant":"causal"})");
+        R"({"batch":2,"causal":true,"d_in":12,"d_out":24,"dropout":0.10000000149011612,"heads":3,"kv_heads":3,)"
+        R"("out_proj":false,"past_len":0,"qkv_bias":true,"seed":5,"seq_len":17,"variant":"causal","window":0})");
 }
 
 TEST_CASE("problem keys: GridSpecJson round-trips and refuses bad records") {
@@ -192,8 +236,18 @@ TEST_CASE("problem keys: GridSpecJson round-trips and refuses bad records") {
   bad.erase("heads");
   CHECK_THROWS_WITH(GridSpecFromJson(bad), Catch::Contains("missing key 'heads'"));
   bad = j;
-  bad["window"] = "4";
-  CHECK_THROWS_WITH(GridSpecFromJson(bad), Catch::Contains("unknown key 'window'"));
+  bad["stride"] = "4";
+  CHECK_THROWS_WITH(GridSpecFromJson(bad), Catch::Contains("unknown key 'stride'"));
+  // A record written before the version-2 keys reads as their defaults; an unknown key beside
+  // the missing ones is still seen.
+  bad = j;
+  for (const char* k : {"kv-heads", "window", "past-len"}) bad.erase(k);
+  const GridSpec older = GridSpecFromJson(bad);
+  CHECK(older.kv_heads == "heads");
+  CHECK(older.window == "0");
+  CHECK(older.past_len == "0");
+  bad["stride"] = "4";
+  CHECK_THROWS_WITH(GridSpecFromJson(bad), Catch::Contains("unknown key 'stride'"));
   bad = j;
   bad["variants"] = "mha";  // a preset alias, not a record key
   CHECK_THROWS_AS(GridSpecFromJson(bad), InputError);
@@ -242,7 +296,7 @@ TEST_CASE("problem keys: presets take every key, name them all when one is unkno
 
   CHECK_THROWS_WITH(ParsePreset("[a]\n\nbogus = 1\n", "f"),
                     "f:3: unknown key 'bogus' (known: variant batch seq-len heads d-in d-out dropout qkv-bias causal "
-                    "seed threads)");
+                    "seed threads kv-heads window past-len)");
   CHECK_THROWS_WITH(ParsePreset("[a]\nseed = x\n", "f"), "f:2: bad value 'x' for 'seed'");
 
   const GridSpec d = BenchDefaults();
@@ -257,4 +311,7 @@ TEST_CASE("problem keys: presets take every key, name them all when one is unkno
   CHECK(d.causal == "default");
   CHECK(d.seed == 1);
   CHECK(d.threads == GridSpec{}.threads);
+  CHECK(d.kv_heads == "heads");
+  CHECK(d.window == "0");
+  CHECK(d.past_len == "0");
 }
