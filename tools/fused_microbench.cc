@@ -6,9 +6,12 @@
 //   build/bin/fused_microbench --benchmark_filter=SubSum     # Exp2SubSum vs hn::Exp on each target
 //   build/bin/fused_microbench --benchmark_filter='FusedAttention/br:96'
 //   build/bin/fused_microbench --benchmark_filter='Gemm/AVX3'         # GFLOP/s of the GEMM alone
+//   build/bin/fused_microbench --benchmark_filter='Decode/.*/P:4096'  # decoding, split in phases
 // Micro-kernels: one row group (kGroup = 6 query rows) against one key block of bc keys,
 // head_dim 64, named <kernel>/<TARGET>/bc:<keys>. The whole attention: simplified causal,
 // T = 2048, H = 12, d = 768, one thread, on the best target, named FusedAttention/br:<rows>/bc:<keys>.
+// Decoding (one token per batch against a KV cache, Llama-like heads: d = 4096, H = 32, 8 KV
+// heads), whole and in its two phases, named Decode/<phase>/B:<batch>/P:<past_len>/threads:<n>.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "tools/fused_microbench.cc"
 #include "hwy/foreach_target.h"  // must come before highway.h
@@ -52,10 +55,11 @@ struct GroupData {
     g.l = l;
     g.alpha = alpha;
     g.bmax = bmax;
-    for (size_t r = 0; r < kR; ++r) g.lim[r] = static_cast<float>(bc);
+    for (size_t r = 0; r < kR; ++r) g.lo[r] = 0.0f, g.lim[r] = static_cast<float>(bc), g.row_key[r] = 0;
+    g.skip = 0;
     g.width = bc;
     g.mask = false;
-    g.key0 = 0, g.row0 = 0, g.b = 0, g.h = 0;
+    g.key0 = 0;
   }
 
   static constexpr size_t hd_pad = kHeadDim;  // a multiple of 16 already
@@ -72,8 +76,8 @@ HWY_NOINLINE void ScoreBlock(D d, const GroupArgs& g, size_t bc) {
   const size_t N = hn::Lanes(d), vecs = bc / N;
   size_t vec = 0;
   for (; vec + kMatMulColVecs <= vecs; vec += kMatMulColVecs)
-    ScoreTile<kR, kMatMulColVecs>(d, g.q, kHeadDim, g.kt, bc, vec * N, g.s, bc, g.lim, false, g.bmax);
-  for (; vec < vecs; ++vec) ScoreTile<kR, 1>(d, g.q, kHeadDim, g.kt, bc, vec * N, g.s, bc, g.lim, false, g.bmax);
+    ScoreTile<kR, kMatMulColVecs>(d, g.q, kHeadDim, g.kt, bc, vec * N, g.s, bc, g.lo, g.lim, false, g.bmax);
+  for (; vec < vecs; ++vec) ScoreTile<kR, 1>(d, g.q, kHeadDim, g.kt, bc, vec * N, g.s, bc, g.lo, g.lim, false, g.bmax);
 }
 template <class D, class ExpFn>
 HWY_NOINLINE void ExpBlock(D d, const GroupArgs& g, size_t bc, ExpFn exp_fn) {
@@ -162,6 +166,7 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -211,6 +216,51 @@ void BenchFusedAttention(benchmark::State& state) {
   }
 }
 
+// Decoding one token per batch element (T = 1) against a cache of P keys, d = 4096, H = 32,
+// kv_heads = 8, on the best target, in three forms that split the work into its phases:
+//   whole        mha: the QKV projection of the token (4096 x 6144 weights, 100 MB), the pass
+//                over the cache, the output projection (4096 x 4096, 67 MB)
+//   projections  the same with P = 0 (registered as P:0 only): the two weight reads and a
+//                one-key attention
+//   cache        causal attention with d_in = 1 and no output projection: the same cache pass
+//                (same heads, same cache) with a 1 x 6144 projection
+// Counters: cache_GBps = the cache bytes (2 B kv_heads P head_dim 4) per second; read_GBps =
+// the bytes the form must read at least (cache + packed weights) per second: compare with the
+// read bandwidth `attnbench machine` measures.
+enum DecodePhase { kWhole = 0, kProjections = 1, kCachePass = 2 };
+void BenchDecode(benchmark::State& state, DecodePhase phase) {
+  const int32_t batch = static_cast<int32_t>(state.range(0)), past = static_cast<int32_t>(state.range(1));
+  ab_problem p = MakeProblem(phase == kCachePass ? Variant::kCausal : Variant::kMha, batch, 1,
+                             phase == kCachePass ? 1 : 4096, 4096, 32);
+  p.kv_heads = 8;
+  p.past_len = past;
+  p.threads = static_cast<int32_t>(state.range(2));
+  const size_t din = p.d_in, dout = p.d_out, kvd = KvDim(p);
+  AlignedBuffer<float> x(InputElems(p)), w_q(din * dout), w_k(din * kvd), w_v(din * kvd), w_o(dout * dout),
+      b_o(dout), k_cache(std::max<size_t>(1, CacheElems(p))), v_cache(k_cache.size()), out(OutputElems(p));
+  // Small values, no overflow and no subnormals; the numbers do not matter, the bytes do.
+  const auto fill = [](AlignedBuffer<float>& b, float scale) {
+    for (size_t i = 0; i < b.size(); ++i) b[i] = scale * static_cast<float>(static_cast<int>(i % 13) - 6);
+  };
+  fill(x, 0.1f), fill(w_q, 0.01f), fill(w_k, 0.01f), fill(w_v, 0.01f), fill(w_o, 0.01f), fill(b_o, 0.1f);
+  fill(k_cache, 0.1f), fill(v_cache, 0.1f);
+  ab_weights w{};
+  w.w_q = w_q.data(), w.w_k = w_k.data(), w.w_v = w_v.data(), w.w_o = w_o.data(), w.b_o = b_o.data();
+  w.k_cache = k_cache.data(), w.v_cache = v_cache.data();
+  FusedAttention attention(p, w);
+  for (auto _ : state) {
+    attention.Run(x.data(), out.data());
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  const double cache_bytes = 2.0 * CacheElems(p) * sizeof(float);
+  const double weight_bytes = static_cast<double>(WeightElems(p)) * sizeof(float);
+  state.counters["cache_GBps"] = benchmark::Counter(cache_bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["read_GBps"] =
+      benchmark::Counter((cache_bytes + weight_bytes) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["chunks"] = static_cast<double>(attention.KeyChunks());
+}
+
 void RegisterAll() {
   RegisterPerTarget("ScoreTile", [](benchmark::State& s) { HWY_DYNAMIC_DISPATCH(BenchScoreTile)(s); });
   RegisterPerTarget("Exp2SubSum", [](benchmark::State& s) { HWY_DYNAMIC_DISPATCH(BenchExp2Sum)(s); });
@@ -235,6 +285,14 @@ void RegisterAll() {
   for (const auto& [br, bc] : std::vector<std::pair<int64_t, int64_t>>{
            {64, 64}, {48, 64}, {60, 64}, {96, 64}, {128, 64}, {64, 128}, {96, 128}, {128, 128}, {64, 256}, {36, 32}, {64, 32}})
     b->Args({br, bc});
+  for (const DecodePhase phase : {kWhole, kProjections, kCachePass}) {
+    static const char* kNames[] = {"Decode/whole", "Decode/projections", "Decode/cache"};
+    auto* dec = benchmark::RegisterBenchmark(kNames[phase], BenchDecode, phase);
+    dec->ArgNames({"B", "P", "threads"})->Unit(benchmark::kMillisecond)->UseRealTime();
+    for (const int64_t batch : {1, 8})
+      for (const int64_t past : phase == kProjections ? std::vector<int64_t>{0} : std::vector<int64_t>{512, 4096, 32768})
+        for (const int64_t threads : {1, 2}) dec->Args({batch, past, threads});
+  }
 }
 
 }  // namespace

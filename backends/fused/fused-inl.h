@@ -3,10 +3,11 @@
 // micro-benchmark tools/fused_microbench.cc which times each of them alone). Include after
 // hwy/foreach_target.h.
 //
-// A task (br query rows of one head) walks the key blocks (bc keys each); inside a block it
-// walks row groups of kR <= 6 rows. For one group and one block, GroupBlock does:
+// A task (br query rows: positions x the query heads of one KV head) walks the key blocks (bc
+// keys each); inside a block it walks row groups of kR <= 6 rows. For one group and one block,
+// GroupBlock does:
 //   ScoreTile  S = Q_g . K^T_block      (kR x kMatMulColVecs register tile, hd-long FMA chain)
-//              + causal / padding mask (-inf) + row max, fused into the tile's epilogue
+//              + causal / window / padding mask (-inf) + row max, fused into the tile's epilogue
 //   softmax    m_new = max(m, rowmax); alpha = 2^(m - m_new); P = 2^(S - m_new) (Exp2SubSum,
 //              scores in log2 units);
 //              l = alpha l + sum(P); dropout zeroes P after the sum
@@ -36,13 +37,14 @@ namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
 // Scores of kR query rows against one chunk of kC key vectors:
-//   s[r, col + c] = q_r . K^T[:, key0 + col + c], -inf where key >= limit[r] (causal / padding).
+//   s[r, col + c] = q_r . K^T[:, key0 + col + c], -inf unless lo[r] <= col + c < lim[r] (the
+//   causal mask, the sliding window and the padding; relative to the block's first key).
 // q is pre-scaled. Also folds the chunk's row maxima into bmax[r].
 template <size_t kR, size_t kC, class D>
 HWY_INLINE void ScoreTile(D d, const float* HWY_RESTRICT q, size_t hd,
                           const float* HWY_RESTRICT kt, size_t ldkt, size_t col,
-                          float* HWY_RESTRICT s, size_t lds, const float* lim, bool mask,
-                          float* HWY_RESTRICT bmax) {
+                          float* HWY_RESTRICT s, size_t lds, const float* lo, const float* lim,
+                          bool mask, float* HWY_RESTRICT bmax) {
   using V = hn::Vec<D>;
   const size_t N = hn::Lanes(d);
   V acc[kR][kC];
@@ -54,11 +56,12 @@ HWY_INLINE void ScoreTile(D d, const float* HWY_RESTRICT q, size_t hd,
     V vmax = ninf;
     if (mask) {
       // Key index relative to the block, as float (exact: < 2^24).
+      const V first = hn::Set(d, lo[r]);
       const V limit = hn::Set(d, lim[r]);
       V index = hn::Add(hn::Iota(d, 0.0f), hn::Set(d, static_cast<float>(col)));
       const V step = hn::Set(d, static_cast<float>(N));
       for (size_t j = 0; j < kC; ++j, index = hn::Add(index, step)) {
-        acc[r][j] = hn::IfThenElse(hn::Lt(index, limit), acc[r][j], ninf);
+        acc[r][j] = hn::IfThenElse(hn::And(hn::Ge(index, first), hn::Lt(index, limit)), acc[r][j], ninf);
         vmax = hn::Max(vmax, acc[r][j]);
         hn::StoreU(acc[r][j], d, s + r * lds + col + j * N);
       }
@@ -101,16 +104,19 @@ struct GroupArgs {
   float* l;           // running sum [kR]
   float* alpha;       // [kGroup]
   float* bmax;        // [kGroup]
-  float lim[FusedState::kGroup];  // visible keys of each row, relative to key0 (may be <= 0)
-  size_t width;       // keys of this block any row of the group sees (1..bc)
-  bool mask;          // some row sees fewer than width_pad keys
+  // Keys of this block row r sees: [lo[r], lim[r]) relative to key0 (either may lie outside
+  // [0, bc): lo <= 0 when the row sees the block from its start, lim <= 0 when not at all).
+  float lo[FusedState::kGroup];
+  float lim[FusedState::kGroup];
+  size_t skip;        // leading keys of the block no row of the group sees (a whole number of vectors)
+  size_t width;       // keys of this block up to the last one any row of the group sees (skip < width <= bc)
+  bool mask;          // some row sees less than [skip, width rounded up to a vector)
   size_t key0;        // absolute index of the block's first key
-  size_t row0;        // absolute query index of the group's first row
-  size_t b, h;
+  uint64_t row_key[FusedState::kGroup];  // dropout row keys (b, query head, absolute position)
 };
 
 // One row group (kR query rows) against one key block: scores, online softmax update, dropout,
-// P . V accumulation.
+// P . V accumulation. Only the keys [skip, width) of the block are touched.
 template <size_t kR, class D>
 HWY_NOINLINE void GroupBlock(D d, const FusedState& st, const GroupArgs& g) {
   const size_t N = hn::Lanes(d);
@@ -118,10 +124,10 @@ HWY_NOINLINE void GroupBlock(D d, const FusedState& st, const GroupArgs& g) {
   const size_t vecs = (g.width + N - 1) / N;
   const size_t wpad = vecs * N;
   for (size_t r = 0; r < kR; ++r) g.bmax[r] = -std::numeric_limits<float>::infinity();
-  size_t vec = 0;
+  size_t vec = g.skip / N;
   for (; vec + kMatMulColVecs <= vecs; vec += kMatMulColVecs)
-    ScoreTile<kR, kMatMulColVecs>(d, g.q, hd, g.kt, g.ldkt, vec * N, g.s, bc, g.lim, g.mask, g.bmax);
-  for (; vec < vecs; ++vec) ScoreTile<kR, 1>(d, g.q, hd, g.kt, g.ldkt, vec * N, g.s, bc, g.lim, g.mask, g.bmax);
+    ScoreTile<kR, kMatMulColVecs>(d, g.q, hd, g.kt, g.ldkt, vec * N, g.s, bc, g.lo, g.lim, g.mask, g.bmax);
+  for (; vec < vecs; ++vec) ScoreTile<kR, 1>(d, g.q, hd, g.kt, g.ldkt, vec * N, g.s, bc, g.lo, g.lim, g.mask, g.bmax);
 
   // Online softmax: new max, rescale factor for what was accumulated, exp and sum of the block.
   // The sum counts dropped weights too (dropout acts on the normalised weights).
@@ -130,29 +136,33 @@ HWY_NOINLINE void GroupBlock(D d, const FusedState& st, const GroupArgs& g) {
     const float m_new = HWY_MAX(m_old, g.bmax[r]);
     float* row = g.s + r * bc;
     if (m_new == -std::numeric_limits<float>::infinity()) {
-      // Nothing visible yet for this row (only possible for a row above a straddling block).
-      for (size_t j = 0; j < wpad; ++j) row[j] = 0.0f;
+      // Nothing visible yet for this row (a row above a straddling block, or before its window).
+      for (size_t j = g.skip; j < wpad; ++j) row[j] = 0.0f;
       g.alpha[r] = 1.0f;
       continue;
     }
     const float alpha = m_old == m_new ? 1.0f : std::exp2(m_old - m_new);
-    const float sum = Exp2SubSum(d, row, wpad, m_new);
+    const float sum = Exp2SubSum(d, row + g.skip, wpad - g.skip, m_new);
     g.m[r] = m_new;
     g.l[r] = g.l[r] * alpha + sum;
     g.alpha[r] = alpha;
     if (st.dropout_threshold != 0) {
-      const uint64_t key = ab_dropout_row_key(st.p.dropout_seed, g.b, g.h, g.row0 + r);
-      const size_t visible = g.lim[r] <= 0.0f ? 0 : HWY_MIN(g.width, static_cast<size_t>(g.lim[r]));
-      for (size_t j = 0; j < visible; ++j)
-        if (!ab_dropout_keep(key, g.key0 + j, st.dropout_threshold)) row[j] = 0.0f;
+      // Only the visible keys: the others are 0 already, and their mask bits are never drawn.
+      const float lo = HWY_MAX(g.lo[r], static_cast<float>(g.skip));
+      const float hi = HWY_MIN(g.lim[r], static_cast<float>(g.width));
+      for (size_t j = static_cast<size_t>(lo); static_cast<float>(j) < hi; ++j)
+        if (!ab_dropout_keep(g.row_key[r], g.key0 + j, st.dropout_threshold)) row[j] = 0.0f;
     }
   }
 
   const size_t ovecs = st.hd_pad / N;
+  const size_t keys = g.width - g.skip;
+  const float* p = g.s + g.skip;
+  const float* v = g.v + g.skip * st.hd_pad;
   size_t ov = 0;
   for (; ov + kMatMulColVecs <= ovecs; ov += kMatMulColVecs)
-    PvTile<kR, kMatMulColVecs>(d, g.s, bc, g.width, g.v, st.hd_pad, ov * N, g.o, st.hd_pad, g.alpha);
-  for (; ov < ovecs; ++ov) PvTile<kR, 1>(d, g.s, bc, g.width, g.v, st.hd_pad, ov * N, g.o, st.hd_pad, g.alpha);
+    PvTile<kR, kMatMulColVecs>(d, p, bc, keys, v, st.hd_pad, ov * N, g.o, st.hd_pad, g.alpha);
+  for (; ov < ovecs; ++ov) PvTile<kR, 1>(d, p, bc, keys, v, st.hd_pad, ov * N, g.o, st.hd_pad, g.alpha);
 }
 
 }  // namespace HWY_NAMESPACE

@@ -14,7 +14,10 @@ class FusedBackend {
   static constexpr const char* kDescription =
       "flash-style: fused QKV GEMM and output GEMM with its own Highway GEMM (packed weights, no BLAS), "
       "tiled online-softmax attention (Highway SIMD micro-kernels, causal block skipping), one OpenMP "
-      "region over projection panels and batch x heads x query blocks";
+      "region over projection panels and batch x heads x query blocks; grouped-query heads (each KV "
+      "head read once for its query heads), sliding windows (whole blocks skipped) and KV-cache "
+      "decoding (keys split across threads when the query tasks are few)";
+  static constexpr bool kAbiV2Problems = true;
 
   static std::string RuntimeInfo() {
     return std::string("highway target ") + attnbench::FusedAttention::TargetName() +

@@ -6,10 +6,14 @@
 // are linked in directly (attnbench_fused_kernels): the target override only reaches the
 // dispatch tables of the binary that sets it. Plus: the projections (the kernels library's GEMM)
 // at widths that need its k blocking, the workspace is O(T d), not O(T^2), and other block sizes
-// (attention blocks and projection tasks) than the default compute the same attention.
+// (attention blocks and projection tasks) than the default compute the same attention. And the
+// problems of ABI version 2 (grouped-query heads, sliding windows, the KV cache, the
+// flash-decoding key split) against the same float64 reference.
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "fused_attention.h"
@@ -139,4 +143,112 @@ TEST_CASE("fused matches the float64 reference with other block sizes") {
   CHECK_THROWS_AS(FusedAttention(c.data.problem, c.data.Weights(), FusedBlocks{0, 64}), std::invalid_argument);
   CHECK_THROWS_AS(FusedAttention(c.data.problem, c.data.Weights(), FusedBlocks{64, 0}), std::invalid_argument);
   CHECK_THROWS_AS(FusedAttention(c.data.problem, c.data.Weights(), FusedBlocks{64, 64, 0}), std::invalid_argument);
+}
+
+// ---- ABI version 2: grouped-query heads, sliding windows, KV-cache decoding ----------------
+
+namespace {
+
+// Grouped-query (kv_heads 1, 2, 3 of 6 heads, and MHA), windows (1 key, shorter than a vector,
+// across blocks), caches (1, 5, 1000 rows: within the first key block, straddling blocks),
+// odd T and head_dim, every variant that may carry each form, bias and dropout varied.
+std::vector<ab_problem> V2Problems() {
+  std::vector<ab_problem> out;
+  int n = 0;
+  for (int T : {1, 3, 17, 65})
+    for (int kv_heads : {1, 2, 3, 6})
+      for (int past : {0, 1, 5, 1000}) {
+        const int window = std::array<int, 4>{0, 1, 4, 16}[(n + T) % 4];
+        const Variant v = std::array<Variant, 3>{Variant::kMha, Variant::kCausal, Variant::kSelf}[n % 3];
+        const int hd = std::array<int, 3>{7, 16, 3}[n % 3];
+        ab_problem p = MakeProblem(v, 1 + n % 2, T, 24 + 16 * (n % 2), 6 * hd, 6);
+        p.kv_heads = kv_heads;
+        p.past_len = past;
+        p.window = p.causal ? window : 0;
+        p.qkv_bias = n % 3 != 1;
+        p.dropout_p = n % 4 == 1 ? 0.3f : 0.0f;
+        p.dropout_seed = 5 + n;
+        p.threads = 1 + n % 2;
+        ++n;
+        if (T == 65 && past == 1000) continue;  // the slowest reference; 65 rows are covered at past 0, 1, 5
+        out.push_back(p);
+      }
+  // Simplified attention (no weights, so kv_heads == heads) with a cache, causal and not.
+  for (int causal : {0, 1}) {
+    ab_problem p = MakeProblem(Variant::kSimplified, 2, 5, 12, 12, 3);
+    p.causal = causal;
+    p.past_len = 70;
+    p.window = causal ? 9 : 0;
+    p.threads = 2;
+    out.push_back(p);
+  }
+  return out;
+}
+
+// Runs the case twice on one state (the second run sees the same cache: Run must not change it)
+// and CHECKs each output against the float64 reference.
+void RunTwiceAndCheck(const test::ReferenceCase& c, const FusedBlocks& blocks, const std::string& label) {
+  const ab_problem& p = c.data.problem;
+  FusedAttention attention(p, c.data.Weights(), blocks);
+  if (blocks.key_chunks) CHECK(attention.KeyChunks() == blocks.key_chunks);
+  AlignedBuffer<float> out(OutputElems(p));
+  for (int run = 0; run < 2; ++run) {
+    Poison(out.data(), out.size());
+    attention.Run(c.data.x.data(), out.data());
+    const CheckResult r = CompareOutput(p, out.data(), c.ref);
+    INFO(label << " run " << run << " " << Describe(p) << ": " << StatusName(r.status) << " " << r.reason << " rel_l2 "
+               << r.rel_l2_err << " (tol " << r.tol.rel_l2 << "), max_abs " << r.max_abs_err << " (tol "
+               << r.tol.max_abs << ")");
+    CHECK((r.status == Status::kPass || r.status == Status::kMistrusted));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("fused matches the float64 reference on grouped-query heads, windows and the KV cache, on every target") {
+  // Drawn once: Catch2 runs the test case again for each target's section.
+  static const std::vector<test::ReferenceCase> cases = test::MakeReferenceCases(V2Problems(), 31000, 7);
+  test::ForEachTarget([&](const std::string& name) {
+    CHECK(std::string(FusedAttention::TargetName()) == name);
+    for (const test::ReferenceCase& c : cases) RunTwiceAndCheck(c, FusedBlocks{}, name);
+  });
+}
+
+// Small blocks, so that a window spans several key blocks and a task's row group several
+// positions; the key split forced (chunks that are empty, one block, many blocks), on one thread
+// and two, and chosen by itself for decoding on two threads.
+TEST_CASE("fused computes the same attention with other block sizes and with the keys split into chunks") {
+  std::vector<ab_problem> problems;
+  for (int window : {0, 5, 40}) {
+    ab_problem p = MakeProblem(Variant::kMha, 2, 23, 20, 36, 6);  // head_dim 6
+    p.kv_heads = 2;
+    p.past_len = 77;
+    p.window = window;
+    p.qkv_bias = 1;
+    p.dropout_p = window == 5 ? 0.2f : 0.0f;
+    p.dropout_seed = 3;
+    for (int threads : {1, 2}) {
+      p.threads = threads;
+      problems.push_back(p);
+    }
+  }
+  const std::vector<test::ReferenceCase> cases = test::MakeReferenceCases(problems, 32000, 11);
+  for (const FusedBlocks blocks : {FusedBlocks{1, 1, 1}, FusedBlocks{7, 16, 7}, FusedBlocks{12, 32, 192, 3},
+                                   FusedBlocks{64, 64, 192, 2}, FusedBlocks{5, 16, 13, 9}, FusedBlocks{64, 128, 192, 40}})
+    for (const test::ReferenceCase& c : cases)
+      RunTwiceAndCheck(c, blocks, "br " + std::to_string(blocks.query_rows) + " bc " + std::to_string(blocks.keys) +
+                                      " chunks " + std::to_string(blocks.key_chunks));
+
+  // Decoding one token against a long cache with one KV head: one query task, so on two threads
+  // the keys are split (flash-decoding) without being asked.
+  ab_problem decode = MakeProblem(Variant::kMha, 1, 1, 40, 64, 4);
+  decode.kv_heads = 1;
+  decode.past_len = 3000;
+  decode.threads = 2;
+  decode.dropout_p = 0.1f;
+  const test::ReferenceCase c = test::MakeReferenceCase(decode, 33000);
+  CHECK(FusedAttention(decode, c.data.Weights()).KeyChunks() > 1);
+  RunTwiceAndCheck(c, FusedBlocks{}, "decode");
+  decode.threads = 1;  // one thread: nothing to balance, no split
+  CHECK(FusedAttention(decode, c.data.Weights()).KeyChunks() == 1);
 }
