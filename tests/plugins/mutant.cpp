@@ -34,7 +34,11 @@ class MutantAttention {
 #else
   static constexpr const char* kName = "mutant-" MUTANT_KIND;
 #endif
+#ifdef MUTANT_DESCRIPTION
+  static constexpr const char* kDescription = MUTANT_DESCRIPTION;
+#else
   static constexpr const char* kDescription = "deliberately wrong backend for tests: " MUTANT_KIND;
+#endif
 
   MutantAttention(const ab_problem& p, const ab_weights& w)
       : p_(p), w_(w), q_(static_cast<size_t>(p.seq_len) * p.d_out), k_(q_.size()), v_(q_.size()),
