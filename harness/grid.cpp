@@ -139,11 +139,14 @@ std::vector<Config> ExpandGrid(const GridSpec& s, std::vector<SkippedConfig>* sk
                         }
                         out.push_back(c);
                       }
-  if (out.empty() && !invalid.empty())
-    throw InputError("no valid config in the grid; " + invalid[0].config.Describe() + ": " + invalid[0].reason +
-                     (invalid.size() > 1 ? " (and " + std::to_string(invalid.size() - 1) + " more)" : ""));
   if (skipped) skipped->insert(skipped->end(), invalid.begin(), invalid.end());
   return out;
+}
+
+void RequireValidConfig(const std::vector<Config>& configs, const std::vector<SkippedConfig>& skipped) {
+  if (!configs.empty() || skipped.empty()) return;
+  throw InputError("no valid config in the grid; " + skipped[0].config.Describe() + ": " + skipped[0].reason +
+                   (skipped.size() > 1 ? " (and " + std::to_string(skipped.size() - 1) + " more)" : ""));
 }
 
 size_t HostBytes(const ab_problem& p) {

@@ -68,9 +68,12 @@ struct SkippedConfig {
 // Every config of the grid, in a stable order, duplicates removed (e.g. simplified ignores
 // d_out and qkv-bias). Throws InputError naming the flag and value when anything is malformed.
 // A combination that is not a valid problem (e.g. d_out not divisible by heads): without
-// `skipped` an InputError; with it, appended to *skipped and left out, and InputError (the first
-// reason) only when no combination is valid.
+// `skipped` an InputError; with it, appended to *skipped and left out (the caller decides, with
+// RequireValidConfig, whether what is left is enough: bench joins several grids first).
 std::vector<Config> ExpandGrid(const GridSpec& spec, std::vector<SkippedConfig>* skipped = nullptr);
+
+// Throws InputError (the first reason) when no combination is valid: configs empty, skipped not.
+void RequireValidConfig(const std::vector<Config>& configs, const std::vector<SkippedConfig>& skipped);
 
 // The functions below list the problem keys; their bodies walk the table of problem_keys.h.
 

@@ -1,5 +1,6 @@
 #include "plugin_loader.h"
 
+#include <attnbench/build_info.h>
 #include <dlfcn.h>
 
 #include <algorithm>
@@ -116,6 +117,8 @@ bool PluginRegistry::LoadFile(const std::string& path, const std::string& as) {
   if (t->runtime_info) {
     b.runtime_info = SanitizePluginText(t->runtime_info());
   }
+  // Optional: plugins built without attnbench_add_backend() have none.
+  b.build = ParseBuildInfo(static_cast<const char*>(dlsym(handle, AB_BUILD_INFO_SYMBOL)));
   b.table = t;
   backends_.push_back(std::move(b));
   return true;
@@ -149,6 +152,52 @@ const LoadedBackend* PluginRegistry::Find(const std::string& name) const {
   for (const auto& b : backends_)
     if (b.name == name) return &b;
   return nullptr;
+}
+
+PluginBuildInfo ParseBuildInfo(const char* text) {
+  PluginBuildInfo b;
+  if (!text) return b;
+  std::istringstream in(std::string(text, strnlen(text, 16384)));
+  std::string line;
+  if (!std::getline(in, line) || line != AB_BUILD_INFO_TAG) return b;
+  auto trim = [](const std::string& s) {
+    const auto a = s.find_first_not_of(" \t"), e = s.find_last_not_of(" \t");
+    return a == std::string::npos ? std::string() : s.substr(a, e - a + 1);
+  };
+  while (std::getline(in, line)) {
+    const auto eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    const std::string key = line.substr(0, eq), value = SanitizePluginText(trim(line.substr(eq + 1)).c_str(), 4096);
+    if (key == "compiler") b.compiler = value;
+    else if (key == "build_type") b.build_type = value;
+    else if (key == "flags") b.flags = value;
+  }
+  b.known = true;
+  b.optimised = IsOptimisingFlags(b.flags);
+  return b;
+}
+
+bool IsOptimisingFlags(const std::string& flags) {
+  std::istringstream in(flags);
+  std::string word, last;
+  while (in >> word)
+    if (word.rfind("-O", 0) == 0) last = word;
+  return last == "-O" || last == "-O1" || last == "-O2" || last == "-O3" || last == "-Os" || last == "-Oz" ||
+         last == "-Ofast";
+}
+
+std::string DescribeBuild(const PluginBuildInfo& b) {
+  if (!b.known) return "unknown: built without attnbench_add_backend";
+  return (b.compiler.empty() ? "compiler ?" : b.compiler) + ", " +
+         (b.build_type.empty() ? "no build type" : b.build_type) + ", flags " + (b.flags.empty() ? "(none)" : b.flags);
+}
+
+std::string UnoptimisedWarning(const LoadedBackend& b) {
+  if (!b.build.known || b.build.optimised) return "";
+  return "plugin '" + b.name + "' (" + b.path + ") was built without optimisation (" +
+         (b.build.build_type.empty() ? "no build type" : "build type " + b.build.build_type) + ", flags " +
+         (b.build.flags.empty() ? "(none)" : b.build.flags) +
+         "): its times are not representative; rebuild it with -DCMAKE_BUILD_TYPE=Release";
 }
 
 std::string DefaultPluginDir() {

@@ -11,11 +11,22 @@
 
 namespace attnbench {
 
+// What a plugin's attnbench_build_info says about how it was built (include/attnbench/build_info.h).
+struct PluginBuildInfo {
+  bool known = false;  // false: the plugin has no (readable) attnbench_build_info
+  std::string compiler;    // "GNU 12.2.0"
+  std::string build_type;  // "Release"; "" when none was set
+  std::string flags;       // the effective compile flags
+  // Whether the flags optimise (IsOptimisingFlags); meaningful only when known.
+  bool optimised = false;
+};
+
 struct LoadedBackend {
   std::string name;
   std::string description;
   std::string path;          // the file it came from
   std::string runtime_info;  // may be empty
+  PluginBuildInfo build;
   const ab_backend_i* table = nullptr;
 };
 
@@ -52,6 +63,21 @@ bool IsValidBackendName(const std::string& name);
 // at most max_bytes of the input, control characters and bytes that are not valid UTF-8 written
 // as \xNN. Reports escape their own syntax on top of this (report_markdown.cpp).
 std::string SanitizePluginText(const char* text, size_t max_bytes = 1024);
+
+// Reads attnbench_build_info's text (nullptr or an unknown format: known = false). Values are
+// sanitized like other plugin text.
+PluginBuildInfo ParseBuildInfo(const char* text);
+
+// Whether compile flags optimise: the last -O option decides (as for GCC and Clang) and must be
+// -O, -O1, -O2, -O3, -Os, -Oz or -Ofast; -O0, -Og (debugging) or no -O at all do not.
+bool IsOptimisingFlags(const std::string& flags);
+
+// "GNU 12.2.0, Release, flags -O3 -DNDEBUG" or "unknown: built without attnbench_add_backend".
+std::string DescribeBuild(const PluginBuildInfo& b);
+
+// The warning for a plugin whose build info shows no optimisation, "" otherwise (also when the
+// build is unknown: nothing says it was unoptimised).
+std::string UnoptimisedWarning(const LoadedBackend& b);
 
 // The directory the running executable's plugins live in: <dir of /proc/self/exe>/plugins.
 std::string DefaultPluginDir();

@@ -27,7 +27,7 @@ enum class KeyForm {
   kList,     // --name LIST: a comma list, one grid axis (GridSpec::*text)
   kSwitch,   // --name / --no-name; preset "default", "on" or "off" (GridSpec::*text)
   kNumber,   // --name N: one unsigned number (GridSpec::*number)
-  kThreads,  // validate / run: --threads N (GridSpec::threads); bench and presets: a list "1,all"
+  kThreads,  // run / explain: --threads N (GridSpec::threads); validate, bench and presets: a list "1,all"
   kDerived,  // not a key: a column derived from the problem (head_dim, qkv_proj, out_proj)
 };
 

@@ -92,8 +92,16 @@ def section_machine(env):
             ("date, commit", esc(f"{env.get('date', '')}, {(env.get('git') or {}).get('commit', '')}"))]
     if blas.get("kernel_warning"):
         rows.append(("warning", f'<span class="warn">{esc(blas["kernel_warning"])}</span>'))
+    # Each plugin's file and how it was built (env.json "plugins", from attnbench_build_info): the
+    # compiler row above is attnbench's own, not a plugin built elsewhere.
     for name, info in sorted((env.get("plugins") or {}).items()):
-        rows.append((f"plugin {esc(name)}", esc(info if isinstance(info, str) else json.dumps(info))))
+        if not isinstance(info, dict):
+            rows.append((f"plugin {esc(name)}", esc(info if isinstance(info, str) else json.dumps(info))))
+            continue
+        text = f"{info.get('file', '?')}: {info.get('build', 'unknown')}"
+        rows.append((f"plugin {esc(name)}", f"<code>{esc(text)}</code>"))
+        if info.get("warning"):
+            rows.append(("warning", f'<span class="warn">{esc(info["warning"])}</span>'))
     return "<h2 id=\"machine\">Machine</h2>\n" + table(["", ""], rows)
 
 

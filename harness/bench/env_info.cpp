@@ -78,13 +78,27 @@ size_t LastLevelCacheBytes() {
   return best;
 }
 
+nlohmann::json PluginJson(const LoadedBackend& b) {
+  nlohmann::json j = {{"file", b.path}, {"build", DescribeBuild(b.build)}};
+  if (b.build.known) {
+    j.update({{"compiler", b.build.compiler}, {"build_type", b.build.build_type}, {"flags", b.build.flags},
+              {"optimised", b.build.optimised}});
+  } else {
+    j["optimised"] = nullptr;  // unknown, not false: nothing says it was unoptimised
+  }
+  j["warning"] = UnoptimisedWarning(b);
+  return j;
+}
+
 nlohmann::json CollectEnv(const std::vector<const LoadedBackend*>& backends) {
   const BlasInfo blas = GetBlasInfo();
   nlohmann::json runtime = nlohmann::json::object(), descriptions = nlohmann::json::object();
+  nlohmann::json plugins = nlohmann::json::object();
   std::string highway;
   for (const auto* b : backends) {
     runtime[b->name] = b->runtime_info;
     descriptions[b->name] = b->description;
+    plugins[b->name] = PluginJson(*b);
     // The Highway target the SIMD backends dispatched to ("highway target AVX3" in their
     // runtime info): the highway backend's, else the first other one that says it (fused).
     const auto at = b->runtime_info.find("highway target ");
@@ -121,6 +135,7 @@ nlohmann::json CollectEnv(const std::vector<const LoadedBackend*>& backends) {
       {"highway_target", highway},
       {"backends", runtime},
       {"backend_descriptions", descriptions},
+      {"plugins", plugins},
       {"compiler", {{"id", __VERSION__},
                     {"flags", ATTNBENCH_CXX_FLAGS},
                     {"build_type", ATTNBENCH_BUILD_TYPE}}},

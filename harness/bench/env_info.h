@@ -1,6 +1,7 @@
 // env.json: everything needed to interpret (and distrust) the numbers: CPU, cores, ISA flags,
-// each backend's runtime info (Highway target, BLAS kernel), the BLAS library / version /
-// kernel / threads, compiler and flags, the project's git commit, thread settings, the date.
+// each backend's runtime info (Highway target, BLAS kernel), its plugin's file and build flags,
+// the BLAS library / version / kernel / threads, compiler and flags, the project's git commit,
+// thread settings, the date.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -10,6 +11,11 @@
 #include "../plugin_loader.h"
 
 namespace attnbench::bench {
+
+// One plugin as env.json's "plugins" records it: {"file", "build" (DescribeBuild), "compiler",
+// "build_type", "flags" (when known), "optimised" (null when unknown), "warning" ("" or
+// UnoptimisedWarning)}.
+nlohmann::json PluginJson(const LoadedBackend& b);
 
 nlohmann::json CollectEnv(const std::vector<const LoadedBackend*>& backends);
 

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <optional>
 #include <regex>
+#include <set>
 
 #include "../sysinfo.h"
 #include "env_info.h"
@@ -87,7 +88,7 @@ std::vector<std::string> Sweep::SweepCellNames() const {
 Sweep PlanSweep(const SweepSpec& spec, const BackendLoader& load_backends) {
   Sweep w;
   w.spec = spec;
-  w.plan = PlanConfigs(spec.sections, CpuCount());
+  w.plan = PlanConfigs(spec.sections, CpuCount(), &w.invalid);
   for (const auto& pc : w.plan) CheckMemory(pc.config);
   if (!(spec.budget_s > 0)) throw InputError("--budget must be > 0 seconds");
   if (spec.sample_rows < 0) throw InputError("--sample-rows must be >= 0 (0 = every row)");
@@ -120,6 +121,30 @@ Sweep PlanSweep(const SweepSpec& spec, const BackendLoader& load_backends) {
   return w;
 }
 
+std::vector<Cell> InvalidConfigCells(const Sweep& w) {
+  std::vector<Cell> out;
+  if (w.spec.shard_index != 0) return out;
+  for (const InvalidConfig& ic : w.invalid)
+    for (const LoadedBackend* b : w.backends) {
+      Cell c;
+      c.section = ic.sections;
+      c.backend = b->name;
+      c.name = BenchmarkName(b->name, ic.config);
+      c.config = ic.config;
+      c.status = "SKIPPED";
+      c.reason = "not a valid problem: " + ic.reason;
+      out.push_back(std::move(c));
+    }
+  return out;
+}
+
+void AddInvalidConfigRows(const Sweep& w, BenchRun& run) {
+  std::set<std::string> present;
+  for (const Cell& c : run.cells) present.insert(c.name);
+  for (Cell& c : InvalidConfigCells(w))
+    if (!present.count(c.name)) run.cells.push_back(std::move(c));
+}
+
 void PrintDryRun(const Sweep& w, const DryRunResume* resume, const std::string& peers_line) {
   std::printf("preset %s: %zu configs x %zu backends, budget %gs per cell, %d repetitions, min_time %gs\n",
               w.spec.PresetName().c_str(), w.plan.size(), w.backends.size(), w.spec.budget_s, w.so.timing.repetitions,
@@ -134,6 +159,9 @@ void PrintDryRun(const Sweep& w, const DryRunResume* resume, const std::string& 
   } else {
     for (const auto& pc : w.plan)
       std::printf("  [%s] %s threads=%d\n", pc.sections.c_str(), pc.config.Describe().c_str(), pc.config.problem.threads);
+    for (const auto& ic : w.invalid)
+      std::printf("  [%s] %s threads=%d SKIPPED: not a valid problem: %s\n", ic.sections.c_str(),
+                  ic.config.Describe().c_str(), ic.config.problem.threads, ic.reason.c_str());
   }
   if (!peers_line.empty()) std::printf("peers: %s\n", peers_line.c_str());
 }

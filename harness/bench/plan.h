@@ -23,6 +23,7 @@ struct Sweep {
   std::string baseline;        // resolved: "" = no speedups
   SweepOptions so;
   std::vector<int> thread_counts;  // of the plan, in order of first appearance
+  std::vector<InvalidConfig> invalid;  // combinations of the grid that are not valid problems
   std::vector<std::string> CellNames() const;
   std::vector<std::string> SweepCellNames() const;
 };
@@ -34,6 +35,15 @@ using BackendLoader = std::function<std::vector<const LoadedBackend*>(const Swee
 // Checks the spec (InputError naming the flag) and plans it; hands the --benchmark_* flags to
 // Google Benchmark.
 Sweep PlanSweep(const SweepSpec& spec, const BackendLoader& load_backends);
+
+// The SKIPPED rows of the sweep's invalid combinations, one per (combination, backend), named as
+// their cell would be, the reason "not a valid problem: <CheckProblem's sentence>". Not cells of
+// the sweep (never run, not in sweep.json's cell list): rows of its summary and report. Empty in
+// a shard but the first (merge would find them twice).
+std::vector<Cell> InvalidConfigCells(const Sweep& w);
+
+// Adds InvalidConfigCells(w) to run.cells, except those already there (a resumed run).
+void AddInvalidConfigRows(const Sweep& w, BenchRun& run);
 
 // --dry-run: the planned configs, or, resuming (resume not null), the cells left to run; then
 // the peers line when not empty.

@@ -154,14 +154,14 @@ std::vector<int> ParseThreads(const std::string& text, int cores) {
   return out;
 }
 
-std::vector<Config> ExpandSection(const Section& s, int cores) {
+std::vector<Config> ExpandSection(const Section& s, int cores, std::vector<SkippedConfig>* skipped) {
   std::vector<Config> out;
   for (int t : ParseThreads(s.threads, cores)) {
     GridSpec g = s.grid;
     g.threads = t;
     std::vector<Config> part;
     try {
-      part = ExpandGrid(g);
+      part = ExpandGrid(g, skipped);
     } catch (const InputError& e) {
       throw InputError("[" + s.name + "] " + e.what());
     }

@@ -42,7 +42,8 @@ std::vector<std::string> KnownPresets(const std::vector<std::string>& search_dir
 // "1,all" -> {1, cores}; duplicates after resolving are dropped.
 std::vector<int> ParseThreads(const std::string& text, int cores);
 
-// The configs of one section, the thread list outermost.
-std::vector<Config> ExpandSection(const Section& s, int cores);
+// The configs of one section, the thread list outermost. The combinations that are not valid
+// problems: without `skipped` an InputError, with it appended there (ExpandGrid).
+std::vector<Config> ExpandSection(const Section& s, int cores, std::vector<SkippedConfig>* skipped = nullptr);
 
 }  // namespace attnbench::bench

@@ -80,6 +80,7 @@ class MarkdownReporter : public Reporter {
       for (const auto& [name, info] : env["backends"].items())
         os << " `" << Escape(name) << "`" << (info.get<std::string>().empty() ? "" : " (" + Escape(info.get<std::string>()) + ")") << ";";
     os << "\n";
+    RenderPlugins(os, env);
     RenderPeers(os, env);
     os << "\n";
     os << "GFLOP/s use one FLOP model for every backend (Q/K/V projections, Q.K^T, P.V, output "
@@ -239,6 +240,24 @@ class MarkdownReporter : public Reporter {
     }
     if (rows.str().empty()) return;
     os << "## Flags\n\n| backend | config | flag | detail |\n|---|---|---|---|\n" << rows.str() << "\n";
+  }
+
+  // "- **Plugin `naive`:** `/path/libattnbench-naive.so`, GNU 12.2.0, Release, flags `-O3 -DNDEBUG`"
+  // per backend (the host's compiler line above says nothing about a plugin built elsewhere),
+  // then a warning line for each plugin built without optimisation.
+  static void RenderPlugins(std::ostream& os, const nlohmann::json& env) {
+    if (!env.contains("plugins") || !env["plugins"].is_object()) return;
+    for (const auto& [name, p] : env["plugins"].items()) {
+      if (!p.is_object()) continue;
+      os << "- **Plugin `" << Escape(name) << "`:** `" << Escape(p.value("file", "?")) << "`, ";
+      if (p.contains("flags"))
+        os << Escape(p.value("compiler", "?")) << ", " << (p.value("build_type", "").empty() ? "no build type" : Escape(p.value("build_type", "")))
+           << ", flags `" << Escape(p.value("flags", "")) << "`\n";
+      else
+        os << Escape(p.value("build", "unknown")) << "\n";
+    }
+    for (const auto& [name, p] : env["plugins"].items())
+      if (p.is_object() && !p.value("warning", "").empty()) os << "- **Warning:** " << Escape(p.value("warning", "")) << "\n";
   }
 
   // "- **Peers:** `peer-onnxruntime` (onnxruntime 1.32.0: ...); absent: torch" -- what each

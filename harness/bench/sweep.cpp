@@ -248,20 +248,37 @@ bool TimeValidatedCell(const LoadedBackend& b, const ValidationCase& tc, const T
 
 }  // namespace
 
-std::vector<PlannedConfig> PlanConfigs(const std::vector<Section>& sections, int cores) {
+namespace {
+
+// Appends e to list, or tags the entry already there (same benchmark name) with the section.
+template <typename Entry>
+void AddOnce(std::vector<Entry>& list, std::map<std::string, size_t>& index, const std::string& section, Entry e) {
+  const std::string key = BenchmarkName("", e.config);
+  auto it = index.find(key);
+  if (it == index.end()) {
+    index[key] = list.size();
+    list.push_back(std::move(e));
+  } else if (SplitSections(list[it->second].sections).back() != section) {
+    list[it->second].sections += ";" + section;
+  }
+}
+
+}  // namespace
+
+std::vector<PlannedConfig> PlanConfigs(const std::vector<Section>& sections, int cores,
+                                       std::vector<InvalidConfig>* invalid) {
   std::vector<PlannedConfig> plan;
-  std::map<std::string, size_t> index;
-  for (const auto& s : sections)
-    for (const Config& c : ExpandSection(s, cores)) {
-      const std::string key = BenchmarkName("", c);
-      auto it = index.find(key);
-      if (it == index.end()) {
-        index[key] = plan.size();
-        plan.push_back({s.name, c});
-      } else if (SplitSections(plan[it->second].sections).back() != s.name) {
-        plan[it->second].sections += ";" + s.name;
-      }
+  std::map<std::string, size_t> index, invalid_index;
+  std::vector<SkippedConfig> all_skipped;  // for the error when nothing is valid
+  for (const auto& s : sections) {
+    std::vector<SkippedConfig> skipped;
+    for (const Config& c : ExpandSection(s, cores, invalid ? &skipped : nullptr)) AddOnce(plan, index, s.name, {s.name, c});
+    for (const SkippedConfig& k : skipped) {
+      AddOnce(*invalid, invalid_index, s.name, {s.name, k.config, k.reason});
+      all_skipped.push_back(k);
     }
+  }
+  if (plan.empty()) RequireValidConfig({}, all_skipped);
   return plan;
 }
 

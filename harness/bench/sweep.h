@@ -34,9 +34,20 @@ struct PlannedConfig {
   Config config;
 };
 
+// A combination of a section's grid that is not a valid problem (a head count not dividing that
+// variant's width): reported as a SKIPPED row per backend (InvalidConfigCells, plan.h), not run.
+struct InvalidConfig {
+  std::string sections;  // as PlannedConfig::sections
+  Config config;
+  std::string reason;    // CheckProblem's sentence
+};
+
 // The configs of all sections, each once (a config shared by two sections is timed once and
-// tagged with both), in order of first appearance.
-std::vector<PlannedConfig> PlanConfigs(const std::vector<Section>& sections, int cores);
+// tagged with both), in order of first appearance. Invalid combinations: without `invalid` an
+// InputError; with it, collected there the same way, and an InputError only when no combination
+// of any section is valid.
+std::vector<PlannedConfig> PlanConfigs(const std::vector<Section>& sections, int cores,
+                                       std::vector<InvalidConfig>* invalid = nullptr);
 
 // "blas/mha/B:1/T:1024/din:768/dout:768/H:12/threads:2" (+ "/causal:0|1" when it differs from
 // the variant's default, "/dropout:0.1", "/bias"): stable across runs, so compare pairs cells.

@@ -379,6 +379,7 @@ int RunBench(BenchOptions& o, const CLI::App& sub) {
   BenchRun run;
   run.gbench = {{"context", nullptr}, {"benchmarks", nlohmann::json::array()}};
   const CellsLeft left = SplitFinished(w, s.prev.cells, run);
+  AddInvalidConfigRows(w, run);  // SKIPPED rows for the grid's invalid combinations
   if (o.dry_run) {
     const DryRunResume r{s.out, left.kept.size(), left.todo};
     PrintDryRun(w, resuming ? &r : nullptr, peers_line);

@@ -1,4 +1,5 @@
-// attnbench list: every loaded backend, what it is, where it came from; the BLAS and the CPU.
+// attnbench list: every loaded backend, what it is, where it came from and how it was built (a
+// warning when without optimisation); the BLAS and the CPU.
 #include <iostream>
 
 #include "../sysinfo.h"
@@ -30,6 +31,9 @@ void AddListCommand(CLI::App& app, int& rc) {
     for (const auto& b : reg.backends()) {
       std::cout << "  " << b.name << "\n      " << b.description << "\n      file: " << b.path << "\n";
       if (!b.runtime_info.empty()) std::cout << "      runs: " << b.runtime_info << "\n";
+      std::cout << "      built: " << DescribeBuild(b.build) << "\n";
+      // On stdout beside its backend: a slow plugin's list entry is where one looks first.
+      if (const std::string w = UnoptimisedWarning(b); !w.empty()) std::cout << "      WARNING: " << w << "\n";
     }
     rc = kExitOk;
   });

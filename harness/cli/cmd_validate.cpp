@@ -17,8 +17,10 @@
 #include <random>
 
 #include "../bench/cell_runner.h"
+#include "../bench/preset.h"
 #include "../diagnose.h"
 #include "../isolate.h"
+#include "../problem_keys.h"
 #include "../sysinfo.h"
 #include "../validate.h"
 #include "cli_common.h"
@@ -30,7 +32,8 @@ namespace {
 
 struct ValidateOptions {
   PluginFlags plugins;
-  GridSpec grid;
+  GridSpec grid;             // grid.threads is not used: see threads
+  std::string threads = "all";  // a grid axis here, as in bench: "1,all"
   std::string backends;
   int sample_rows = 32;
   uint64_t data_seed = 0;
@@ -56,7 +59,9 @@ std::string Repro(const ValidateOptions& o, const std::string& backend, const Co
 std::vector<std::string> WorkerArgv(const ValidateOptions& o, const std::string& backends, uint64_t data_seed) {
   std::vector<std::string> a = {SelfExe(), "validate", "--backends", backends, "--data-seed", std::to_string(data_seed),
                                 "--sample-rows", std::to_string(o.sample_rows)};
-  for (auto& arg : GridSpecArgs(o.grid)) a.push_back(std::move(arg));
+  const std::vector<std::string> grid = GridSpecArgs(o.grid);
+  for (size_t i = 0; i < grid.size(); ++i)  // "--threads N" of grid.threads: the worker needs the whole list
+    a.push_back(i > 0 && grid[i - 1] == "--threads" ? o.threads : grid[i]);
   if (o.plugins.no_default) a.push_back("--no-default-plugins");
   for (const auto& p : o.plugins.plugins) a.insert(a.end(), {"--plugin", p});
   return a;
@@ -76,22 +81,29 @@ nlohmann::json DiagnoseRow(const ValidateOptions& o, const LoadedBackend& b, con
   return DiagnosisJson(d);
 }
 
-void PrintTableHeader(const ValidateOptions& o, size_t configs, size_t backends, uint64_t data_seed,
-                      const BlasInfo& blas) {
-  std::printf("attnbench validate: %zu configs x %zu backends, data seed %llu, threads %d, BLAS %s %s kernel %s%s\n",
-              configs, backends, static_cast<unsigned long long>(data_seed), o.grid.threads, blas.library.c_str(),
-              blas.version.c_str(), blas.kernel.c_str(), o.isolate ? ", isolated" : "");
+// "1,2" for the thread counts {1, 2}.
+std::string JoinThreads(const std::vector<int>& threads) {
+  std::string out;
+  for (int t : threads) out += (out.empty() ? "" : ",") + std::to_string(t);
+  return out;
+}
+
+void PrintTableHeader(const ValidateOptions& o, const std::vector<int>& threads, size_t configs, size_t backends,
+                      uint64_t data_seed, const BlasInfo& blas) {
+  std::printf("attnbench validate: %zu configs x %zu backends, data seed %llu, threads %s, BLAS %s %s kernel %s%s\n",
+              configs, backends, static_cast<unsigned long long>(data_seed), JoinThreads(threads).c_str(),
+              blas.library.c_str(), blas.version.c_str(), blas.kernel.c_str(), o.isolate ? ", isolated" : "");
   std::printf("tolerance: rel_l2 <= 16 u sqrt(L) (1 + S), max_abs <= 8 tol max|ref| "
               "(u = 2^-24, L = sum of reduction lengths, S = max |scaled score|)\n");
   std::printf("%-11s %-12s %-72s %9s %9s %9s\n", "STATUS", "BACKEND", "CONFIG", "MAX_ABS", "REL_L2", "TOL_L2");
 }
 
-void PrintJson(const ValidateOptions& o, uint64_t data_seed, const BlasInfo& blas,
+void PrintJson(const ValidateOptions& o, const std::vector<int>& threads, uint64_t data_seed, const BlasInfo& blas,
                const std::map<std::string, int>& counts, nlohmann::json rows) {
   nlohmann::json summary;
   for (const auto& [k, v] : counts) summary[k] = v;
   nlohmann::json doc = {{"data_seed", data_seed},
-                        {"threads", o.grid.threads},
+                        {"threads", threads},
                         {"isolated", o.isolate},
                         {"blas", {{"library", blas.library}, {"version", blas.version}, {"kernel", blas.kernel}}},
                         {"summary", summary},
@@ -111,9 +123,17 @@ void PrintSummaryLine(std::map<std::string, int> counts) {
 int RunValidate(ValidateOptions& o, const CLI::App& sub) {
   if (o.worker) EnterWorkerMode();  // before any plugin is loaded: its output must never reach the channel
   // Everything the user typed is checked before anything is allocated.
-  // Combinations that are not valid problems are SKIPPED rows; the rest of the grid runs.
+  // Combinations that are not valid problems are SKIPPED rows; the rest of the grid runs. The
+  // thread counts are the outermost axis, as in bench.
+  const std::vector<int> threads = bench::ParseThreads(o.threads, CpuCount());
   std::vector<SkippedConfig> skipped;
-  const std::vector<Config> configs = ExpandGrid(o.grid, &skipped);
+  std::vector<Config> configs;
+  for (int t : threads) {
+    GridSpec g = o.grid;
+    g.threads = t;
+    for (Config& c : ExpandGrid(g, &skipped)) configs.push_back(std::move(c));
+  }
+  RequireValidConfig(configs, skipped);
   for (const auto& c : configs) CheckMemory(c);
   if (o.sample_rows < 0) throw InputError("--sample-rows must be >= 0 (0 = every row)");
   if (!(o.timeout > 0 && o.timeout <= kMaxTimeoutSeconds)) {
@@ -126,7 +146,7 @@ int RunValidate(ValidateOptions& o, const CLI::App& sub) {
   LoadPlugins(o.plugins, reg);
   const auto backends = SelectBackends(reg, o.backends);
   const uint64_t data_seed = sub.count("--data-seed") ? o.data_seed : std::random_device{}() * 0x100000001ull + std::random_device{}();
-  SetThreads(o.grid.threads);
+  SetThreads(threads.front());  // each cell sets its own count too (the cell runner)
   const size_t nb = backends.size(), cells = configs.size() * nb;
   std::vector<bench::PlannedConfig> plan;
   for (const Config& c : configs) plan.push_back({"", c});
@@ -142,7 +162,11 @@ int RunValidate(ValidateOptions& o, const CLI::App& sub) {
 
   const BlasInfo blas = GetBlasInfo();
   if (auto w = BlasKernelWarning(blas); !w.empty() && !o.quiet) std::cerr << w << "\n";
-  if (!o.json) PrintTableHeader(o, configs.size(), backends.size(), data_seed, blas);
+  if (!o.json) PrintTableHeader(o, threads, configs.size(), backends.size(), data_seed, blas);
+  // With several thread counts the rows name theirs (Describe() does not).
+  auto describe = [&threads](const Config& c) {
+    return threads.size() > 1 ? c.Describe() + " threads=" + std::to_string(c.problem.threads) : c.Describe();
+  };
   const bool progress = !o.json && !o.quiet && isatty(STDERR_FILENO);
   std::map<std::string, int> counts;
   nlohmann::json rows = nlohmann::json::array();
@@ -158,16 +182,16 @@ int RunValidate(ValidateOptions& o, const CLI::App& sub) {
     if (progress) std::fprintf(stderr, "\r\033[K");
     if (o.json) {
       r.update(ProblemJson(c));
-      r.update({{"backend", name}, {"config", c.Describe()}, {"repro", repro}});
+      r.update({{"backend", name}, {"config", c.Describe()}, {"threads", c.problem.threads}, {"repro", repro}});
       rows.push_back(std::move(r));
     } else if (!(o.quiet && status == "PASS")) {
       if (r.contains("max_abs_err") && (status == "PASS" || status == "MISTRUSTED" || status == "FAIL")) {
-        std::printf("%-11s %-12s %-72s %9.2e %9.2e %9.2e\n", status.c_str(), name.c_str(), c.Describe().c_str(),
+        std::printf("%-11s %-12s %-72s %9.2e %9.2e %9.2e\n", status.c_str(), name.c_str(), describe(c).c_str(),
                     r["max_abs_err"].is_number() ? r["max_abs_err"].get<double>() : INFINITY,
                     r["rel_l2_err"].is_number() ? r["rel_l2_err"].get<double>() : INFINITY,
                     r["tol_rel_l2"].get<double>());
       } else {
-        std::printf("%-11s %-12s %-72s\n", status.c_str(), name.c_str(), c.Describe().c_str());
+        std::printf("%-11s %-12s %-72s\n", status.c_str(), name.c_str(), describe(c).c_str());
       }
       const std::string reason = r.value("reason", "");
       if (!reason.empty()) std::printf("            %s\n", reason.c_str());
@@ -177,17 +201,18 @@ int RunValidate(ValidateOptions& o, const CLI::App& sub) {
     }
     if (progress && cell + 1 < cells)
       std::fprintf(stderr, "[%zu/%zu] %s %s", cell + 2, cells, backends[(cell + 1) % nb]->name.c_str(),
-                   configs[(cell + 1) / nb].Describe().c_str());
+                   describe(configs[(cell + 1) / nb]).c_str());
   };
 
   for (const SkippedConfig& sk : skipped) {
     ++counts["SKIPPED"];
     if (o.json) {
       nlohmann::json r = ProblemJson(sk.config);
-      r.update({{"status", "SKIPPED"}, {"backend", ""}, {"config", sk.config.Describe()}, {"reason", sk.reason}});
+      r.update({{"status", "SKIPPED"}, {"backend", ""}, {"config", sk.config.Describe()},
+                {"threads", sk.config.problem.threads}, {"reason", sk.reason}});
       rows.push_back(std::move(r));
     } else {
-      std::printf("%-11s %-12s %-72s\n            %s\n", "SKIPPED", "-", sk.config.Describe().c_str(),
+      std::printf("%-11s %-12s %-72s\n            %s\n", "SKIPPED", "-", describe(sk.config).c_str(),
                   sk.reason.c_str());
     }
   }
@@ -209,7 +234,7 @@ int RunValidate(ValidateOptions& o, const CLI::App& sub) {
 
   const int failures = counts["FAIL"] + counts["CRASHED"] + counts["TIMEOUT"];
   if (o.json)
-    PrintJson(o, data_seed, blas, counts, std::move(rows));
+    PrintJson(o, threads, data_seed, blas, counts, std::move(rows));
   else
     PrintSummaryLine(counts);
   return failures ? kExitFailed : kExitOk;
@@ -225,6 +250,15 @@ void AddValidateCommand(CLI::App& app, int& rc) {
       "on fresh random inputs. Exit 1 if anything FAILs (or CRASHes / TIMEs OUT with --isolate).");
   AddPluginFlags(sub, o.plugins);
   AddGridFlags(sub, o.grid);
+  // --threads is a list here, one grid axis as in bench (run keeps one count): the shared flag
+  // is replaced, with bench's help text.
+  for (const ProblemKey& k : ProblemKeys())
+    if (k.form == KeyForm::kThreads) {
+      const std::string flag = std::string("--") + k.name;
+      const std::string group = sub->get_option(flag)->get_group();
+      sub->remove_option(sub->get_option(flag));
+      sub->add_option(flag, o.threads, k.bench_help)->capture_default_str()->group(group);
+    }
   sub->add_option("--backends", o.backends, "Comma list of backends (default: every loaded one)");
   sub->add_option("--sample-rows", o.sample_rows,
                   "Query rows the reference computes per config when T is large (first and last always "

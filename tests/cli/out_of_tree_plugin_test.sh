@@ -20,3 +20,15 @@ so="$tmp/build/libattnbench-example.so"
   --seq-len 1,3,17,65 --heads 1,3,4 --batch 1,2 --dropout 0,0.1 --qkv-bias 0,1
 # And through the environment variable instead of --plugin.
 ATTNBENCH_PLUGIN_PATH="$tmp/build" "$cli" list | grep -q "^  example"
+# How it was built (embedded by attnbench_add_backend): list and the report of a bench with it
+# name its file and its optimised flags, and warn about nothing.
+"$cli" list --plugin "$so" | grep -A4 "^  example" | grep -q "built: .*, Release, flags .*-O3" ||
+  { echo "FAIL: list does not show the example's Release flags"; exit 1; }
+"$cli" bench --plugin "$so" --backends example --variant mha --seq-len 3 --batch 1 --heads 1 --d-in 8 --d-out 8 \
+  --dropout 0 --qkv-bias 0 --threads 1 --sgemm-size 64 --benchmark_min_time=0.005 --benchmark_repetitions=2 \
+  --out "$tmp/run" --no-db -q >/dev/null
+grep -F -- "- **Plugin \`example\`:** \`$so\`, " "$tmp/run/report.md" | grep -q "Release, flags \`.*-O3" ||
+  { echo "FAIL: report.md does not name the example plugin's file and flags"; exit 1; }
+if grep -q -- "- \*\*Warning:\*\* plugin" "$tmp/run/report.md"; then
+  echo "FAIL: report.md warns about the optimised example plugin"; exit 1
+fi

@@ -36,7 +36,11 @@ class MutantAttention {
 #else
   static constexpr const char* kName = "mutant-" MUTANT_KIND;
 #endif
+#ifdef MUTANT_DESCRIPTION
+  static constexpr const char* kDescription = MUTANT_DESCRIPTION;
+#else
   static constexpr const char* kDescription = "deliberately wrong backend for tests: " MUTANT_KIND;
+#endif
   static constexpr bool kAbiV2Problems = true;
 
   // K and V hold the past_len cached rows, then the T new ones: keys in absolute positions.
