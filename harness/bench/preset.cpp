@@ -85,8 +85,8 @@ std::vector<Section> ParsePreset(const std::string& text, const std::string& ori
     bool known = false;
     try {
       known = SetKey(out.back(), key, value);
-    } catch (const std::exception& e) {
-      fail("bad value '" + value + "' for '" + key + "'" + (dynamic_cast<const InputError*>(&e) ? std::string(": ") + e.what() : ""));
+    } catch (const std::exception&) {
+      fail("bad value '" + value + "' for '" + key + "'");
     }
     if (!known)
       fail("unknown key '" + key + "' (known: " + KnownKeys() + ")");
