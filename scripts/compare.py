@@ -9,7 +9,8 @@ repetitions (needs python3-scipy). On top of it this adds what compare.py lacks:
   - status changes from summary.csv (e.g. PASS -> FAIL, timed -> SKIPPED),
   - the geometric mean of the time ratios per backend and overall,
   - --fail-above PCT: exit 1 when a cell is significantly (p < alpha) slower by more than PCT %,
-    or a cell timed in A fails validation in B.
+    or a cell timed in A is not timed in B (it fails, crashed, timed out, or vanished: an
+    unfinished or broken run B is never "no regression").
 When gbench is not installed the same two-sided U test is run with scipy directly (said in the
 output); without scipy there is no p-value and --fail-above uses the change alone.
 Exit codes: 0 ok, 1 regression (with --fail-above), 2 bad input.
@@ -73,8 +74,16 @@ def repetitions(bench):
     for b in bench.get("benchmarks", []):
         if b.get("run_type", "iteration") != "iteration" or b.get("error_occurred"):
             continue
-        out.setdefault(strip(b["name"]), []).append(b["real_time"] * scale.get(b.get("time_unit", "ns"), 1e-9))
+        t = b.get("real_time")
+        if not isinstance(t, (int, float)) or isinstance(t, bool) or not math.isfinite(t) or t <= 0:
+            # A ratio of medians needs times > 0: a zero or negative time is a broken file.
+            raise BadInput(f"benchmark {b.get('name')!r} has real_time {t!r}; a time must be a finite number > 0")
+        out.setdefault(strip(b["name"]), []).append(t * scale.get(b.get("time_unit", "ns"), 1e-9))
     return out
+
+
+class BadInput(Exception):
+    """A results directory compare cannot use: exit 2 with the reason."""
 
 
 def main():
@@ -87,7 +96,14 @@ def main():
     a = ap.parse_args()
     bench_a, sum_a = read_dir(a.dir_a)
     bench_b, sum_b = read_dir(a.dir_b)
-    reps_a, reps_b = repetitions(bench_a), repetitions(bench_b)
+    reps = []
+    for d, bench in ((a.dir_a, bench_a), (a.dir_b, bench_b)):
+        try:
+            reps.append(repetitions(bench))
+        except (BadInput, AttributeError, TypeError, KeyError) as e:
+            print(f"compare.py: {d}/bench.json: {e}", file=sys.stderr)
+            return 2
+    reps_a, reps_b = reps
 
     report, method = load_gbench()
     pvalues = {}
@@ -102,7 +118,7 @@ def main():
     if report is None:
         method += "; using scipy.stats.mannwhitneyu (two-sided) directly"
 
-    rows, ratios_by_backend, regressions = [], {}, []
+    rows, ratios_by_backend, regressions, lost = [], {}, [], []
     for name in sorted(set(sum_a) | set(sum_b)):
         ra, rb = sum_a.get(name), sum_b.get(name)
         backend = (ra or rb)["backend"]
@@ -120,8 +136,9 @@ def main():
         else:
             note = f"{sa} -> {sb}"
             rows.append((backend, name, None, None, None, None, False, note))
-            if a.fail_above is not None and sa in timed and sb in ("FAIL", "ERROR"):
-                regressions.append(f"{name}: {note}")
+            if sa in timed and sb not in timed:
+                # Stopped passing, skipped, or vanished ("-": not in B at all, e.g. a run that ended early).
+                lost.append(f"{name}: {note}")
 
     def fmt_t(s):
         return "-" if s is None else (f"{s * 1e3:.3f} ms" if s < 1 else f"{s:.3f} s")
@@ -154,6 +171,11 @@ def main():
     if allr:
         g = math.exp(sum(math.log(x) for x in allr) / len(allr))
         print(f"  {'OVERALL':<12} {100 * (g - 1):+7.1f}%  ({len(allr)} cells)")
+    if lost:
+        print(f"\n{len(lost)} cell(s) timed in A are not timed in B (failing, crashed, skipped or missing):")
+        for r in lost:
+            print("  " + r)
+    regressions += lost
     if a.fail_above is not None:
         if regressions:
             print(f"\nREGRESSION (> {a.fail_above}% slower, significant, or newly failing):")

@@ -23,10 +23,14 @@ std::string Trim(const std::string& s) {
 bool SetKey(Section& s, const std::string& key, const std::string& value) {
   const ProblemKey* k = FindPresetKey(key);
   if (!k) return false;
-  if (k->form == KeyForm::kThreads)
+  if (k->form == KeyForm::kThreads) {
     s.threads = value;  // a list of counts here ("1,all"), expanded by ExpandSection
-  else
-    SetKeyText(*k, s.grid, value);
+    return true;
+  }
+  // A number key (the seed) takes what --seed takes: stoull would wrap "-1" and read "1e23" as 1.
+  if (k->form == KeyForm::kNumber && (value.size() > 20 || value.find_first_not_of("0123456789") != std::string::npos))
+    throw InputError("not an integer in [0, 18446744073709551615]");
+  SetKeyText(*k, s.grid, value);
   return true;
 }
 

@@ -15,6 +15,8 @@ namespace fs = std::filesystem;
 
 ResultsDir::ResultsDir(std::string out, const Sweep& w) : out_(std::move(out)), baseline_(w.baseline) {
   for (size_t k = 0; k < w.cells.size(); ++k) position_[w.cells[k].name] = k;
+  // The cells finished so far are saved after each one: a backend's exit() leaves a resumable run.
+  SetUnfinishedRunHint("results so far in " + out_ + "; continue with `attnbench bench --resume " + out_ + "`");
 }
 
 void ResultsDir::Save(BenchRun& run) {

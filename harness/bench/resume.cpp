@@ -42,6 +42,12 @@ PreviousRun ReadPreviousRun(const std::string& out) {
       throw InputError(std::string("--resume: ") + e.what());
     }
   }
+  // Without env.json the machine, BLAS and backend builds the kept cells were measured with are
+  // unknown: mixing them with new cells, or dropping them without a word, are both wrong.
+  const size_t finished = std::count_if(prev.cells.begin(), prev.cells.end(), [](const Cell& c) { return c.finished(); });
+  if (!prev.env.is_object() && finished > 0)
+    throw InputError("--resume " + out + ": env.json is missing, so the environment of the " + std::to_string(finished) +
+                     " finished cells cannot be checked against this one; restore it, or start again with --force");
   return prev;
 }
 

@@ -20,7 +20,7 @@ struct PreviousRun {
   nlohmann::json gbench;    // bench.json (null when absent)
   std::vector<Cell> cells;  // summary.csv's rows
 };
-// InputError when a file is there but unreadable.
+// InputError when a file is there but unreadable, or env.json is gone while cells are kept.
 PreviousRun ReadPreviousRun(const std::string& dir);
 // summary.csv's rows when readable, else none (a worker only seeds predictions from them).
 std::vector<Cell> ReadFinishedRows(const std::string& dir);

@@ -33,13 +33,14 @@ using Clock = std::chrono::steady_clock;
 // an atexit handler turns such an exit into exit code 1 and a line naming the cell. (_exit() and
 // signals do not run atexit handlers: --isolate reports those.)
 std::string g_running_cell;  // guarded by being touched only by the thread running the sweep
+std::string g_unfinished_hint;
 
 void ExitDuringCell() {
   if (g_running_cell.empty()) return;
   std::fprintf(stderr,
                "attnbench: the backend of cell %s ended the process (exit()) in the middle of the cell; the run is "
-               "unfinished (exit code 1)\n",
-               g_running_cell.c_str());
+               "unfinished (exit code 1)%s%s\n",
+               g_running_cell.c_str(), g_unfinished_hint.empty() ? "" : "; ", g_unfinished_hint.c_str());
   std::fflush(stderr);
   std::_Exit(1);
 }
@@ -69,7 +70,11 @@ std::string Short(const Config& c) {
 
 std::string Duration(double s) {
   char buf[32];
-  if (s < 60)
+  // Three significant digits below 10 s: compared with a small --budget, "~0s > --budget 0.02s"
+  // would say nothing.
+  if (s < 10)
+    std::snprintf(buf, sizeof buf, "%.3gs", s);
+  else if (s < 60)
     std::snprintf(buf, sizeof buf, "%.0fs", s);
   else if (s < 3600)
     std::snprintf(buf, sizeof buf, "%.0fm%02.0fs", std::floor(s / 60), std::fmod(s, 60));
@@ -79,21 +84,19 @@ std::string Duration(double s) {
 }
 
 // One prepared backend state with its own inputs, weights and output: the unit the timed loop
-// cycles through. The weights live in data, beside the instance that may point into them.
+// cycles through. The weights live in inputs (guarded), beside the instance that may point into them.
 struct Copy {
-  ProblemData data;
-  ab_weights weights{};
+  std::unique_ptr<GuardedInputs> inputs;
   GuardedOutput out{0};
   std::optional<BackendInstance> instance;
 };
 
 std::unique_ptr<Copy> PrepareCopy(const LoadedBackend& backend, const ProblemData& base, std::string* err) {
   auto in = std::make_unique<Copy>();
-  in->data = CopyProblemData(base);
-  in->weights = in->data.Weights();
+  in->inputs = std::make_unique<GuardedInputs>(base);
   in->out = GuardedOutput(OutputElems(base.problem));
   Poison(in->out.out(), in->out.size());
-  Prepared prepared = BackendInstance::Prepare(backend, in->data.problem, in->weights);
+  Prepared prepared = BackendInstance::Prepare(backend, base.problem, in->inputs->weights());
   if (!prepared) {
     *err = "prepare failed: " + prepared.error;
     return nullptr;
@@ -133,7 +136,9 @@ ValidationCase MakeTimingCase(const ValidationCase& vc) {
   t.data_seed = vc.data_seed ^ 0x7A11ED5EEDull;  // any seed but the validated one
   const ProblemData other = MakeRandomProblemData(vc.data.problem, t.data_seed);
   t.data.x.CopyFrom(other.x.data());
-  t.rows = vc.rows;
+  // A backend that skips work on the timed calls is wrong on any row: 64 sampled rows (first and
+  // last included) catch it at a fraction of the all-rows reference validation computed.
+  t.rows = vc.rows.size() > 64 ? SampleRows(vc.data.problem.seq_len, 64, t.data_seed) : vc.rows;
   t.ref = ComputeReference(t.data, t.rows);
   return t;
 }
@@ -161,7 +166,7 @@ bool TimeValidatedCell(const LoadedBackend& b, const ValidationCase& tc, const T
   // Page faults and lazy initialisation of every copy happen here, untimed.
   for (auto& in : copies)
     if (err.empty())
-      if (CallResult r = in->instance->Run(in->data.x.data(), in->out.out()); !r) err = "run failed: " + r.message;
+      if (CallResult r = in->instance->Run(in->inputs->x(), in->out.out()); !r) err = "run failed: " + r.message;
   if (!err.empty()) {
     copies.clear();
     SetThreadState(state.omp_threads, state.mxcsr);
@@ -192,7 +197,7 @@ bool TimeValidatedCell(const LoadedBackend& b, const ValidationCase& tc, const T
     Copy& in = *copies[next];
     last = next;
     next = next + 1 == copies.size() ? 0 : next + 1;
-    if (CallResult r = in.instance->Run(in.data.x.data(), in.out.out()); !r) {
+    if (CallResult r = in.instance->Run(in.inputs->x(), in.out.out()); !r) {
       *e = "run failed: " + r.message;
       return false;
     }
@@ -209,8 +214,9 @@ bool TimeValidatedCell(const LoadedBackend& b, const ValidationCase& tc, const T
   const TimedCell t = TimeCell(cell.name, body);
   std::string changed, guards;
   for (const auto& in : copies) {
-    if (changed.empty()) changed = ChangedInputs(tc.data, in->data);
+    if (changed.empty()) changed = in->inputs->ChangedFrom(tc.data);
     if (guards.empty()) guards = in->out.DamagedGuards();
+    if (guards.empty()) guards = in->inputs->DamagedGuards();
   }
   copies.clear();
   const std::string state_change = DescribeStateChange(state, CaptureThreadState());
@@ -287,6 +293,8 @@ std::string BenchmarkName(const std::string& backend, const Config& c) {
   for (const ProblemKey* k : KeysByRank(&ProblemKey::name_rank)) s += k->name_part(c);
   return s;
 }
+
+void SetUnfinishedRunHint(std::string hint) { g_unfinished_hint = std::move(hint); }
 
 std::string RateAbovePeak(double flops, double seconds, double peak_gflops, int threads) {
   // The peak is measured, on a machine that may have been busy then: a real backend near the

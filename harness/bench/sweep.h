@@ -110,6 +110,10 @@ struct SweepOptions {
 bool RunSweep(const std::vector<PlannedConfig>& plan, const std::vector<CellRef>& cells, const SweepOptions& options,
               BenchRun& run, size_t start = 0);
 
+// What to tell the user when a backend ends the process (exit()) in the middle of a cell, after
+// the line naming the cell, e.g. how to resume the results folder; "" for nothing.
+void SetUnfinishedRunHint(std::string hint);
+
 // "" when flops in `seconds` is at most 1.25 x peak_gflops (the margin: the peak is itself a
 // measurement) or the peak is unknown (<= 0); else why that rate cannot be a real measurement.
 std::string RateAbovePeak(double flops, double seconds, double peak_gflops, int threads);

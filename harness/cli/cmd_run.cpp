@@ -80,6 +80,9 @@ int RunOne(RunOptions& o, const CLI::App& sub) {
   const uint64_t data_seed = sub.count("--data-seed") ? o.data_seed : std::random_device{}();
   ProblemData data = MakeRandomProblemData(p, data_seed);
   LoadProblemFiles(o.files, data);
+  if (const std::string bad = NonFiniteInput(data); !bad.empty())
+    throw InputError((bad[0] == 'x' ? "--input " + o.files.input : "--weights " + o.files.weights_dir) + ": " + bad +
+                     "; NaN and Inf are not inputs an output can be checked on");
 
   if (CallResult s = BackendInstance::Supports(*b, p); !s) {
     std::printf("UNSUPPORTED %s: %s\n", b->name.c_str(), s.message.c_str());

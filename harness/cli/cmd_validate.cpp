@@ -95,7 +95,7 @@ void PrintTableHeader(const ValidateOptions& o, const std::vector<int>& threads,
               blas.library.c_str(), blas.version.c_str(), blas.kernel.c_str(), o.isolate ? ", isolated" : "");
   std::printf("tolerance: rel_l2 <= 16 u sqrt(L) (1 + S), max_abs <= 8 tol max|ref| "
               "(u = 2^-24, L = sum of reduction lengths, S = max |scaled score|)\n");
-  std::printf("%-11s %-12s %-72s %9s %9s %9s\n", "STATUS", "BACKEND", "CONFIG", "MAX_ABS", "REL_L2", "TOL_L2");
+  std::printf("%-11s %-12s %-72s %9s %9s %9s %6s\n", "STATUS", "BACKEND", "CONFIG", "MAX_ABS", "REL_L2", "TOL_L2", "ROWS");
 }
 
 void PrintJson(const ValidateOptions& o, const std::vector<int>& threads, uint64_t data_seed, const BlasInfo& blas,
@@ -186,10 +186,11 @@ int RunValidate(ValidateOptions& o, const CLI::App& sub) {
       rows.push_back(std::move(r));
     } else if (!(o.quiet && status == "PASS")) {
       if (r.contains("max_abs_err") && (status == "PASS" || status == "MISTRUSTED" || status == "FAIL")) {
-        std::printf("%-11s %-12s %-72s %9.2e %9.2e %9.2e\n", status.c_str(), name.c_str(), describe(c).c_str(),
+        // ROWS: the query rows per batch the float64 reference checked (all T, or the sample).
+        std::printf("%-11s %-12s %-72s %9.2e %9.2e %9.2e %6lld\n", status.c_str(), name.c_str(), describe(c).c_str(),
                     r["max_abs_err"].is_number() ? r["max_abs_err"].get<double>() : INFINITY,
                     r["rel_l2_err"].is_number() ? r["rel_l2_err"].get<double>() : INFINITY,
-                    r["tol_rel_l2"].get<double>());
+                    r["tol_rel_l2"].get<double>(), r.value("rows_checked", 0LL));
       } else {
         std::printf("%-11s %-12s %-72s\n", status.c_str(), name.c_str(), describe(c).c_str());
       }

@@ -50,4 +50,15 @@ done
 "$cli" "${args[@]}" >"$tmp/stdout" 2>&1 || fail "resume after kill -9: $(cat "$tmp/stdout")"
 check_whole
 [ "$(rows)" -eq $n ] || fail "want $n rows after the resume, have $(rows)"
+# A kill between the writes of bench.json and summary.csv leaves bench.json a cell ahead; the
+# resume reconciles: every timed row has its repetitions in bench.json exactly once, nothing else.
+python3 - "$out" <<'PY' || fail "bench.json and summary.csv disagree after the resume"
+import collections, csv, json, os, sys
+out = sys.argv[1]
+timed = {r["name"] for r in csv.DictReader(open(os.path.join(out, "summary.csv"))) if r["status"] in ("PASS", "MISTRUSTED")}
+bench = json.load(open(os.path.join(out, "bench.json")))
+reps = collections.Counter(b["run_name"].removesuffix("/real_time") for b in bench["benchmarks"] if b.get("run_type") == "iteration")
+assert set(reps) == timed, (set(reps) ^ timed)
+assert len(set(reps.values())) == 1, reps  # the same repetition count everywhere: no cell twice
+PY
 echo ok

@@ -10,6 +10,10 @@
 //   state         changes MXCSR (flush-to-zero, round toward zero) and the OpenMP thread count
 //                 in prepare, and leaves them so
 //   overrun       writes one float past the end of out after computing it
+//   input-overrun writes one float past the end of w_k in prepare and one before x in run (the
+//                 values there are restored by nobody: only the guards can see them)
+//   threads       starts a thread in prepare that keeps a core busy for 3 s after destroy
+//   idle-threads  starts a thread in prepare that sleeps for 3 s (a kept pool, not a fault)
 //   wrong-row     one wrong row, T/2 + 1, at T >= 256 (where the reference used to sample rows)
 //   message       run fails with a 1024-byte message without NUL, full of newlines and '|'
 //   bad-name      its name holds a newline and a Markdown table row
@@ -19,11 +23,13 @@
 #include <unistd.h>
 #include <xmmintrin.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #ifndef HOSTILE_KIND
@@ -39,6 +45,17 @@
 #endif
 
 namespace {
+
+// A thread the backend starts and never joins: busy spins for 3 s, otherwise sleeps 3 s. Bounded,
+// so the test process it lives in is not slowed for longer than the check needs.
+void StartStrayThread(bool busy) {
+  std::thread([busy] {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    if (!busy) std::this_thread::sleep_until(end);
+    while (busy && std::chrono::steady_clock::now() < end) {  // the clock call keeps the loop
+    }
+  }).detach();
+}
 
 constexpr std::string_view kHostile = HOSTILE_KIND;
 constexpr bool IsHostile(std::string_view k) { return kHostile == k; }
@@ -73,6 +90,9 @@ class HostileAttention {
   HostileAttention(const ab_problem& p, const ab_weights& w) : p_(p), inner_(p, w) {
     if constexpr (IsHostile("writes-input"))
       if (w.w_q) const_cast<float*>(w.w_q)[0] += 1.0f;
+    if constexpr (IsHostile("input-overrun"))
+      if (w.w_k) const_cast<float*>(w.w_k)[static_cast<size_t>(p.d_in) * p.d_out] = 0.0f;
+    if constexpr (IsHostile("threads") || IsHostile("idle-threads")) StartStrayThread(IsHostile("threads"));
     if constexpr (IsHostile("state")) {
       _mm_setcsr(_mm_getcsr() | 0x8040u | 0x6000u);  // FTZ + DAZ, round toward zero
 #ifdef HOSTILE_OPENMP
@@ -95,6 +115,7 @@ class HostileAttention {
     if constexpr (IsHostile("memo")) first_.assign(out, out + attnbench::OutputElems(p_));
     if constexpr (IsHostile("writes-input")) const_cast<float*>(x)[0] += 1.0f;
     if constexpr (IsHostile("overrun")) out[attnbench::OutputElems(p_)] = 0.0f;
+    if constexpr (IsHostile("input-overrun")) const_cast<float*>(x)[-1] = 0.0f;
     if constexpr (IsHostile("wrong-row"))
       if (p_.seq_len >= 256) out[static_cast<size_t>(p_.seq_len / 2 + 1) * p_.d_out] += 1.0f;
   }
