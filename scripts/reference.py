@@ -3,7 +3,8 @@
 
     scripts/reference.py DIR [--tol 1e-4]
 
-Reads problem.json, x.npy, w_*.npy / b_*.npy and out.npy from DIR; exits 0 when out.npy matches
+Reads problem.json, x.npy, w_*.npy / b_*.npy, k_cache.npy / v_cache.npy (with a past_len) and
+out.npy from DIR; exits 0 when out.npy matches
 (relative L2 error below --tol), 1 otherwise. The dropout mask is the counter-based function of
 include/attnbench/dropout.h, written here again in numpy so that anyone can check a dump without
 attnbench.
@@ -27,13 +28,27 @@ def mix64(z):
         return z ^ (z >> np.uint64(31))
 
 
-def dropout_keep(seed, b, h, i, T, p):
-    """Boolean keep-mask over keys j = 0..T-1 for query i of head h in batch b."""
+def dropout_keep(seed, b, h, i, N, p):
+    """Boolean keep-mask over keys j = 0..N-1 for query i (absolute position) of head h in batch b."""
     u = np.uint64
     row_key = mix64(mix64(mix64(u(seed) ^ u(b)) ^ u(h)) ^ u(i))
-    j = np.arange(T, dtype=np.uint64)
+    j = np.arange(N, dtype=np.uint64)
     threshold = u(int(float(np.float32(p)) * 4294967296.0))
     return (mix64(row_key ^ j) >> u(32)) >= threshold
+
+
+def visible(prob, T, P):
+    """[T, P + T] boolean: new token t (absolute position i = P + t) sees key j (the cache's P rows
+    first) when not causal, or j <= i and, with a window W > 0, j > i - W (backend_abi.h)."""
+    i = P + np.arange(T)[:, None]
+    j = np.arange(P + T)[None, :]
+    if not prob["causal"]:
+        return np.ones((T, P + T), dtype=bool)
+    seen = j <= i
+    W = prob.get("window", 0)
+    if W > 0:
+        seen &= j > i - W
+    return seen
 
 
 def attention(prob, x, w):
@@ -42,35 +57,46 @@ def attention(prob, x, w):
 
 
 def attention_with_weights(prob, x, w):
-    """(output [B, T, d_out], attention weights [B, H, T, T] after the softmax and dropout)."""
+    """(output [B, T, d_out], attention weights [B, H, T, P + T] after the softmax and dropout).
+
+    prob: problem.json's fields; kv_heads, window and past_len may be absent (an older dump:
+    multi-head attention, no window, no cache). w: w_q ... b_o, and k_cache / v_cache
+    [B, kv_heads, P, head_dim] when past_len > 0."""
     B, T, H = prob["batch"], prob["seq_len"], prob["heads"]
+    KVH, P = prob.get("kv_heads", H), prob.get("past_len", 0)
     dout = prob["d_out"]
     hd = dout // H
     x = x.astype(np.float64)
     if prob["qkv_proj"]:
         proj = lambda n: x @ w["w_" + n] + (w["b_" + n] if prob["qkv_bias"] else 0.0)
-        q, k, v = proj("q"), proj("k"), proj("v")
+        q, k, v = proj("q"), proj("k"), proj("v")  # k, v: [B, T, kv_heads * head_dim]
         scale = 1.0 / np.sqrt(hd)
     else:
         q = k = v = x
         scale = 1.0
+    N = P + T
+    seen = visible(prob, T, P)
     ctx = np.zeros((B, T, dout))
-    weights = np.zeros((B, H, T, T))  # after the softmax and dropout; masked entries 0
+    weights = np.zeros((B, H, T, N))  # after the softmax and dropout; masked entries 0
     p = prob["dropout_p"]
     for b in range(B):
         for h in range(H):
-            cols = slice(h * hd, (h + 1) * hd)
-            s = (q[b, :, cols] @ k[b, :, cols].T) * scale
-            if prob["causal"]:
-                s[np.triu(np.ones((T, T), dtype=bool), 1)] = -np.inf
+            g = h // (H // KVH)  # the KV head query head h reads (repeat_interleave)
+            cols, kv_cols = slice(h * hd, (h + 1) * hd), slice(g * hd, (g + 1) * hd)
+            keys, values = k[b, :, kv_cols], v[b, :, kv_cols]
+            if P > 0:
+                keys = np.concatenate([w["k_cache"][b, g], keys])
+                values = np.concatenate([w["v_cache"][b, g], values])
+            s = (q[b, :, cols] @ keys.T) * scale
+            s[~seen] = -np.inf
             s = np.exp(s - s.max(axis=1, keepdims=True))
             s /= s.sum(axis=1, keepdims=True)
             if p > 0:
-                for i in range(T):
-                    keep = dropout_keep(prob["dropout_seed"], b, h, i, T, p)
-                    s[i] = np.where(keep, s[i] / (1.0 - float(np.float32(p))), 0.0)
+                for t in range(T):
+                    keep = dropout_keep(prob["dropout_seed"], b, h, P + t, N, p)
+                    s[t] = np.where(keep, s[t] / (1.0 - float(np.float32(p))), 0.0)
             weights[b, h] = s
-            ctx[b, :, cols] = s @ v[b, :, cols]
+            ctx[b, :, cols] = s @ values
     if prob["out_proj"]:
         return ctx @ w["w_o"] + w["b_o"], weights
     return ctx, weights
@@ -81,12 +107,13 @@ def main():
     ap.add_argument("dir", help="a directory written by `attnbench run --dump`")
     ap.add_argument("--tol", type=float, default=1e-4, help="largest relative L2 error accepted (default 1e-4)")
     ap.add_argument("--write", action="store_true",
-                    help="also write numpy_out.npy and numpy_attn_weights.npy [B,H,T,T] (float64) into DIR")
+                    help="also write numpy_out.npy and numpy_attn_weights.npy [B,H,T,P+T] (float64) into DIR")
     args = ap.parse_args()
     with open(os.path.join(args.dir, "problem.json")) as f:
         prob = json.load(f)
     load = lambda n: np.load(os.path.join(args.dir, n + ".npy"))
-    w = {n: load(n).astype(np.float64) for n in ("w_q", "w_k", "w_v", "b_q", "b_k", "b_v", "w_o", "b_o")
+    w = {n: load(n).astype(np.float64)
+         for n in ("w_q", "w_k", "w_v", "b_q", "b_k", "b_v", "w_o", "b_o", "k_cache", "v_cache")
          if os.path.exists(os.path.join(args.dir, n + ".npy"))}
     want, weights = attention_with_weights(prob, load("x"), w)
     if args.write:

@@ -1,5 +1,5 @@
-// attnbench list: every loaded backend, what it is, where it came from and how it was built (a
-// warning when without optimisation); the BLAS and the CPU.
+// attnbench list: every loaded backend, what it is, its ABI version, where it came from and how
+// it was built (a warning when without optimisation); the BLAS and the CPU.
 #include <iostream>
 
 #include "../sysinfo.h"
@@ -29,7 +29,9 @@ void AddListCommand(CLI::App& app, int& rc) {
     if (auto w = BlasKernelWarning(blas); !w.empty()) std::cerr << w << "\n";
     std::cout << "\n" << reg.backends().size() << " backend(s):\n";
     for (const auto& b : reg.backends()) {
-      std::cout << "  " << b.name << "\n      " << b.description << "\n      file: " << b.path << "\n";
+      // The ABI version: a version-1 plugin cannot be given grouped-query heads, windows or a cache.
+      std::cout << "  " << b.name << "  (ABI version " << b.table->api_version << ")\n      " << b.description
+                << "\n      file: " << b.path << "\n";
       if (!b.runtime_info.empty()) std::cout << "      runs: " << b.runtime_info << "\n";
       std::cout << "      built: " << DescribeBuild(b.build) << "\n";
       // On stdout beside its backend: a slow plugin's list entry is where one looks first.

@@ -36,20 +36,21 @@ struct RunOptions {
   int sample_rows = 32;
 };
 
-// Largest attention-weight tensor `--dump` writes (B*H*T*T elements, 256 MiB of float32).
+// Largest attention-weight tensor `--dump` writes (B*H*T*(P+T) elements, 256 MiB of float32).
 constexpr double kMaxDumpedWeights = 1 << 26;
 
 // Writes the reference output (ref_out.npy) and, when not too large, its attention weights
 // (attn_weights.npy), so expected and actual compare without one's own numpy; returns whether
 // the weights were written.
 bool DumpReference(const ab_problem& p, const ProblemData& data, const fs::path& dir) {
-  const bool weights = static_cast<double>(p.batch) * p.heads * p.seq_len * p.seq_len <= kMaxDumpedWeights;
+  const int64_t keys = static_cast<int64_t>(p.past_len) + p.seq_len;  // the cache's rows, then the new ones
+  const bool weights = static_cast<double>(p.batch) * p.heads * p.seq_len * keys <= kMaxDumpedWeights;
   const ReferenceResult ref = ComputeReference(data, AllRows(p.seq_len), weights);
   const std::vector<float> out(ref.out.begin(), ref.out.end());
   WriteNpy((dir / "ref_out.npy").string(), out.data(), {p.batch, p.seq_len, p.d_out});
   if (weights) {
     const std::vector<float> w(ref.weights.begin(), ref.weights.end());
-    WriteNpy((dir / "attn_weights.npy").string(), w.data(), {p.batch, p.heads, p.seq_len, p.seq_len});
+    WriteNpy((dir / "attn_weights.npy").string(), w.data(), {p.batch, p.heads, p.seq_len, keys});
   }
   return weights;
 }
@@ -128,13 +129,15 @@ int RunOne(RunOptions& o, const CLI::App& sub) {
     j.update({
         {"backend", b->name}, {"score_scale", ScoreScale(p)}, {"data_seed", data_seed},
         {"status", StatusName(r.status)}, {"max_abs_err", r.max_abs_err}, {"rel_l2_err", r.rel_l2_err},
-        {"layout", "row-major float32; Q = x @ w_q (+ b_q); head h = columns [h*head_dim, (h+1)*head_dim); "
-                   "out = ctx @ w_o + b_o when out_proj"},
+        {"layout", "row-major float32; Q = x @ w_q (+ b_q), K = x @ w_k (+ b_k) with kv_heads * head_dim columns; "
+                   "head h = columns [h*head_dim, (h+1)*head_dim) of Q, reading KV head h / (heads / kv_heads); "
+                   "keys = k_cache [B, kv_heads, past_len, head_dim] rows, then the T new ones; new token t is at "
+                   "position past_len + t; out = ctx @ w_o + b_o when out_proj"},
         {"dropout_mask", "include/attnbench/dropout.h (numpy: scripts/reference.py)"},
         {"ref_out", "ref_out.npy: the float64 reference output, stored as float32"},
-        {"attn_weights", with_weights ? "attn_weights.npy [B, H, T, T]: the reference's attention weights after the "
-                                        "softmax and dropout (masked = 0), float32"
-                                      : "not dumped: B*H*T*T is above 2^26 elements"}});
+        {"attn_weights", with_weights ? "attn_weights.npy [B, H, T, past_len + T]: the reference's attention weights "
+                                        "after the softmax and dropout (masked = 0), float32"
+                                      : "not dumped: B*H*T*(past_len+T) is above 2^26 elements"}});
     if (diagnosis) j["diagnosis"] = DiagnosisJson(*diagnosis);
     std::ofstream((dir / "problem.json").string()) << j.dump(2) << "\n";
     std::printf("  dumped to %s\n", dir.string().c_str());
@@ -152,7 +155,8 @@ void AddRunCommand(CLI::App& app, int& rc) {
   AddGridFlags(sub, o.grid);
   sub->add_option("--backend", o.backend, "The backend to run")->required();
   AddProblemFileFlags(sub, o.files);
-  sub->add_option("--dump", o.dump_dir, "Write x, weights, out (.npy) and problem.json into this directory");
+  sub->add_option("--dump", o.dump_dir,
+                  "Write x, weights, k_cache / v_cache (with --past-len), out (.npy) and problem.json into this directory");
   sub->add_option("--data-seed", o.data_seed, "Seed of the random inputs and weights (default: fresh)");
   sub->add_option("--sample-rows", o.sample_rows, "Rows the reference check computes (0 = all)")->capture_default_str();
   sub->callback([&rc, sub] { rc = RunOne(o, *sub); });

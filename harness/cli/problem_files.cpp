@@ -10,7 +10,8 @@ void AddProblemFileFlags(CLI::App* app, ProblemFiles& f) {
   app->add_option("--input", f.input,
                   "Read x [B,T,d_in] (or [T,d_in]) from this .npy (float32) instead of random; sets B, T, d-in");
   app->add_option("--weights", f.weights_dir,
-                  "Read w_q.npy ... b_o.npy from this directory instead of random; w_q sets d-in, d-out");
+                  "Read w_q.npy ... b_o.npy (and k_cache.npy, v_cache.npy with a past-len) from this directory "
+                  "instead of random; w_q sets d-in, d-out; k_cache sets kv-heads, past-len");
 }
 
 namespace {
@@ -41,6 +42,17 @@ void TakeShapeFromFiles(ProblemFiles& f, GridSpec& g, const CLI::App& sub) {
   }
   if (f.weights_dir.empty()) return;
   if (!fs::is_directory(f.weights_dir)) throw InputError("--weights: no such directory '" + f.weights_dir + "'");
+  // The cache [B, kv_heads, past_len, head_dim] says how many KV heads and cached tokens there are.
+  const fs::path kc = fs::path(f.weights_dir) / "k_cache.npy";
+  if (fs::exists(kc)) {
+    const NpyArray k = ReadNpy(kc.string());
+    if (k.shape.size() != 4)
+      throw InputError("--weights: " + kc.string() + " has shape " + ShapeString(k.shape) +
+                       ", expected (B, kv_heads, past_len, head_dim)");
+    const std::string src = "--weights " + kc.string() + " of shape " + ShapeString(k.shape);
+    TakeSize(g, &GridSpec::kv_heads, "--kv-heads", k.shape[1], sub, src);
+    TakeSize(g, &GridSpec::past_len, "--past-len", k.shape[2], sub, src);
+  }
   const fs::path wq = fs::path(f.weights_dir) / "w_q.npy";
   if (!fs::exists(wq)) return;  // simplified needs none; LoadProblemFiles names what is missing
   const NpyArray w = ReadNpy(wq.string());

@@ -15,13 +15,14 @@ namespace attnbench::cli {
 
 struct ProblemFiles {
   std::string input;        // x [B, T, d_in], or [T, d_in] read as B = 1
-  std::string weights_dir;  // w_q.npy ... b_o.npy
+  std::string weights_dir;  // w_q.npy ... b_o.npy, k_cache.npy, v_cache.npy
   NpyArray x;               // read by TakeShapeFromFiles
 };
 
 void AddProblemFileFlags(CLI::App* app, ProblemFiles& f);
 
-// Reads --input (into f.x) and --weights/w_q.npy and writes B, T, d-in, d-out into grid; throws
+// Reads --input (into f.x), --weights/w_q.npy and --weights/k_cache.npy (when there) and writes
+// B, T, d-in, d-out, kv-heads, past-len into grid; throws
 // InputError when a flag given on sub disagrees with a file, NpyError for a bad file.
 void TakeShapeFromFiles(ProblemFiles& f, GridSpec& grid, const CLI::App& sub);
 
