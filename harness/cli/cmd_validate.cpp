@@ -125,7 +125,12 @@ int RunValidate(ValidateOptions& o, const CLI::App& sub) {
   // Everything the user typed is checked before anything is allocated.
   // Combinations that are not valid problems are SKIPPED rows; the rest of the grid runs. The
   // thread counts are the outermost axis, as in bench.
-  const std::vector<int> threads = bench::ParseThreads(o.threads, CpuCount());
+  std::vector<int> threads;
+  try {
+    threads = bench::ParseThreads(o.threads, CpuCount());
+  } catch (const InputError&) {
+    throw InputError("--threads: must be >= 1 (a comma list of counts or 'all'), got '" + o.threads + "'");
+  }
   std::vector<SkippedConfig> skipped;
   std::vector<Config> configs;
   for (int t : threads) {
