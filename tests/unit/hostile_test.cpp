@@ -207,7 +207,7 @@ TEST_CASE("guarded inputs: the backend's copy, each buffer between guards") {
   CHECK(in.ChangedFrom(vc.data) == "w_v");
 }
 
-TEST_CASE("a backend leaving a thread running after destroy is named; an idle one is a note") {
+TEST_CASE("a backend leaving a thread running after destroy is named, an idle one is a note") {
   PluginRegistry reg;
   LoadHostile(reg, "threads");
   LoadHostile(reg, "idle-threads");
