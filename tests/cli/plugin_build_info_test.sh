@@ -19,7 +19,8 @@ small=(--variant mha --seq-len 3 --batch 1 --heads 1 --d-in 8 --d-out 8 --dropou
 
 # list: the build line of every backend, the warning under the -O0 one only.
 "$cli" list --plugin "$so" >"$tmp/list.txt" 2>&1 || { cat "$tmp/list.txt"; fail "list exited $?"; }
-block() { sed -n "/^  $1\$/,/^  [a-z]/p" "$tmp/list.txt"; }
+# A backend's block: its name line ("  naive  (ABI version 2)") to the next backend's.
+block() { sed -n "/^  $1\( \|\$\)/,/^  [a-z]/p" "$tmp/list.txt"; }
 block unoptimised | grep -q "file: $so" || fail "list does not name the unoptimised plugin's file"
 block unoptimised | grep -q "built: .*flags .*-O0" || fail "list does not show the -O0 flags: $(block unoptimised)"
 block unoptimised | grep -q "WARNING: plugin 'unoptimised' ($so) was built without optimisation" ||
