@@ -1,5 +1,7 @@
 #include "reference.h"
 
+#include <cblas.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -170,6 +172,110 @@ ReferenceResult ComputeReference(const ProblemData& data, const std::vector<int3
   res.median_entropy = Median(ents);
   res.median_max_weight = Median(maxes);
   return res;
+}
+
+double VisibleScores(const ab_problem& p) {
+  double keys = 0.0;
+  for (int t = 0; t < p.seq_len; ++t) keys += static_cast<double>(KeyEnd(p, t) - KeyBegin(p, t));
+  return keys * p.batch * p.heads;
+}
+
+namespace {
+
+std::vector<double> ToDouble(const AlignedBuffer<float>& f) { return {f.data(), f.data() + f.size()}; }
+
+// y [m, n] = x [m, k] . w [k, n] (+ bias per column), row-major, in double.
+void ProjectGemm(const double* x, const std::vector<double>& w, const AlignedBuffer<float>& bias, int m, int k,
+                 int n, double* y, int ldy) {
+  for (int r = 0; r < m; ++r)
+    for (int c = 0; c < n; ++c) y[static_cast<size_t>(r) * ldy + c] = bias.empty() ? 0.0 : bias.data()[c];
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0, x, k, w.data(), n, 1.0, y, ldy);
+}
+
+}  // namespace
+
+std::vector<double> ComputeAllRowsGemm(const ProblemData& data, double* max_abs_score) {
+  const ab_problem& p = data.problem;
+  const int T = p.seq_len, P = p.past_len, din = p.d_in, dout = p.d_out, H = p.heads, hd = HeadDim(p);
+  const int kv = KvDim(p);
+  const int N = P + T;
+  const double scale = ScoreScale(p);
+  const double keep_scale = 1.0 / (1.0 - static_cast<double>(p.dropout_p));
+  const uint64_t threshold = ab_dropout_threshold(p.dropout_p);
+  constexpr int kBlock = 128;  // query rows per score block: [128, keys] doubles
+
+  std::vector<double> out(static_cast<size_t>(p.batch) * T * dout);
+  std::vector<double> wq, wk, wv, wo;
+  if (p.qkv_proj) wq = ToDouble(data.w_q), wk = ToDouble(data.w_k), wv = ToDouble(data.w_v);
+  if (p.out_proj) wo = ToDouble(data.w_o);
+  // q [T, d_out]; k, v [N, kv_dim] in absolute key positions (the cache's rows first); ctx [T, d_out].
+  std::vector<double> x(static_cast<size_t>(T) * din), q(static_cast<size_t>(T) * dout), k(static_cast<size_t>(N) * kv),
+      v(k.size()), ctx(q.size()), s(static_cast<size_t>(kBlock) * N);
+  double max_score = 0.0;
+
+  for (int b = 0; b < p.batch; ++b) {
+    const float* xb = data.x.data() + static_cast<size_t>(b) * T * din;
+    std::copy(xb, xb + x.size(), x.begin());
+    for (int g = 0; g < p.kv_heads && P > 0; ++g)
+      for (int j = 0; j < P; ++j) {
+        const size_t at = ((static_cast<size_t>(b) * p.kv_heads + g) * P + j) * hd;
+        std::copy(data.k_cache.data() + at, data.k_cache.data() + at + hd, &k[static_cast<size_t>(j) * kv + g * hd]);
+        std::copy(data.v_cache.data() + at, data.v_cache.data() + at + hd, &v[static_cast<size_t>(j) * kv + g * hd]);
+      }
+    double* k_new = &k[static_cast<size_t>(P) * kv];
+    double* v_new = &v[static_cast<size_t>(P) * kv];
+    if (p.qkv_proj) {
+      ProjectGemm(x.data(), wq, data.b_q, T, din, dout, q.data(), dout);
+      ProjectGemm(x.data(), wk, data.b_k, T, din, kv, k_new, kv);
+      ProjectGemm(x.data(), wv, data.b_v, T, din, kv, v_new, kv);
+    } else {  // simplified: q = k = v = x (d_in = d_out = kv_dim)
+      std::copy(x.begin(), x.end(), q.begin());
+      std::copy(x.begin(), x.end(), k_new);
+      std::copy(x.begin(), x.end(), v_new);
+    }
+
+    for (int h = 0; h < H; ++h) {
+      const size_t ko = static_cast<size_t>(KvHeadOf(p, h)) * hd;
+      for (int t0 = 0; t0 < T; t0 += kBlock) {
+        const int rows = std::min(kBlock, T - t0);
+        // Keys any row of the block sees: [KeyBegin(t0), KeyEnd(last)), both non-decreasing in t.
+        const int64_t kb = KeyBegin(p, t0), ke = KeyEnd(p, t0 + rows - 1);
+        const int nk = static_cast<int>(ke - kb);
+        if (nk <= 0) continue;
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, nk, hd, scale,
+                    &q[static_cast<size_t>(t0) * dout + h * hd], dout, &k[static_cast<size_t>(kb) * kv + ko], kv, 0.0,
+                    s.data(), nk);
+#pragma omp parallel for schedule(static) reduction(max : max_score)
+        for (int r = 0; r < rows; ++r) {
+          const int t = t0 + r;
+          const int64_t begin = KeyBegin(p, t) - kb, end = KeyEnd(p, t) - kb;
+          double* sr = &s[static_cast<size_t>(r) * nk];
+          double m = -std::numeric_limits<double>::infinity();
+          for (int64_t j = begin; j < end; ++j) m = std::max(m, sr[j]);
+          max_score = std::max({max_score, std::abs(m), std::abs(*std::min_element(sr + begin, sr + end))});
+          double sum = 0.0;
+          for (int64_t j = begin; j < end; ++j) sum += (sr[j] = std::exp(sr[j] - m));
+          for (int64_t j = 0; j < nk; ++j) sr[j] = j >= begin && j < end ? sr[j] / sum : 0.0;
+          if (p.dropout_p > 0.0f) {
+            const uint64_t key = ab_dropout_row_key(p.dropout_seed, b, h, static_cast<uint64_t>(P) + t);
+            for (int64_t j = begin; j < end; ++j)
+              sr[j] = ab_dropout_keep(key, kb + j, threshold) ? sr[j] * keep_scale : 0.0;
+          }
+        }
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, nk, 1.0, s.data(), nk,
+                    &v[static_cast<size_t>(kb) * kv + ko], kv, 0.0, &ctx[static_cast<size_t>(t0) * dout + h * hd], dout);
+      }
+    }
+
+    double* ob = out.data() + static_cast<size_t>(b) * T * dout;
+    if (p.out_proj) {
+      ProjectGemm(ctx.data(), wo, data.b_o, T, dout, dout, ob, dout);
+    } else {
+      std::copy(ctx.begin(), ctx.end(), ob);
+    }
+  }
+  *max_abs_score = max_score;
+  return out;
 }
 
 }  // namespace attnbench

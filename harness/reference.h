@@ -26,6 +26,15 @@ struct ReferenceResult {
   // dropout): 1 = uniform, 0 = one-hot. -1 when no row sees 2 keys (T = 1).
   double median_entropy = -1.0;
   double median_max_weight = -1.0;  // likewise, the largest weight of a row
+
+  // Only where the loop reference could afford no more than the sampled `rows` (PrepareCase):
+  // every row of every batch, all_out[(b * T + t) * d_out + c], from ComputeAllRowsGemm, and
+  // the largest |scaled score| over all of them. Empty when `rows` already holds every row.
+  std::vector<double> all_out;
+  double all_max_abs_score = 0.0;
+  // How many query rows (per batch) the output is checked on: T when all_out is there.
+  size_t rows_checked() const { return all_out.empty() ? rows.size() : all_rows; }
+  size_t all_rows = 0;
 };
 
 // All rows 0..T-1.
@@ -36,5 +45,16 @@ std::vector<int32_t> SampleRows(int32_t seq_len, int32_t count, uint64_t seed);
 
 ReferenceResult ComputeReference(const ProblemData& data, const std::vector<int32_t>& rows,
                                  bool keep_weights = false);
+
+// Every output row in float64, the same definition as ComputeReference computed another way:
+// the projections, each head's scores and its weighted sums as double GEMMs (cblas_dgemm) over
+// blocks of query rows and only the key range the block can see, softmax and dropout in loops
+// between them. Tens of times faster than the loops, so it checks every row where the loop
+// reference samples them (T >= 2048 at d_out = 768); reference_test pins it to the loops.
+// Returns [B, T, d_out] and sets *max_abs_score to the largest |scaled score| it saw.
+std::vector<double> ComputeAllRowsGemm(const ProblemData& data, double* max_abs_score);
+
+// The scores a float64 pass over every row computes: B * H * (sum over t of the keys row t sees).
+double VisibleScores(const ab_problem& p);
 
 }  // namespace attnbench

@@ -49,7 +49,8 @@ struct ValidationCase {
 };
 
 // Draws the data from `seed` and checks every row when that is affordable (B T (P+T) d_out <= 2^30), else
-// sample_rows rows (0 = every row). When the reference weights come out too uniform or one-hot to
+// sample_rows rows (0 = every row) plus, up to 2^31 visible scores, every row against the GEMM
+// form of the reference (ref.all_out; CompareOutput then checks both). When the reference weights come out too uniform or one-hot to
 // tell right from wrong (tiny T can do that by chance), draws again from seed+1, seed+2, ...
 // up to 8 times. The case stays mistrusted only if every draw is.
 ValidationCase PrepareCase(const ab_problem& p, uint64_t seed, int sample_rows);
@@ -71,8 +72,9 @@ struct CheckResult {
 inline constexpr uint32_t kPoisonBits = 0x7FC0DEADu;
 void Poison(float* out, size_t n);
 
-// Compares out [B, T, d_out] with the reference rows; scans all of out for unwritten elements
-// and NaN / Inf.
+// Compares out [B, T, d_out] with the reference rows, and every row with ref.all_out when it is
+// there (a FAIL names the worst row of either); scans all of out for unwritten elements and
+// NaN / Inf.
 CheckResult CompareOutput(const ab_problem& p, const float* out, const ReferenceResult& ref);
 
 // supports -> prepare -> poison -> run -> compare -> destroy, on the backend's own guarded copy

@@ -238,6 +238,30 @@ TEST_CASE("one wrong row is seen: every row is checked where that is cheap") {
   }
 }
 
+TEST_CASE("one wrong row is seen where the loop reference samples: the GEMM form checks every row") {
+  PluginRegistry reg;
+  const LoadedBackend& evil = LoadHostile(reg, "wrong-row");
+  // T = 2048 at d = 272: B T^2 d_out = 1.14e9, above the loop reference's all-rows bound (2^30),
+  // so it checks 32 sampled rows (row 1025 among them for almost no seed); ComputeAllRowsGemm
+  // checks the other rows.
+  for (uint64_t seed : {3u, 4u}) {
+    const ValidationCase vc = PrepareCase(SmallMha(2048, 272), seed, 32);
+    CHECK(vc.rows.size() == 32);
+    CHECK(vc.ref.rows_checked() == 2048);
+    const CheckResult r = CheckBackend(evil, vc.data, vc.ref);
+    CHECK(r.status == Status::kFail);
+    CHECK(r.reason.find("all 2048 rows, float64 GEMM check") != std::string::npos);
+    CHECK(r.reason.find("row 1025 ") != std::string::npos);
+  }
+  // The control: the same problem computed right (the mutant plugin with no mutation) PASSes on
+  // every row.
+  const LoadedBackend& honest = LoadTestPlugin(reg, "mutant-none", "mutant-none");
+  const ValidationCase vc = PrepareCase(SmallMha(2048, 272), 3, 32);
+  const CheckResult r = CheckBackend(honest, vc.data, vc.ref);
+  INFO(r.reason);
+  CHECK(r.status == Status::kPass);
+}
+
 TEST_CASE("a backend changing MXCSR or the thread count is named, and the state restored") {
   PluginRegistry reg;
   const LoadedBackend& evil = LoadHostile(reg, "state");

@@ -415,3 +415,49 @@ TEST_CASE("the naive backend agrees with the reference on the version-2 forms (o
           CHECK(err <= 1e-4 * norm);
         }
 }
+
+TEST_CASE("the GEMM form of the reference equals the loops on every row, every form (odd sizes)") {
+  struct Case {
+    Variant v;
+    int B, T, din, dout, H, kv, W, P, bias;
+    float drop;
+  };
+  const Case cases[] = {
+      {Variant::kSimplified, 2, 17, 24, 24, 1, 1, 0, 0, 0, 0.0f},
+      {Variant::kSelf, 1, 300, 40, 36, 1, 1, 0, 0, 1, 0.0f},
+      {Variant::kCausal, 2, 65, 40, 36, 1, 1, 0, 0, 0, 0.3f},
+      {Variant::kMha, 1, 1, 24, 30, 6, 2, 0, 0, 1, 0.0f},
+      {Variant::kMha, 2, 3, 24, 30, 6, 3, 0, 5, 1, 0.3f},
+      {Variant::kMha, 1, 300, 40, 36, 6, 6, 0, 0, 1, 0.1f},
+      {Variant::kMha, 2, 300, 24, 30, 6, 1, 4, 0, 0, 0.0f},     // MQA, window W inside a block
+      {Variant::kMha, 1, 300, 24, 30, 6, 2, 150, 1000, 1, 0.3f},  // window across block edges, cache
+      {Variant::kMha, 1, 17, 24, 36, 6, 3, 0, 1000, 0, 0.0f},
+  };
+  for (const Case& c : cases) {
+    ab_problem p = MakeProblem(c.v, c.B, c.T, c.din, c.dout, c.H);
+    p.kv_heads = c.kv;
+    p.window = c.W;
+    p.past_len = c.P;
+    p.qkv_bias = c.bias;
+    p.dropout_p = c.drop;
+    p.dropout_seed = 9;
+    INFO(Describe(p));
+    const ProblemData d = MakeRandomProblemData(p, 77);
+    const ReferenceResult loops = ComputeReference(d, AllRows(c.T));
+    double gemm_max_score = 0.0;
+    const std::vector<double> gemm = ComputeAllRowsGemm(d, &gemm_max_score);
+    REQUIRE(gemm.size() == loops.out.size());
+    double err = 0.0, norm = 0.0;
+    for (size_t i = 0; i < gemm.size(); ++i) {
+      err = std::max(err, std::abs(gemm[i] - loops.out[i]));
+      norm = std::max(norm, std::abs(loops.out[i]));
+    }
+    CHECK(norm > 0.0);
+    CHECK(err <= 1e-12 * norm);  // both float64: only the order of the sums differs
+    CHECK(gemm_max_score == Approx(loops.max_abs_score).epsilon(1e-12));
+    // The count of scores the all-rows pass computes: B H sum_t (KeyEnd - KeyBegin).
+    double visible = 0.0;
+    for (int t = 0; t < c.T; ++t) visible += static_cast<double>(KeyEnd(p, t) - KeyBegin(p, t));
+    CHECK(VisibleScores(p) == visible * c.B * c.H);
+  }
+}
