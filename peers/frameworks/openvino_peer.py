@@ -1,10 +1,15 @@
 """OpenVINO peer: a graph built with the OpenVINO Python API around its fused
-ScaledDotProductAttention op, compiled for the CPU plugin in float32."""
+ScaledDotProductAttention op, compiled for the CPU plugin in float32.
+
+Issue 14's forms: the KV cache as graph inputs k_cache / v_cache fed every call and concatenated
+before the new K/V; grouped-query heads by broadcasting each K/V head to its H / kv_heads query
+heads in the graph (SDPA wants one K/V head per query head); the causal mask offset by past_len,
+or a window, as SDPA's additive attention_mask (common.visible)."""
 import math
 
 import numpy as np
 
-from .common import V2_UNSUPPORTED, dropout_mask, uses_v2
+from .common import dropout_mask, kv_heads, past_len, visible, window
 
 # Compile settings of every config (threads come from --threads). INFERENCE_PRECISION_HINT=f32 is
 # essential: on a CPU with avx512_bf16 / AMX the CPU plugin defaults to bf16, which fails the
@@ -50,26 +55,41 @@ def _build(p, w):
         q, k, v = (proj(x, "w_" + n, "b_" + n if p["qkv_bias"] else None) for n in "qkv")
     else:
         q = k = v = x
-    heads = lambda a: o.transpose(o.reshape(a, i64([B, T, H, hd]), False), i64([0, 2, 1, 3]))  # [B,H,T,hd]
-    qh, kh, vh = heads(q), heads(k), heads(v)
+    G, P = kv_heads(p), past_len(p)
+    heads = lambda a, n: o.transpose(o.reshape(a, i64([B, T, n, hd]), False), i64([0, 2, 1, 3]))  # [B,n,T,hd]
+    qh, kh, vh = heads(q, H), heads(k, G), heads(v, G)
+    params = [x]
+    if P > 0:  # the cache [B,G,P,hd] before the new keys and values: [B,G,P+T,hd]
+        caches = [o.parameter([B, G, P, hd], np.float32, name=n) for n in ("k_cache", "v_cache")]
+        params += caches
+        kh, vh = (o.concat([c_, a], 2) for c_, a in zip(caches, (kh, vh)))
+    if G != H:  # K/V head g serves query heads g*r .. g*r+r-1: broadcast to [B,G,r,L,hd], then [B,H,L,hd]
+        r, L = H // G, P + T
+        rep = lambda a: o.reshape(o.broadcast(o.unsqueeze(a, i64([2])), i64([B, G, r, L, hd])),
+                                  i64([B, H, L, hd]), False)
+        kh, vh = rep(kh), rep(vh)
     scale = 1.0 / math.sqrt(hd) if p["qkv_proj"] else 1.0
+    # Plain causal: SDPA's causal flag. With a cache (the mask offset by P) or a window: the
+    # additive mask of the keys each query sees, [T, P+T], 0 or -inf.
+    explicit = bool(p["causal"]) and (P > 0 or window(p) > 0)
+    mask = np.where(visible(p), np.float32(0), np.float32(-np.inf)).astype(np.float32)
     if p["dropout_p"] > 0:
         # SDPA has no dropout (only an additive mask): the explicit graph, as in the ONNX peer,
         # with attnbench's counter-based mask as a constant multiplied after the Softmax.
         s = o.multiply(o.matmul(qh, kh, False, True), f32(np.float32(scale)))
         if p["causal"]:
-            s = o.add(s, f32(np.triu(np.full((T, T), -np.inf, dtype=np.float32), 1)))
+            s = o.add(s, f32(mask))
         a = o.multiply(o.softmax(s, -1), f32(dropout_mask(p)))
         c = o.matmul(a, vh, False, False)
         core = "MatMul/Multiply/Add/Softmax/Multiply(dropout mask)/MatMul"
     else:
-        c = o.scaled_dot_product_attention(qh, kh, vh, f32(np.float32(0.0)), f32(np.float32(scale)),
-                                           causal=bool(p["causal"]))
+        c = o.scaled_dot_product_attention(qh, kh, vh, f32(mask if explicit else np.float32(0.0)),
+                                           f32(np.float32(scale)), causal=bool(p["causal"]) and not explicit)
         core = "ScaledDotProductAttention"
     c = o.reshape(o.transpose(c, i64([0, 2, 1, 3])), i64([B, T, dout]), False)
     if p["out_proj"]:
         c = proj(c, "w_o", "b_o")
-    return ov.Model([c], [x], "attention"), core
+    return ov.Model([c], params, "attention"), core
 
 
 def _compile(model, threads):
@@ -139,16 +159,16 @@ class OpenVinoPeer:
 
     @staticmethod
     def supports(p):
-        # Its ScaledDotProductAttention takes an explicit mask (the window, the cache offset) and
-        # K/V heads could be repeated in the graph, but OpenVINO is not installed here to check
-        # that against the reference, so it is not written.
-        return "ScaledDotProductAttention graph: " + V2_UNSUPPORTED if uses_v2(p) else ""
+        return ""
 
     @staticmethod
     def prepare(p, x, w, threads):
         model, _ = _build(p, w)
         req = _compile(model, threads).create_infer_request()
-        xin = np.ascontiguousarray(x, dtype=np.float32)
+        feeds = {0: np.ascontiguousarray(x, dtype=np.float32)}
+        if past_len(p) > 0:  # fed every call, as an engine's cache is
+            feeds.update({1: np.ascontiguousarray(w["k_cache"], dtype=np.float32),
+                          2: np.ascontiguousarray(w["v_cache"], dtype=np.float32)})
         # share_outputs: the returned array is OpenVINO's output buffer, valid until the next call
         # (the runner converts it at once), so the timing has no extra copy of the output.
-        return lambda: req.infer({0: xin}, share_inputs=True, share_outputs=True)[0]
+        return lambda: req.infer(feeds, share_inputs=True, share_outputs=True)[0]

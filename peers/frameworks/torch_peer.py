@@ -1,12 +1,17 @@
 """PyTorch peers:
   torch      torch.nn.functional.scaled_dot_product_attention between torch matmuls;
   torch-mha  torch.nn.MultiheadAttention(batch_first=True) with attnbench's weights, eval mode.
-Both run float32 on the CPU with exactly --threads intra-op threads and 1 inter-op thread."""
+Both run float32 on the CPU with exactly --threads intra-op threads and 1 inter-op thread.
+
+torch also runs issue 14's forms: grouped-query heads with SDPA's enable_gqa (K/V keep their
+kv_heads heads, torch >= 2.5), the KV cache concatenated before the new keys and values every call
+(as an engine appends to its cache), and the causal mask offset by past_len or a sliding window
+as an explicit boolean attn_mask (common.visible); plain causal keeps is_causal=True."""
 import math
 
 import numpy as np
 
-from .common import V2_UNSUPPORTED, uses_v2
+from .common import V2_UNSUPPORTED, kv_heads, past_len, uses_v2, visible, window
 
 _torch = None
 
@@ -53,6 +58,11 @@ def _info(what):
             "cuda_build": torch.version.cuda or "none"}
 
 
+def _has_enable_gqa():
+    major, minor = (int(n) for n in _import().__version__.split("+")[0].split(".")[:2])
+    return (major, minor) >= (2, 5)
+
+
 def _dropout_reason(p):
     if p["dropout_p"] > 0:
         return "torch's dropout uses its own RNG, not attnbench's counter-based mask: dropout-0 only"
@@ -72,11 +82,8 @@ class TorchPeer:
 
     @staticmethod
     def supports(p):
-        # SDPA could express these (enable_gqa needs torch >= 2.5, the window an explicit
-        # attn_mask, the cache a torch.cat before K/V) but cannot be run on this machine to be
-        # checked, so it is not written: UNSUPPORTED says so.
-        if uses_v2(p):
-            return "scaled_dot_product_attention: " + V2_UNSUPPORTED
+        if kv_heads(p) != p["heads"] and not _has_enable_gqa():
+            return "scaled_dot_product_attention(enable_gqa=True) needs torch >= 2.5"
         return _dropout_reason(p)
 
     @staticmethod
@@ -96,7 +103,15 @@ class TorchPeer:
             y = a @ wt
             return y + b if b is not None else y
 
-        heads = lambda a: a.view(B, T, H, hd).transpose(1, 2)
+        G, P = kv_heads(p), past_len(p)
+        heads = lambda a, n: a.view(B, T, n, hd).transpose(1, 2)
+        k_cache, v_cache = (torch.from_numpy(np.ascontiguousarray(w[n], dtype=np.float32)) if P else None
+                            for n in ("k_cache", "v_cache"))  # [B, G, P, hd]
+        # Plain causal: SDPA's is_causal. With a cache (the mask offset by P) or a window: the
+        # boolean mask of the keys each query sees, [T, P + T], True = attend.
+        explicit = bool(p["causal"]) and (P > 0 or window(p) > 0)
+        mask = torch.from_numpy(visible(p)) if explicit else None
+        kw = {"enable_gqa": True} if G != H else {}
 
         @torch.inference_mode()
         def run():
@@ -104,7 +119,11 @@ class TorchPeer:
                 q, k, v = lin(xt, wq, bq), lin(xt, wk, bk), lin(xt, wv, bv)
             else:
                 q = k = v = xt
-            c = F.scaled_dot_product_attention(heads(q), heads(k), heads(v), is_causal=bool(p["causal"]), scale=scale)
+            kh, vh = heads(k, G), heads(v, G)
+            if P:
+                kh, vh = torch.cat((k_cache, kh), dim=2), torch.cat((v_cache, vh), dim=2)
+            c = F.scaled_dot_product_attention(heads(q, H), kh, vh, attn_mask=mask,
+                                               is_causal=bool(p["causal"]) and not explicit, scale=scale, **kw)
             c = c.transpose(1, 2).reshape(B, T, dout)
             if p["out_proj"]:
                 c = lin(c, wo, bo)

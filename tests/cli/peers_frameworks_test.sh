@@ -28,12 +28,19 @@ list="$(IFS=,; echo "${peers[*]}")"
   || { cat "$out/log"; echo "run_peers.py failed"; exit 1; }
 csv="$out/summary.csv"
 head -1 "$csv" | grep -q '^section,backend,variant,batch,seq_len,' || { echo "bad header"; exit 1; }
-# status (column 17) and reason (18) per backend (2); no FAIL / ERROR / SKIPPED, UNSUPPORTED has a reason
-bad=$(awk -F, 'NR > 1 && ($17 != "PASS" && $17 != "UNSUPPORTED" || $17 == "UNSUPPORTED" && $18 == "")' "$csv")
-[ -z "$bad" ] || { echo "rows neither PASS nor UNSUPPORTED with a reason:"; echo "$bad"; exit 1; }
-count() { awk -F, -v b="peer-$1" -v s="$2" 'NR > 1 && $2 == b && $17 == s' "$csv" | wc -l; }
-expect() {  # peer status n
-  local got; got=$(count "$1" "$2")
+# Columns by name (summary.csv gained columns since this test was written).
+col() { head -1 "$1" | tr ',' '\n' | grep -n -x "$2" | cut -d: -f1; }
+st=$(col "$csv" status); why=$(col "$csv" reason)
+# no FAIL / ERROR / SKIPPED, UNSUPPORTED has a reason
+check_rows() {
+  local bad
+  bad=$(awk -F, -v s="$st" -v r="$why" 'NR > 1 && ($s != "PASS" && $s != "UNSUPPORTED" || $s == "UNSUPPORTED" && $r == "")' "$1")
+  [ -z "$bad" ] || { echo "rows neither PASS nor UNSUPPORTED with a reason:"; echo "$bad"; exit 1; }
+}
+check_rows "$csv"
+count() { awk -F, -v b="peer-$1" -v s="$2" -v c="$st" 'NR > 1 && $2 == b && $c == s' "$3" | wc -l; }
+expect() {  # peer status n [csv]
+  local got; got=$(count "$1" "$2" "${4:-$csv}")
   [ "$got" -eq "$3" ] || { echo "$1: expected $3 $2 rows, got $got"; cat "$out/log"; exit 1; }
 }
 for p in "${peers[@]}"; do
@@ -44,3 +51,22 @@ for p in "${peers[@]}"; do
   esac
 done
 echo "OK: ${peers[*]}: $(($(wc -l < "$csv") - 1)) rows, $(grep -c ',PASS,' "$csv") PASS, the rest UNSUPPORTED"
+
+# Issue 14's forms (grouped-query heads, window, KV cache; odd sizes, bias): torch runs every one
+# (SDPA enable_gqa, the cache concatenated, an explicit mask), so does openvino (K/V heads
+# broadcast in the graph, the cache as inputs, SDPA's additive mask), both checked against the
+# reference; torch-mha says UNSUPPORTED with the reason. 2 x 3 x 4 x 2 x 2 x 2 = 192 configs.
+v2="$out/v2"
+"$py" "$src/peers/run_peers.py" --attnbench "$cli" --peers "$list" --require \
+  --variant causal,mha --seq-len 1,3,17 --heads 6 --kv-heads 1,2,3,6 --window 0,4 --past-len 0,5 \
+  --d-in 24 --d-out 36 --qkv-bias 0,1 --threads 1 --repetitions 2 --min-time 0.001 --out "$v2" > "$out/log" 2>&1 \
+  || { cat "$out/log"; echo "run_peers.py (issue 14's forms) failed"; exit 1; }
+check_rows "$v2/summary.csv"
+for p in "${peers[@]}"; do
+  case "$p" in
+    torch)     expect torch PASS 192 "$v2/summary.csv" ;;
+    openvino)  expect openvino PASS 192 "$v2/summary.csv" ;;
+    torch-mha) expect torch-mha UNSUPPORTED 192 "$v2/summary.csv" ;;  # d_in != d_out
+  esac
+done
+echo "OK: issue 14's forms: $(($(wc -l < "$v2/summary.csv") - 1)) rows"
