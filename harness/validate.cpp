@@ -254,7 +254,9 @@ CheckResult CheckBackend(const LoadedBackend& backend, const ProblemData& data,
     r.reason = "prepare failed: " + (prepared.error.empty() ? std::string("no message") : prepared.error);
     return r;
   }
+  const auto run_start = std::chrono::steady_clock::now();
   const CallResult run = prepared->Run(mine.x(), out.out());
+  const double run_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
   const uint64_t measured = probe.PeakAboveBaseline();
   const size_t ws = prepared->WorkspaceBytes();
   prepared.instance.reset();  // destroy before comparing, as the sequence always did
@@ -270,6 +272,7 @@ CheckResult CheckBackend(const LoadedBackend& backend, const ProblemData& data,
     r.reason = "run failed: " + (run.message.empty() ? std::string("no message") : run.message);
   } else {
     r = CompareOutput(p, out.out(), ref);
+    r.run_seconds = run_seconds;
     r.workspace_bytes = ws;
     r.measured_bytes = measured;
     r.memory_measured = probe.measured();

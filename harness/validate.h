@@ -65,6 +65,7 @@ struct CheckResult {
   // Peak resident bytes the process gained in prepare + the checked run (memory_probe.h).
   uint64_t measured_bytes = 0;
   bool memory_measured = false;
+  double run_seconds = 0.0;  // wall time of the one run() call (0: it was not called)
 };
 
 // The bit pattern the output is filled with before run(): a quiet NaN with a payload no

@@ -17,6 +17,8 @@
 //   wrong-row     one wrong row, T/2 + 1, at T >= 256 (where the reference used to sample rows)
 //   message       run fails with a 1024-byte message without NUL, full of newlines and '|'
 //   bad-name      its name holds a newline and a Markdown table row
+//   slow-prepare  right, but sleeps 0.4 s in prepare (as copying a large KV cache takes): not
+//                 hostile; the budget must go by run(), not by the check around it
 #include <attnbench/attnbench.h>
 
 #include <sys/stat.h>
@@ -93,6 +95,7 @@ class HostileAttention {
     if constexpr (IsHostile("input-overrun"))
       if (w.w_k) const_cast<float*>(w.w_k)[static_cast<size_t>(p.d_in) * p.d_out] = 0.0f;
     if constexpr (IsHostile("threads") || IsHostile("idle-threads")) StartStrayThread(IsHostile("threads"));
+    if constexpr (IsHostile("slow-prepare")) std::this_thread::sleep_for(std::chrono::milliseconds(400));
     if constexpr (IsHostile("state")) {
       _mm_setcsr(_mm_getcsr() | 0x8040u | 0x6000u);  // FTZ + DAZ, round toward zero
 #ifdef HOSTILE_OPENMP

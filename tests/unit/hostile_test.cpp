@@ -6,6 +6,8 @@
 #include <xmmintrin.h>
 
 #include <catch2/catch.hpp>
+
+#include <chrono>
 #include <cstring>
 
 #include "bench/cell_runner.h"
@@ -260,6 +262,19 @@ TEST_CASE("one wrong row is seen where the loop reference samples: the GEMM form
   const CheckResult r = CheckBackend(honest, vc.data, vc.ref);
   INFO(r.reason);
   CHECK(r.status == Status::kPass);
+}
+
+TEST_CASE("the check times the run() call alone: a slow prepare is not a slow run (the budget goes by it)") {
+  PluginRegistry reg;
+  const LoadedBackend& slow = LoadHostile(reg, "slow-prepare");
+  const ValidationCase vc = PrepareCase(SmallMha(17, 16), 7, 32);
+  const auto t0 = std::chrono::steady_clock::now();
+  const CheckResult r = CheckBackend(slow, vc.data, vc.ref);
+  const double whole = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  CHECK(r.status == Status::kPass);
+  CHECK(whole >= 0.4);
+  CHECK(r.run_seconds > 0.0);
+  CHECK(r.run_seconds < 0.4);  // a T = 17 run; the 0.4 s sleep was in prepare
 }
 
 TEST_CASE("a backend changing MXCSR or the thread count is named, and the state restored") {
