@@ -48,6 +48,19 @@ void ProjectOrCopy(const ab_problem& p, const float* x, const float* w, const fl
   }
 }
 
+// Batch b's cache rows into k, v [past_len, kv_dim] (absolute key positions 0 .. P-1): the cache
+// [B, kv_heads, P, head_dim] holds KV head g's columns of key row j contiguously.
+void UnpackCache(const ProblemData& data, int b, double* k, double* v) {
+  const ab_problem& p = data.problem;
+  const size_t P = p.past_len, hd = HeadDim(p), kv = KvDim(p);
+  for (int g = 0; g < p.kv_heads; ++g)
+    for (size_t j = 0; j < P; ++j) {
+      const size_t at = ((static_cast<size_t>(b) * p.kv_heads + g) * P + j) * hd;
+      std::copy(data.k_cache.data() + at, data.k_cache.data() + at + hd, k + j * kv + g * hd);
+      std::copy(data.v_cache.data() + at, data.v_cache.data() + at + hd, v + j * kv + g * hd);
+    }
+}
+
 double Median(std::vector<double> v) {
   if (v.empty()) return -1.0;
   std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
@@ -83,15 +96,7 @@ ReferenceResult ComputeReference(const ProblemData& data, const std::vector<int3
 
   for (int b = 0; b < p.batch; ++b) {
     const float* xb = data.x.data() + static_cast<size_t>(b) * T * din;
-    // The cache [B, kv_heads, P, head_dim] holds KV head g's columns of key row j contiguously.
-    for (int g = 0; g < p.kv_heads && P > 0; ++g)
-      for (int j = 0; j < P; ++j) {
-        const size_t at = ((static_cast<size_t>(b) * p.kv_heads + g) * P + j) * hd;
-        for (int d = 0; d < hd; ++d) {
-          k[static_cast<size_t>(j) * kv + g * hd + d] = data.k_cache[at + d];
-          v[static_cast<size_t>(j) * kv + g * hd + d] = data.v_cache[at + d];
-        }
-      }
+    UnpackCache(data, b, k.data(), v.data());
 #pragma omp parallel for schedule(static)
     for (int t = 0; t < T; ++t) {
       const float* xt = xb + static_cast<size_t>(t) * din;
@@ -216,12 +221,7 @@ std::vector<double> ComputeAllRowsGemm(const ProblemData& data, double* max_abs_
   for (int b = 0; b < p.batch; ++b) {
     const float* xb = data.x.data() + static_cast<size_t>(b) * T * din;
     std::copy(xb, xb + x.size(), x.begin());
-    for (int g = 0; g < p.kv_heads && P > 0; ++g)
-      for (int j = 0; j < P; ++j) {
-        const size_t at = ((static_cast<size_t>(b) * p.kv_heads + g) * P + j) * hd;
-        std::copy(data.k_cache.data() + at, data.k_cache.data() + at + hd, &k[static_cast<size_t>(j) * kv + g * hd]);
-        std::copy(data.v_cache.data() + at, data.v_cache.data() + at + hd, &v[static_cast<size_t>(j) * kv + g * hd]);
-      }
+    UnpackCache(data, b, k.data(), v.data());
     double* k_new = &k[static_cast<size_t>(P) * kv];
     double* v_new = &v[static_cast<size_t>(P) * kv];
     if (p.qkv_proj) {

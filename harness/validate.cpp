@@ -112,26 +112,38 @@ constexpr double kBelowFloatNormals = 0x1.0p-114;
 
 namespace {
 
+// Errors of float32 output against float64 reference values, element by element; `at` names
+// the element for the FAIL message.
+struct ErrorSum {
+  double err2 = 0.0, ref2 = 0.0, max_err = 0.0, max_ref = 0.0;
+  size_t worst = 0;
+  void Add(double got, double want, size_t at) {
+    // Below float32's normal range a value has no relative precision, and a backend that
+    // flushes denormals (FTZ / DAZ) makes it zero: an error that small is float32's
+    // resolution there, not a fault, whatever the reference's exact double says.
+    const double e = std::max(0.0, std::abs(got - want) - kBelowFloatNormals);
+    max_ref = std::max(max_ref, std::abs(want));
+    err2 += e * e;
+    ref2 += want * want;
+    if (e > max_err) {
+      max_err = e;
+      worst = at;
+    }
+  }
+  double RelL2() const { return ref2 > 0.0 ? std::sqrt(err2 / ref2) : std::sqrt(err2); }
+};
+
 // out against ref.all_out, every row of every batch: kPass, or kFail naming the worst element.
 // The tolerance takes the larger of the two score maxima (a row outside the sample may score
 // higher) and the all-rows output's magnitude.
 CheckResult CompareAllRows(const ab_problem& p, const float* out, const ReferenceResult& ref) {
   CheckResult r;
   r.tol = ToleranceFor(p, std::max(ref.max_abs_score, ref.all_max_abs_score), ref.all_out);
-  double err2 = 0.0, ref2 = 0.0, max_err = 0.0;
-  size_t worst = 0;
-  for (size_t i = 0; i < ref.all_out.size(); ++i) {
-    const double want = ref.all_out[i];
-    const double e = std::max(0.0, std::abs(out[i] - want) - kBelowFloatNormals);
-    err2 += e * e;
-    ref2 += want * want;
-    if (e > max_err) {
-      max_err = e;
-      worst = i;
-    }
-  }
-  r.max_abs_err = max_err;
-  r.rel_l2_err = ref2 > 0.0 ? std::sqrt(err2 / ref2) : std::sqrt(err2);
+  ErrorSum sum;
+  for (size_t i = 0; i < ref.all_out.size(); ++i) sum.Add(out[i], ref.all_out[i], i);
+  const size_t worst = sum.worst;
+  r.max_abs_err = sum.max_err;
+  r.rel_l2_err = sum.RelL2();
   if (r.rel_l2_err <= r.tol.rel_l2 && r.max_abs_err <= r.tol.max_abs) {
     r.status = Status::kPass;
     return r;
@@ -177,27 +189,16 @@ CheckResult CompareOutput(const ab_problem& p, const float* out, const Reference
     return r;
   }
   const size_t R = ref.rows.size();
-  double err2 = 0.0, ref2 = 0.0, max_err = 0.0, max_ref = 0.0;
-  size_t worst = 0;
+  ErrorSum sum;
   for (int b = 0; b < p.batch; ++b)
     for (size_t k = 0; k < R; ++k)
-      for (int c = 0; c < p.d_out; ++c) {
-        const double want = ref.out[(b * R + k) * p.d_out + c];
-        const double got = out[(static_cast<size_t>(b) * p.seq_len + ref.rows[k]) * p.d_out + c];
-        // Below float32's normal range a value has no relative precision, and a backend that
-        // flushes denormals (FTZ / DAZ) makes it zero: an error that small is float32's
-        // resolution there, not a fault, whatever the reference's exact double says.
-        const double e = std::max(0.0, std::abs(got - want) - kBelowFloatNormals);
-        max_ref = std::max(max_ref, std::abs(want));
-        err2 += e * e;
-        ref2 += want * want;
-        if (e > max_err) {
-          max_err = e;
-          worst = (b * R + k) * p.d_out + c;
-        }
-      }
-  r.max_abs_err = max_err;
-  r.rel_l2_err = ref2 > 0.0 ? std::sqrt(err2 / ref2) : std::sqrt(err2);
+      for (int c = 0; c < p.d_out; ++c)
+        sum.Add(out[(static_cast<size_t>(b) * p.seq_len + ref.rows[k]) * p.d_out + c],
+                ref.out[(b * R + k) * p.d_out + c], (b * R + k) * p.d_out + c);
+  const double ref2 = sum.ref2, max_ref = sum.max_ref;
+  const size_t worst = sum.worst;
+  r.max_abs_err = sum.max_err;
+  r.rel_l2_err = sum.RelL2();
   if (r.rel_l2_err <= r.tol.rel_l2 && r.max_abs_err <= r.tol.max_abs && !ref.all_out.empty()) {
     // The sampled rows agree: every other row is held to the same bound against the GEMM form.
     const CheckResult all = CompareAllRows(p, out, ref);
