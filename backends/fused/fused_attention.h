@@ -115,7 +115,7 @@ class FusedAttention {
  private:
   void CopyCache(const ab_weights& w);
   void ProjectAndPack(const float* x);  // inside the parallel region
-  void PackKv(const float* x, size_t b, size_t t0, size_t t1);
+  void PackKv(const float* x, size_t b, size_t t0, size_t t1, size_t g0, size_t g1);
   void Attend(float* ctx, float* scratch);
   void CombineChunks(float* ctx);
   void ProjectOut(float* out);

@@ -394,26 +394,28 @@ void FusedAttention::ProjectAndPack(const float* x) {
     if (p.qkv_proj)
       HWY_DYNAMIC_DISPATCH(GemmTask)(m, GemmBlock{grp * group_rows + r0, grp * group_rows + r1, panels * col / cols,
                                                   panels * (col + 1) / cols});
-    if (!pack_after) PackKv(x, grp, r0, r1);
+    if (!pack_after) PackKv(x, grp, r0, r1, 0, p.kv_heads);
   }
-  if (pack_after) {
-    const long pack_tasks = static_cast<long>(span ? p.batch : row_tasks);
+  if (pack_after) {  // one task per KV head of each row task (or batch): both threads pack at T = 128
+    const long kvh = p.kv_heads;
+    const long pack_tasks = static_cast<long>(span ? p.batch : row_tasks) * kvh;
 #pragma omp for schedule(dynamic)
     for (long t = 0; t < pack_tasks; ++t) {
+      const size_t g = static_cast<size_t>(t % kvh);
       if (span) {
-        PackKv(x, t, 0, T);
+        PackKv(x, t / kvh, 0, T, g, g + 1);
       } else {
-        const auto [b, t0, t1] = rows_of(t);
-        PackKv(x, b, t0, t1);
+        const auto [b, t0, t1] = rows_of(t / kvh);
+        PackKv(x, b, t0, t1, g, g + 1);
       }
     }
   }
 }
 
 // K^T (block-major [t_pad/bc][hd][bc]) and V (rows padded to hd_pad) of new rows [t0, t1) of
-// batch b (keys past_len + t), every KV head, from the QKV product (or from x: simplified
+// batch b (keys past_len + t), KV heads [g0, g1), from the QKV product (or from x: simplified
 // attention).
-void FusedAttention::PackKv(const float* x, size_t b, size_t t0, size_t t1) {
+void FusedAttention::PackKv(const float* x, size_t b, size_t t0, size_t t1, size_t g0, size_t g1) {
   const ab_problem& p = s_.p;
   const size_t T = p.seq_len, KVH = p.kv_heads, hd = s_.head_dim, P = p.past_len;
   const float* kv;  // row t of batch b: K at kv + (b*T + t)*ld + k_off, V at + v_off
@@ -424,7 +426,7 @@ void FusedAttention::PackKv(const float* x, size_t b, size_t t0, size_t t1) {
     kv = x, ld = p.d_in, k_off = 0, v_off = 0;
   }
   const float* rows = kv + b * T * ld;  // row 0 of batch b
-  for (size_t g = 0; g < KVH; ++g) {
+  for (size_t g = g0; g < g1; ++g) {
     const size_t bg = b * KVH + g;
     TransposeNewKeys(rows + k_off + g * hd, ld, t0, t1, P, hd, s_.kt.data() + bg * hd * s_.t_pad, s_.bc);
     CopyRows(rows + t0 * ld + v_off + g * hd, ld, t1 - t0, hd, s_.vp.data() + (bg * s_.t_pad + P + t0) * s_.hd_pad,

@@ -156,6 +156,9 @@ TEST_CASE("Gemm matches a float64 product on odd shapes on every target, storing
     products.emplace_back(17, k, 130, true, rng);
     products.emplace_back(7, k, 64, false, rng);
   }
+  // Every remainder of the 6-row tile after whole groups: 7 .. 9 rows go as two short tiles
+  // (4 + 3, 4 + 4, 5 + 4), 10 and 11 as 6 + 4 and 6 + 5; 128 = 20 x 6 + 4 + 4 (T = 128).
+  for (size_t rows : {6, 7, 8, 9, 10, 11, 128}) products.emplace_back(rows, 65, 130, rows % 2 == 0, rng);
   products.emplace_back(4, 0, 20, true, rng);  // k = 0: C = bias
   test::ForEachTarget([&](const std::string& name) {
     CHECK(hwy::TargetName(HWY_DYNAMIC_DISPATCH(GemmTestTarget)()) == name);  // the override reached dispatch
