@@ -47,10 +47,12 @@ HWY_INLINE float ScaleMaskMax(D d, float* HWY_RESTRICT row, size_t padded, size_
   return hn::GetLane(hn::MaxOfLanes(d, vmax));
 }
 
-// row[0, padded) = exp_fn(d, row - max); returns the sum. Two independent chains: the exp has
-// latency to hide. exp_fn: ExpOp (hn::Exp) or Exp2Op (2^x, scores in log2 units).
+// row[0, padded) = exp_fn(d, row - max); returns the sum per lane (a vector whose lanes add up
+// to the row's sum: callers that accumulate over many calls reduce once at the end). Two
+// independent chains: the exp has latency to hide. exp_fn: ExpOp (hn::Exp) or Exp2Op (2^x,
+// scores in log2 units).
 template <class D, class ExpFn>
-HWY_INLINE float SubExpSum(D d, float* HWY_RESTRICT row, size_t padded, float max, ExpFn exp_fn) {
+HWY_INLINE hn::Vec<D> SubExpLaneSums(D d, float* HWY_RESTRICT row, size_t padded, float max, ExpFn exp_fn) {
   using V = hn::Vec<D>;
   const size_t N = hn::Lanes(d);
   const V vmax = hn::Set(d, max);
@@ -69,7 +71,13 @@ HWY_INLINE float SubExpSum(D d, float* HWY_RESTRICT row, size_t padded, float ma
     sum0 = hn::Add(sum0, e);
     hn::StoreU(e, d, row + j);
   }
-  return hn::GetLane(hn::SumOfLanes(d, hn::Add(sum0, sum1)));
+  return hn::Add(sum0, sum1);
+}
+
+// The same, reduced: returns the row's sum.
+template <class D, class ExpFn>
+HWY_INLINE float SubExpSum(D d, float* HWY_RESTRICT row, size_t padded, float max, ExpFn exp_fn) {
+  return hn::GetLane(hn::SumOfLanes(d, SubExpLaneSums(d, row, padded, max, exp_fn)));
 }
 
 // Softmax pass 2 over row[0, padded): row = e^(row - max); returns the sum. -inf gives 0.
@@ -82,6 +90,11 @@ HWY_INLINE float ExpSubSum(D d, float* HWY_RESTRICT row, size_t padded, float ma
 template <class D>
 HWY_INLINE float Exp2SubSum(D d, float* HWY_RESTRICT row, size_t padded, float max) {
   return SubExpSum(d, row, padded, max, Exp2Op());
+}
+// ... returning the lane sums (SubExpLaneSums).
+template <class D>
+HWY_INLINE hn::Vec<D> Exp2SubLaneSums(D d, float* HWY_RESTRICT row, size_t padded, float max) {
+  return SubExpLaneSums(d, row, padded, max, Exp2Op());
 }
 
 }  // namespace HWY_NAMESPACE

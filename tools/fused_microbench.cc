@@ -44,7 +44,8 @@ struct GroupData {
     st.hd_pad = hd_pad;
     st.bc = bc;
     st.br = kR;
-    for (size_t r = 0; r < kR; ++r) m[r] = 0.0f, l[r] = 1.0f, alpha[r] = 1.0f, bmax[r] = 0.0f;
+    for (size_t r = 0; r < kR; ++r) m[r] = 0.0f, alpha[r] = 1.0f, bmax[r] = 0.0f;
+    for (float& sum : l) sum = 1.0f;
     g.q = q.data();
     g.kt = kt.data();
     g.ldkt = bc;
@@ -64,7 +65,8 @@ struct GroupData {
 
   static constexpr size_t hd_pad = kHeadDim;  // a multiple of 16 already
   AlignedBuffer<float> q, kt, v, o, s;
-  float m[kR], l[kR], alpha[kR], bmax[kR];
+  float m[kR], alpha[kR], bmax[kR];
+  alignas(64) float l[kR * FusedState::kPad];  // GroupArgs::l: lane sums per row
   FusedState st;
   GroupArgs g{};
 };

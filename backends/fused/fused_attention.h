@@ -46,12 +46,7 @@ struct FusedState {
   AlignedBuffer<float> kt;  // [B*kv_heads, t_pad/bc, head_dim, bc]: K^T per KV head and key block, zero padded
   AlignedBuffer<float> vp;  // [B*kv_heads, t_pad, hd_pad]: V per KV head, zero padded
 
-  // Per-thread scratch, scratch_stride floats each (R = task_rows * group virtual rows):
-  //   q   [R, head_dim]    the task's query rows, pre-multiplied by scale
-  //   o   [R, hd_pad]      unnormalised output accumulator
-  //   s   [kGroup, bc]     scores / probabilities of one row group and one key block
-  //   m, l [R]             running max and running sum per row
-  //   alpha, bmax [kGroup] per-row rescale factor and block max for the current group
+  // Per-thread scratch, scratch_stride floats each (Scratch(): where each part starts).
   size_t scratch_stride = 0;
 
   // When chunks > 1, a task of one key chunk leaves its unnormalised output, max and sum here,
@@ -63,6 +58,32 @@ struct FusedState {
 
   static constexpr size_t kPad = 16;    // widest x86 vector in floats
   static constexpr size_t kGroup = 6;   // rows of one register tile (micro-kernel height)
+
+  // One thread's scratch (R = TaskVirtualRows()), offsets in floats, each part starting on a
+  // whole vector (the lane sums are loaded aligned):
+  //   q   [R, head_dim]    the task's query rows, pre-multiplied by scale
+  //   o   [R, hd_pad]      unnormalised output accumulator
+  //   s   [kGroup, bc]     scores / probabilities of one row group and one key block
+  //   m   [R]              running max per row
+  //   l   [R, kPad]        running sum per row, as lane sums (reduced at the task's end into l[0, R))
+  //   alpha, bmax [kGroup] per-row rescale factor and block max for the current group
+  struct ScratchLayout {
+    size_t q, o, s, m, l, alpha, bmax, floats;
+  };
+  ScratchLayout Scratch() const {
+    const size_t rv = TaskVirtualRows();
+    const auto whole = [](size_t n) { return (n + kPad - 1) / kPad * kPad; };
+    ScratchLayout at{};
+    at.q = 0;
+    at.o = at.q + whole(rv * head_dim);
+    at.s = at.o + whole(rv * hd_pad);
+    at.m = at.s + whole(kGroup * bc);
+    at.l = at.m + whole(rv);
+    at.alpha = at.l + rv * kPad;
+    at.bmax = at.alpha + kPad;
+    at.floats = at.bmax + kPad;
+    return at;
+  }
 };
 
 // Where a task's result goes: straight into the context (its only key chunk) or, for one chunk of

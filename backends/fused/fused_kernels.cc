@@ -45,13 +45,14 @@ void AttendTask(const FusedState& st, size_t b, size_t g, size_t i0, size_t kb0,
   const size_t T = p.seq_len, hd = st.head_dim, bc = st.bc, G = st.group;
   const size_t positions = HWY_MIN(st.task_rows, T - i0);
   const size_t rows = positions * G;  // virtual rows: v -> position i0 + v / G, head g*G + v % G
-  float* q = scratch;
-  float* o = q + st.TaskVirtualRows() * hd;
-  float* s = o + st.TaskVirtualRows() * st.hd_pad;
-  float* m = s + FusedState::kGroup * bc;
-  float* l = m + st.TaskVirtualRows();
-  float* alpha = l + st.TaskVirtualRows();
-  float* bmax = alpha + FusedState::kGroup;
+  const FusedState::ScratchLayout at = st.Scratch();
+  float* q = scratch + at.q;
+  float* o = scratch + at.o;
+  float* s = scratch + at.s;
+  float* m = scratch + at.m;
+  float* l = scratch + at.l;  // kPad lane sums per row
+  float* alpha = scratch + at.alpha;
+  float* bmax = scratch + at.bmax;
 
   // Pack (and pre-scale by scale * log2(e): scores in log2 units for Exp2SubSum) the task's
   // query rows: contiguous, so the broadcasts of the score tile never conflict in L1 the way
@@ -60,8 +61,8 @@ void AttendTask(const FusedState& st, size_t b, size_t g, size_t i0, size_t kb0,
     const float* src = st.q_src + (b * T + i0 + v / G) * st.ld_q + (g * G + v % G) * hd;
     for (size_t k = 0; k < hd; ++k) q[v * hd + k] = src[k] * st.q_scale;
     m[v] = -std::numeric_limits<float>::infinity();
-    l[v] = 0.0f;
   }
+  for (size_t k = 0; k < rows * FusedState::kPad; ++k) l[k] = 0.0f;
   for (size_t k = 0; k < rows * st.hd_pad; ++k) o[k] = 0.0f;
 
   const size_t bg = b * p.kv_heads + g;
@@ -83,7 +84,7 @@ void AttendTask(const FusedState& st, size_t b, size_t g, size_t i0, size_t kb0,
       a.o = o + v0 * st.hd_pad;
       a.s = s;
       a.m = m + v0;
-      a.l = l + v0;
+      a.l = l + v0 * FusedState::kPad;
       a.alpha = alpha;
       a.bmax = bmax;
       a.width = HWY_MIN(bc, end - key0);
@@ -112,6 +113,8 @@ void AttendTask(const FusedState& st, size_t b, size_t g, size_t i0, size_t kb0,
     }
   }
 
+  for (size_t v = 0; v < rows; ++v)  // the row sums: lane sums of every block, reduced once
+    l[v] = hn::GetLane(hn::SumOfLanes(d, hn::Load(d, l + v * FusedState::kPad)));
   if (!out.ctx) {  // one chunk of several: CombineChunks normalises
     for (size_t k = 0; k < rows * st.hd_pad; ++k) out.o[k] = o[k];
     for (size_t v = 0; v < rows; ++v) out.m[v] = m[v], out.l[v] = l[v];
@@ -293,9 +296,7 @@ FusedAttention::FusedAttention(const ab_problem& p, const ab_weights& w, const F
   s.vp = Zeroed(B * KVH * s.t_pad * s.hd_pad);
   if (p.past_len > 0) CopyCache(w);
 
-  const size_t rv = s.TaskVirtualRows();
-  s.scratch_stride = RoundUp(rv * hd + rv * s.hd_pad + FusedState::kGroup * s.bc + 2 * rv + 2 * FusedState::kGroup,
-                             kPad) + kPad;
+  s.scratch_stride = s.Scratch().floats;
   scratch_ = Zeroed(static_cast<size_t>(p.threads) * s.scratch_stride);
   const size_t threads = static_cast<size_t>(p.threads);
   // Short T with several batches: one GEMM over all B*T rows reads the weights once for every
@@ -319,7 +320,7 @@ FusedAttention::FusedAttention(const ab_problem& p, const ab_weights& w, const F
     s.chunks = std::max<size_t>(1, std::min(wanted, widest / kMinChunkBlocks));
   }
   if (s.chunks > 1) {
-    const size_t slots = query_tasks * s.chunks;
+    const size_t rv = s.TaskVirtualRows(), slots = query_tasks * s.chunks;
     s.part_o = AlignedBuffer<float>(slots * rv * s.hd_pad);
     s.part_m = AlignedBuffer<float>(slots * rv);
     s.part_l = AlignedBuffer<float>(slots * rv);
