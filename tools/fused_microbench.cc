@@ -281,11 +281,13 @@ void RegisterAll() {
     for (const auto& [rows, n] : std::vector<std::pair<int64_t, int64_t>>{{66, 2304}, {132, 2304}, {192, 2304}, {66, 768}, {192, 768}})
       g->Args({rows, n});
   }
-  // The block sizes of docs/fused.md's table; 64:64 is the default.
+  // The block sizes of docs/fused.md's tables ("Block sizes": the first sweep, then the small br of the
+  // session-6 re-sweep on a 48 KiB L1D); 64:64 is the default.
   auto* b = benchmark::RegisterBenchmark("FusedAttention", BenchFusedAttention);
   b->ArgNames({"br", "bc"})->Unit(benchmark::kMillisecond);
   for (const auto& [br, bc] : std::vector<std::pair<int64_t, int64_t>>{
-           {64, 64}, {48, 64}, {60, 64}, {96, 64}, {128, 64}, {64, 128}, {96, 128}, {128, 128}, {64, 256}, {36, 32}, {64, 32}})
+           {64, 64}, {48, 64}, {60, 64}, {96, 64}, {128, 64}, {64, 128}, {96, 128}, {128, 128}, {64, 256}, {36, 32}, {64, 32},
+           {24, 64}, {30, 64}, {32, 64}, {36, 64}})
     b->Args({br, bc});
   for (const DecodePhase phase : {kWhole, kProjections, kCachePass}) {
     static const char* kNames[] = {"Decode/whole", "Decode/projections", "Decode/cache"};
