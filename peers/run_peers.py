@@ -37,6 +37,9 @@ Peers (peers/frameworks/, one module each; docs/peers.md has the details):
   torch-mha              torch.nn.MultiheadAttention (mha variant only)
   Only onnxruntime, openvino (and the test peers) run dropout > 0 configs: the others have no
   way to take attnbench's counter-based mask, so those rows are UNSUPPORTED.
+With --paced FD (what the bench uses) the runner waits on stdin for `run K` before config K of the
+manifest and answers `done K` on FD (and `ready` first, once the frameworks are imported), so the
+bench times each config's peers right after its backends.
 Exit code: 0 all checked peers PASS (or SKIPPED/UNSUPPORTED), 1 a FAIL or ERROR, 2 bad input.
 """
 import argparse
@@ -252,6 +255,30 @@ def read_manifest(path):
     return m["columns"], m["configs"]
 
 
+def run_paced(configs, run_config, reply_fd):
+    """--paced: the caller decides when each config runs (attnbench bench: right after that
+    config's backends, so a peer and the backends it is compared with are timed minutes apart at
+    most, not a whole sweep apart, on a machine whose load drifts). Reads lines from stdin:
+    `run K` checks and times the peers on manifest config K (0-based) and answers `done K` on
+    reply_fd once its rows are in (and `ready` first, once the frameworks are imported); `end` or the end of stdin ends the loop. Returns True when a
+    peer FAILed or ERRORed. A malformed line or a K out of range is a ValueError."""
+    failed = False
+    with os.fdopen(reply_fd, "w", closefd=True) as reply:
+        reply.write("ready\n")  # the frameworks are imported: from now on this process idles until told
+        reply.flush()
+        for line in sys.stdin:
+            words = line.split()
+            if words == ["end"]:
+                break
+            if len(words) != 2 or words[0] != "run" or not words[1].isdigit() or int(words[1]) >= len(configs):
+                raise ValueError(f"expected `run K` (K < {len(configs)}) or `end`, got {line.strip()!r}")
+            k = int(words[1])
+            failed |= run_config(configs[k])
+            reply.write(f"done {k}\n")
+            reply.flush()
+    return failed
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
                                  allow_abbrev=False, usage="%(prog)s [options] [grid flags of `attnbench run`]")
@@ -269,6 +296,10 @@ def main():
                     "SKIPPED (default: no limit)")
     ap.add_argument("--out", help="directory for summary.csv and peers.json (default: print only)")
     ap.add_argument("--keep-inputs", action="store_true", help="keep the grid's manifest and inputs under OUT")
+    ap.add_argument("--paced", type=int, metavar="FD",
+                    help="with --manifest: run a config when stdin says `run K` (K: its index in the manifest) and "
+                         "answer `done K` on file descriptor FD; `end` or the end of stdin writes OUT and exits "
+                         "(attnbench bench runs each config's peers right after its backends this way)")
     args, grid_args = ap.parse_known_args()
 
     work = tempfile.mkdtemp(prefix="attnbench-peers-")
@@ -288,6 +319,8 @@ def check_and_time(args, grid_args, work):
             raise ValueError("--repetitions must be >= 1, --min-time and --budget > 0")
         if args.manifest and grid_args:
             raise ValueError(f"grid flags ({' '.join(grid_args)}) do not go with --manifest")
+        if args.paced is not None and not args.manifest:
+            raise ValueError("--paced needs --manifest (the configs it is told to run by index)")
         if args.probe:
             print(json.dumps({n: peer_info(n) for n in peers}))
             return 0
@@ -309,13 +342,16 @@ def check_and_time(args, grid_args, work):
                 return 2
             print(msg + ": skipped (scripts/setup-peers installs it)", file=sys.stderr)
     active = [n for n in peers if infos[n] is not None]
-    rows, failed = [], False
+    rows = []
     # "peers": null = every peer; a list = the ones the bench's --benchmark_filter left in.
     total = sum(len([n for n in active if c["peers"] is None or n in c["peers"]]) for c in configs)
     done = 0
-    for c in configs:
-        if not active:
-            break
+
+    def run_config(c):
+        """Checks and times the active peers on config c: its rows appended to rows. True when a
+        peer FAILed or ERRORed."""
+        nonlocal done
+        failed = False
         p, threads, rotation, only = c["problem"], int(c["threads"]), int(c["rotation"]), c["peers"]
         x, w = load_inputs(c["dir"])
         # The KV cache stays float32 (numpy promotes each product with float64 Q): a float64
@@ -393,6 +429,20 @@ def check_and_time(args, grid_args, work):
             rows.append(row)
             print(f"{tag}: PASS {t['median_s'] * 1e3:.4g} ms (cv {100 * t['cv']:.1f}%), {row['gflops']:.3g} GFLOP/s, "
                   f"rel_l2 {rel:.3g} (tol {tol:.3g})", flush=True)
+        return failed
+
+    failed, bad_input = False, False
+    if args.paced is not None:
+        try:
+            failed = run_paced(configs, run_config if active else (lambda c: False), args.paced)
+        except (OSError, ValueError) as e:  # a bad FD or command: the rows so far are still written
+            print(f"run_peers: --paced {args.paced}: {e}", file=sys.stderr)
+            bad_input = True
+    else:
+        for c in configs:
+            if not active:
+                break
+            failed |= run_config(c)
     if args.out:
         os.makedirs(args.out, exist_ok=True)
         with open(os.path.join(args.out, "summary.csv"), "w", newline="") as f:
@@ -411,7 +461,7 @@ def check_and_time(args, grid_args, work):
                                  "attnbench peers-manifest " + " ".join(grid_args),
                        "argv": sys.argv[1:]}, f, indent=2)
         print(f"wrote {os.path.join(args.out, 'summary.csv')}")
-    return 1 if failed else 0
+    return 2 if bad_input else 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -1,8 +1,15 @@
 #include "peers.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -148,14 +155,15 @@ PeerSetup ResolvePeers(const std::string& peers, const std::string& python_flag)
   return s;
 }
 
-size_t WritePeerManifest(const std::vector<PlannedConfig>& plan, const std::string& dir, uint64_t data_seed,
-                         int sample_rows, const PeerCellsOf& peers_of, const RotationOf& rotation_of) {
+std::vector<size_t> WritePeerManifest(const std::vector<PlannedConfig>& plan, const std::string& dir, uint64_t data_seed,
+                                      int sample_rows, const PeerCellsOf& peers_of, const RotationOf& rotation_of) {
   const fs::path inputs = fs::path(dir) / "inputs";
   std::error_code ec;
   fs::remove_all(inputs, ec);
   fs::create_directories(inputs, ec);
   if (ec) throw InputError("cannot create " + inputs.string());
   nlohmann::json configs = nlohmann::json::array();
+  std::vector<size_t> written;
   for (size_t k = 0; k < plan.size(); ++k) {
     const Config& c = plan[k].config;
     const ab_problem& p = c.problem;
@@ -181,30 +189,27 @@ size_t WritePeerManifest(const std::vector<PlannedConfig>& plan, const std::stri
                        // validate.h's tolerance with no score: the runner multiplies it by
                        // (1 + max |scaled score|) of the numpy reference it checks against.
                        {"tol_rel_l2_base", ComputeTolerance(p, ReferenceResult{}).rel_l2}});
+    written.push_back(k);
   }
   if (configs.empty()) {
     fs::remove_all(inputs, ec);
-    return 0;
+    return written;
   }
   std::ofstream(fs::path(dir) / "manifest.json")
       << nlohmann::json{{"format", "attnbench-peers-2"}, {"columns", SummaryCsvColumns()}, {"configs", configs}}.dump(1)
       << "\n";
-  return configs.size();
+  return written;
 }
 
-std::vector<Cell> RunPeers(const PeerSetup& setup, const std::vector<PlannedConfig>& plan, const std::string& out,
-                           const SweepOptions& so, bool quiet, std::string* error) {
-  const TimingPlan& timing = so.timing;
-  const double budget_s = so.budget_s;
-  std::vector<Cell> cells;
-  if (setup.empty() || plan.empty()) return cells;
-  const fs::path dir = fs::path(out) / "peers";
-  const fs::path inputs = dir / "inputs";
-  const fs::path manifest = dir / "manifest.json";
+PeerSession::PeerSession(const PeerSetup& setup, const std::vector<PlannedConfig>& plan, const std::string& out,
+                         const SweepOptions& so, bool quiet)
+    : dir_((fs::path(out) / "peers").string()), manifest_of_plan_(plan.size(), 0) {
+  if (setup.empty() || plan.empty()) return;
+  const fs::path dir = dir_;
   // --benchmark_filter applies to peer cells as to backend cells ("peer-torch/mha/B:1/...").
   std::optional<std::regex> filter;
   if (!so.filter.empty() && so.filter != "all") filter.emplace(so.filter, std::regex::extended);
-  size_t configs = 0;
+  std::vector<size_t> configs;
   try {
     configs = WritePeerManifest(
         plan, dir.string(), so.data_seed, so.sample_rows,
@@ -216,31 +221,149 @@ std::vector<Cell> RunPeers(const PeerSetup& setup, const std::vector<PlannedConf
         },
         [&](const ProblemData& data) { return RotationCount(DataBytes(data), so.cold_bytes, so.cold_cache); });
   } catch (const InputError& e) {
-    *error = e.what();
-    return cells;
+    error_ = e.what();
+    return;
   }
-  if (configs == 0) return cells;  // the filter left no peer cell
+  if (configs.empty()) return;  // the filter left no peer cell
+  for (size_t m = 0; m < configs.size(); ++m) manifest_of_plan_[configs[m]] = m + 1;
+  ran_.assign(configs.size(), false);
   std::error_code ec;
+  fs::remove(dir / "summary.csv", ec);
   std::string list;
   for (const auto& n : setup.present) list += (list.empty() ? "" : ",") + n;
   char num[3][32];
-  std::snprintf(num[0], sizeof num[0], "%d", timing.repetitions);
-  std::snprintf(num[1], sizeof num[1], "%.17g", timing.min_time);
-  std::snprintf(num[2], sizeof num[2], "%.17g", budget_s);
+  std::snprintf(num[0], sizeof num[0], "%d", so.timing.repetitions);
+  std::snprintf(num[1], sizeof num[1], "%.17g", so.timing.min_time);
+  std::snprintf(num[2], sizeof num[2], "%.17g", so.budget_s);
+  // One socket both ways: the runner reads `run K` on its stdin and answers `done K` on fd 3. A
+  // socket, not pipes, so that writing to a runner that died is an error (MSG_NOSIGNAL), not a
+  // SIGPIPE that kills the bench.
+  constexpr int kReplyFd = 3;
+  const std::vector<std::string> args = {setup.python, setup.runner, "--manifest", (dir / "manifest.json").string(),
+                                         "--peers", list, "--repetitions", num[0], "--min-time", num[1],
+                                         "--budget", num[2], "--out", dir.string(), "--paced", std::to_string(kReplyFd)};
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    error_ = std::string("cannot create the runner's channel: ") + std::strerror(errno);
+    return;
+  }
   if (!quiet)
-    std::fprintf(stderr, "peers: %s on %zu configs (%s)\n", list.c_str(), configs, setup.python.c_str());
-  fs::remove(dir / "summary.csv", ec);
-  const int rc = RunProgram({setup.python, setup.runner, "--manifest", manifest.string(), "--peers", list,
-                             "--repetitions", num[0], "--min-time", num[1], "--budget", num[2], "--out", dir.string()},
-                            quiet ? "/dev/null" : "/dev/stderr");
-  fs::remove_all(inputs, ec);
-  if (!fs::exists(dir / "summary.csv")) {
-    *error = "peers/run_peers.py ended (exit " + std::to_string(rc) + ") without writing " +
-             (dir / "summary.csv").string();
+    std::fprintf(stderr, "peers: %s on %zu configs, each right after its backends (%s)\n", list.c_str(),
+                 configs.size(), setup.python.c_str());
+  std::vector<std::string> copy = args;
+  std::vector<char*> argv;
+  for (auto& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    // As RunProgram: the runner must not outlive a bench that was killed.
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(128 + SIGTERM);
+    // Its progress lines (stdout) go to our stderr, or nowhere when quiet; its errors to stderr.
+    const int progress = quiet ? open("/dev/null", O_WRONLY | O_CLOEXEC) : dup(STDERR_FILENO);
+    if (progress < 0 || dup2(progress, STDOUT_FILENO) < 0 || dup2(sv[1], STDIN_FILENO) < 0 ||
+        dup2(sv[1], kReplyFd) < 0)
+      _exit(127);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(sv[1]);
+  if (pid < 0) {
+    close(sv[0]);
+    error_ = std::string("cannot start ") + setup.runner + ": " + std::strerror(errno);
+    return;
+  }
+  channel_ = sv[0];
+  pid_ = pid;
+  // Importing the frameworks takes seconds of CPU: not while the first backends are timed.
+  AwaitLine("ready", [] { return InterruptSignal() != 0; });
+}
+
+PeerSession::~PeerSession() {
+  End(true);
+  std::error_code ec;
+  fs::remove_all(fs::path(dir_) / "inputs", ec);
+}
+
+void PeerSession::RunConfig(size_t plan_index, const std::function<bool()>& stop) {
+  if (channel_ < 0 || plan_index >= manifest_of_plan_.size() || manifest_of_plan_[plan_index] == 0) return;
+  const size_t m = manifest_of_plan_[plan_index] - 1;
+  if (ran_[m]) return;
+  ran_[m] = true;
+  const std::string command = "run " + std::to_string(m) + "\n";
+  if (send(channel_, command.data(), command.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(command.size())) {
+    End(false);  // it is gone; End collects its exit status for Finish's message
+    return;
+  }
+  AwaitLine("done " + std::to_string(m), stop);
+}
+
+void PeerSession::AwaitLine(const std::string& answer, const std::function<bool()>& stop) {
+  for (;;) {
+    const size_t nl = pending_.find('\n');
+    if (nl != std::string::npos) {
+      const std::string line = pending_.substr(0, nl);
+      pending_.erase(0, nl + 1);
+      if (line == answer) return;
+      continue;  // not ours: ignore
+    }
+    if (stop && stop()) {  // Ctrl-C / SIGTERM: the bench stops, so does the runner
+      End(true);
+      return;
+    }
+    char buf[256];
+    const ssize_t got = read(channel_, buf, sizeof buf);  // EINTR when a signal comes (no SA_RESTART)
+    if (got > 0) {
+      pending_.append(buf, static_cast<size_t>(got));
+    } else if (!(got < 0 && errno == EINTR)) {  // the runner closed its end: it ended or died
+      End(false);
+      return;
+    }
+  }
+}
+
+void PeerSession::End(bool kill_it) {
+  if (channel_ >= 0) {
+    if (!kill_it) send(channel_, "end\n", 4, MSG_NOSIGNAL);
+    shutdown(channel_, SHUT_WR);  // end of its stdin
+  }
+  if (pid_ > 0) {
+    if (kill_it) ::kill(pid_, SIGTERM);
+    int status = 0;
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
+    pid_ = -1;
+  }
+  if (channel_ >= 0) close(channel_);
+  channel_ = -1;
+}
+
+std::vector<Cell> PeerSession::Finish(const std::function<bool()>& stop, std::string* error) {
+  std::vector<Cell> cells;
+  if (!error_.empty()) {
+    *error = error_;
+    return cells;
+  }
+  if (ran_.empty()) return cells;  // nothing to run
+  for (size_t k = 0; k < manifest_of_plan_.size(); ++k) {
+    if (stop && stop()) break;
+    RunConfig(k, stop);
+  }
+  const bool stopped = stop && stop();
+  End(stopped);
+  std::error_code ec;
+  fs::remove_all(fs::path(dir_) / "inputs", ec);
+  if (stopped) return cells;
+  const fs::path summary = fs::path(dir_) / "summary.csv";
+  if (!fs::exists(summary)) {
+    *error = "peers/run_peers.py ended (exit " + std::to_string(exit_status_) + ") without writing " +
+             summary.string();
     return cells;
   }
   try {
-    cells = ParseSummaryCsv(ReadWholeFile(dir / "summary.csv"));
+    cells = ParseSummaryCsv(ReadWholeFile(summary));
   } catch (const std::exception& e) {
     *error = std::string("cannot read the peers' summary.csv: ") + e.what();
     cells.clear();

@@ -43,20 +43,53 @@ std::string PeerBackendName(const std::string& peer);
 // and dir/manifest.json (format in docs/peers.md: per config the problem, the cell name, the FLOP
 // count, the tolerance and summary.csv's problem columns) for the plan's configs. peers_of(config):
 // the peers to run on it (a JSON list; an empty list leaves the config out) or null (every peer);
-// rotation_of(data): the copies the runner cycles through. Returns the configs written; throws
-// InputError when dir cannot be written.
+// rotation_of(data): the copies the runner cycles through. Returns the plan indices of the configs
+// written, in manifest order; throws InputError when dir cannot be written.
 using PeerCellsOf = std::function<nlohmann::json(const Config&)>;
 using RotationOf = std::function<int(const ProblemData&)>;
-size_t WritePeerManifest(const std::vector<PlannedConfig>& plan, const std::string& dir, uint64_t data_seed,
-                         int sample_rows, const PeerCellsOf& peers_of, const RotationOf& rotation_of);
+std::vector<size_t> WritePeerManifest(const std::vector<PlannedConfig>& plan, const std::string& dir,
+                                      uint64_t data_seed, int sample_rows, const PeerCellsOf& peers_of,
+                                      const RotationOf& rotation_of);
 
-// Writes out/peers/{manifest.json, inputs/} (WritePeerManifest) for the plan, runs the runner
-// (progress on stderr unless quiet), deletes the inputs, and returns its rows (empty when it was
-// interrupted or could not run; *error says why). out/peers/summary.csv and peers.json stay as
-// the runner wrote them.
-// The timing follows the sweep's options: repetitions, min_time, budget per cell, data seed, and
-// the cold-cache policy (the runner cycles through RotationCount copies of data + prepared peer).
-std::vector<Cell> RunPeers(const PeerSetup& setup, const std::vector<PlannedConfig>& plan, const std::string& out,
-                           const SweepOptions& so, bool quiet, std::string* error);
+// The peers runner of one bench, paced by the bench (run_peers.py --paced): the bench has it check
+// and time a config's peers right after that config's backends, so a peer and the backends it is
+// compared with are timed a minute or so apart, not a whole sweep apart (on a shared machine the
+// load drifts over minutes, and a ratio across minutes measures the drift).
+//
+// The constructor writes out/peers/{manifest.json, inputs/} (WritePeerManifest) for the plan and
+// starts the runner; its progress goes to stderr unless quiet. The timing follows the sweep's
+// options: repetitions, min_time, budget per cell, data seed, --benchmark_filter, and the
+// cold-cache policy (the runner cycles through RotationCount copies of data + prepared peer).
+class PeerSession {
+ public:
+  PeerSession(const PeerSetup& setup, const std::vector<PlannedConfig>& plan, const std::string& out,
+              const SweepOptions& so, bool quiet);
+  ~PeerSession();  // a runner still running gets SIGTERM
+  PeerSession(const PeerSession&) = delete;
+  PeerSession& operator=(const PeerSession&) = delete;
+
+  // Has the runner check and time the peers of plan config k, and waits until it has. A config
+  // runs once (a second call, or a config without peer cells, does nothing). When stop() turns
+  // true while it waits, the runner is ended and nothing more runs.
+  void RunConfig(size_t plan_index, const std::function<bool()>& stop);
+
+  // Runs the configs not run yet (plan order) unless stop(), ends the runner, deletes the inputs
+  // and returns the runner's rows (empty when it could not run or was stopped; *error says why).
+  // out/peers/summary.csv and peers.json stay as the runner wrote them.
+  std::vector<Cell> Finish(const std::function<bool()>& stop, std::string* error);
+
+ private:
+  // Reads the runner's answers until `answer`; on its end (or stop()) ends it (End).
+  void AwaitLine(const std::string& answer, const std::function<bool()>& stop);
+  void End(bool kill);  // closes the commands, waits for the runner (SIGTERM first when kill)
+  std::string dir_;
+  std::vector<size_t> manifest_of_plan_;  // plan index -> manifest index + 1 (0: no peer cell)
+  std::vector<bool> ran_;                 // per manifest index
+  std::string error_;                     // set when the manifest or the runner failed
+  int channel_ = -1;                      // our end of the socket the runner reads and answers on
+  int pid_ = -1;
+  int exit_status_ = -1;
+  std::string pending_;                   // read from the channel, not yet a whole line
+};
 
 }  // namespace attnbench::bench

@@ -33,7 +33,7 @@ void ResultsDir::WriteRecord(const SweepRecord& record) const {
   WriteFileAtomic((fs::path(out_) / "sweep.json").string(), SweepRecordJson(record).dump(2) + "\n");
 }
 
-void AddPeerRows(const PeerSetup& peers, const Sweep& w, bool quiet, const std::function<bool()>& stop,
+void AddPeerRows(const PeerSetup& peers, PeerSession& session, const Sweep& w, const std::function<bool()>& stop,
                  ResultsDir& dir, BenchRun& run) {
   std::map<size_t, size_t> last_of_config;
   for (size_t k = 0; k < w.cells.size(); ++k) last_of_config[w.cells[k].config] = k;
@@ -43,7 +43,7 @@ void AddPeerRows(const PeerSetup& peers, const Sweep& w, bool quiet, const std::
       peer_position[BenchmarkName(PeerBackendName(n), w.plan[ci].config)] =
           last_of_config.count(ci) ? last_of_config[ci] : w.cells.size();
   std::string error;
-  std::vector<Cell> rows = RunPeers(peers, w.plan, dir.path(), w.so, quiet, &error);
+  std::vector<Cell> rows = session.Finish(stop, &error);
   if (!error.empty() && !stop()) std::fprintf(stderr, "attnbench bench: peers: %s\n", error.c_str());
   for (Cell& c : rows) {
     auto it = peer_position.find(c.name);

@@ -34,9 +34,10 @@ class ResultsDir {
   std::map<std::string, size_t> position_;  // cell name -> index in the sweep
 };
 
-// Runs the peers out of process on every config of the plan and adds their rows (a peer's error
-// goes to env.json "peers" "error" and stderr). A resumed run runs them again: they are not kept.
-void AddPeerRows(const PeerSetup& peers, const Sweep& w, bool quiet, const std::function<bool()>& stop,
+// Finishes the peers session (the configs whose peers have not run yet run now) and adds its rows
+// (a peer's error goes to env.json "peers" "error" and stderr). A resumed run runs them again:
+// they are not kept.
+void AddPeerRows(const PeerSetup& peers, PeerSession& session, const Sweep& w, const std::function<bool()>& stop,
                  ResultsDir& dir, BenchRun& run);
 
 // The closing lines (or, interrupted, the message saying how to resume); returns the exit code:

@@ -375,6 +375,8 @@ bool RunSweep(const std::vector<PlannedConfig>& plan, const std::vector<CellRef>
     if (data_config != cr.config) {
       vc.reset();
       tc.reset();
+      if (data_config && o.on_config_done) o.on_config_done(*data_config);
+      if (stopping()) return false;
       data_config = cr.config;
     }
     SetThreadState(p.threads, mxcsr);  // whatever the previous cell's backend left
@@ -470,6 +472,9 @@ bool RunSweep(const std::vector<PlannedConfig>& plan, const std::vector<CellRef>
     if (cell.timed()) predictor.Record(b->name, p, cell.median_s);
     finish();
   }
+  vc.reset();
+  tc.reset();
+  if (data_config && o.on_config_done && !stopping()) o.on_config_done(*data_config);
   ComputeDerived(run, o.baseline);
   if (o.progress) std::fprintf(stderr, "done: %zu cells in %s\n", done, Duration(Since(sweep_start)).c_str());
   return true;

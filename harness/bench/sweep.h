@@ -95,6 +95,10 @@ struct SweepOptions {
   // Called after each cell, once it is in run.cells: the bench writes its files here, so an
   // interrupted run keeps what it measured; validate prints its row.
   std::function<void(const CellOutcome& outcome)> on_cell;
+  // In process only: called after the last of the given cells of each config (an index into the
+  // plan), before the next config's first cell; not when stopped. The bench times the config's
+  // peers here.
+  std::function<void(size_t config)> on_config_done;
   // The machine's measured FLOP peak (GFLOP/s) at a thread count, 0 when unknown: a timed cell
   // faster than it is a FAIL, not a figure (RateAbovePeak). Unset: no such check.
   std::function<double(int threads)> peak_gflops;

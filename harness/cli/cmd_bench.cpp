@@ -332,10 +332,10 @@ std::unique_ptr<DirectoryLock> PrepareOutDir(const std::string& out, bool replac
   return lock;
 }
 
-// The cells left, in this process or isolated; the files are rewritten after each. Returns how
-// many ran.
+// The cells left, in this process or isolated; the files are rewritten after each. With a peers
+// session, each config's peers run right after its last cell. Returns how many cells ran.
 size_t RunCellsLeft(Sweep& w, const CellsLeft& left, const BenchOptions& o, const std::string& out,
-                    const std::function<bool()>& stop, ResultsDir& dir, BenchRun& run) {
+                    const std::function<bool()>& stop, ResultsDir& dir, BenchRun& run, PeerSession* peers) {
   Isolation isolation{o.isolate, o.timeout, {SelfExe(), "bench", "--resume", out}, {}};
   std::map<std::string, size_t> index;
   for (size_t k = 0; k < w.cells.size(); ++k) index[w.cells[k].name] = k;
@@ -350,7 +350,29 @@ size_t RunCellsLeft(Sweep& w, const CellsLeft& left, const BenchOptions& o, cons
     ++ran;
     dir.Save(run);
   };
-  RunCells(w.plan, left.todo, so, run, isolation);
+  if (!peers) {
+    RunCells(w.plan, left.todo, so, run, isolation);
+    return ran;
+  }
+  if (!o.isolate) {  // the sweep calls back between configs
+    so.on_config_done = [&](size_t config) { peers->RunConfig(config, stop); };
+    RunCells(w.plan, left.todo, so, run, isolation);
+    return ran;
+  }
+  // Isolated, a worker runs its cells without waiting for the parent: one worker per config, and
+  // the config's peers once it is done. (left.todo is config-major, so a config's cells are adjacent.)
+  for (size_t begin = 0; begin < left.todo.size() && !stop();) {
+    size_t end = begin;
+    while (end < left.todo.size() && left.todo[end].config == left.todo[begin].config) ++end;
+    const std::vector<CellRef> group(left.todo.begin() + begin, left.todo.begin() + end);
+    Isolation config_isolation = isolation;
+    config_isolation.worker_indices.assign(isolation.worker_indices.begin() + begin,
+                                           isolation.worker_indices.begin() + end);
+    so.progress_offset = left.kept.size() + begin;
+    if (!RunCells(w.plan, group, so, run, config_isolation)) break;
+    peers->RunConfig(left.todo[begin].config, stop);
+    begin = end;
+  }
   return ran;
 }
 
@@ -421,13 +443,16 @@ int RunBench(BenchOptions& o, const CLI::App& sub) {
   if (resuming) run.env["resumes"].push_back(resume_entry);
   dir.Save(run);
 
-  size_t ran = 0;
-  if (!stop() && !left.todo.empty()) ran = RunCellsLeft(w, left, o, s.out, stop, dir, run);
-  dir.Save(run);
   // Sharded, the peers run once, in shard 0, on every config (a peer row in every shard would be
-  // a cell in two shards).
-  if (!stop() && !peers.empty() && w.spec.shard_index == 0) {
-    AddPeerRows(peers, w, o.quiet, stop, dir, run);
+  // a cell in two shards): each of its own configs' right after their backends, the others' last.
+  std::unique_ptr<PeerSession> peer_session;
+  if (!stop() && !peers.empty() && w.spec.shard_index == 0)
+    peer_session = std::make_unique<PeerSession>(peers, w.plan, s.out, w.so, o.quiet);
+  size_t ran = 0;
+  if (!stop() && !left.todo.empty()) ran = RunCellsLeft(w, left, o, s.out, stop, dir, run, peer_session.get());
+  dir.Save(run);
+  if (!stop() && peer_session) {
+    AddPeerRows(peers, *peer_session, w, stop, dir, run);
     dir.Save(run);
   }
   const int rc = PrintSummary(run, w, s.out,
@@ -461,8 +486,8 @@ void ConfigureBench(CLI::App* sub, BenchOptions& o) {
   const char* pg = "Peers (other frameworks, out of process; docs/peers.md)";
   sub->add_option("--peers", o.peers,
                   "none; auto (every peer installed in the peers venv; the absent ones are listed in the report); "
-                  "or a list of onnxruntime, onnxruntime-attention, openvino, torch, torch-mha (each must be installed). Peers run after "
-                  "the backends on the same configs and inputs, are checked against the same float64 reference and "
+                  "or a list of onnxruntime, onnxruntime-attention, openvino, torch, torch-mha (each must be installed). A config's "
+                  "peers run right after its backends, on the same inputs, are checked against the same float64 reference and "
                   "land in the same summary, report and plots as peer-<name>")
       ->capture_default_str()
       ->group(pg);

@@ -57,6 +57,32 @@ ATTNBENCH_PEERS_TESTING=1 "$cli" bench "${grid[@]}" --peers numpy-f32,numpy-nosc
 got=$(cut -d, -f2 "$tmp/filt/summary.csv" | tail -n +2 | sort | uniq -c | tr -s ' ' | tr '\n' ';')
 [ "$got" = " 2 blas; 2 peer-numpy-f32;" ] || fail "--benchmark_filter with peers: rows per backend '$got'"
 
+# 1b. Paced: each config's peers run right after its backends (progress order on stderr), in
+# process and with --isolate (one worker per config then).
+for mode in "" --isolate; do
+  ATTNBENCH_PEERS_TESTING=1 "$cli" bench --backends blas --variant causal --seq-len 1,17 --heads 1 --d-in 12 \
+    --d-out 12 --threads 1 --sgemm-size 64 --benchmark_repetitions=2 --benchmark_min_time=0.001 $mode \
+    --peers numpy-f32 --peers-python "$sys_py" --out "$tmp/paced$mode" >"$tmp/log" 2>&1 ||
+    { cat "$tmp/log"; fail "paced bench $mode"; }
+  order=$(grep -o 'peer-numpy-f32/causal/B:1/T:[0-9]*/\|blas .*causal B=1 T=[0-9]*' "$tmp/log" |
+          sed 's/peer-numpy-f32.*T:\([0-9]*\)\//peer\1/; s/blas .*T=\([0-9]*\)/blas\1/' | tr '\n' ' ')
+  [ "$order" = "blas1 peer1 blas17 peer17 " ] || { cat "$tmp/log"; fail "paced $mode: progress order '$order'"; }
+  [ "$(grep -c ',PASS,' "$tmp/paced$mode/summary.csv")" -eq 4 ] || fail "paced $mode: 4 PASS rows expected"
+done
+# The runner's pacing protocol itself: `ready`, `done K` per `run K`; a bad command is exit 2, and
+# the rows run before it are still written.
+"$cli" peers-manifest --variant causal --seq-len 1,5 --heads 1 --d-in 12 --d-out 12 --threads 1 \
+  --out "$tmp/manifest" >/dev/null 2>&1 || fail "peers-manifest"
+runner=(env ATTNBENCH_PEERS_TESTING=1 "$sys_py" "$src/peers/run_peers.py" --manifest "$tmp/manifest/manifest.json"
+        --peers numpy-f32 --repetitions 1 --min-time 0.001)
+got=$(printf 'run 1\nrun 0\nend\n' | "${runner[@]}" --out "$tmp/pace1" --paced 3 3>&1 >/dev/null 2>&1 | tr '\n' ' ')
+[ "$got" = "ready done 1 done 0 " ] || fail "runner --paced answers '$got'"
+[ "$(grep -c ',PASS,' "$tmp/pace1/summary.csv")" -eq 2 ] || fail "runner --paced: 2 PASS rows expected"
+r=$(printf 'run 0\nrun 7\n' | "${runner[@]}" --out "$tmp/pace2" --paced 3 2>&1 >/dev/null 3>/dev/null); rc=$?
+[ $rc -eq 2 ] || fail "runner --paced with 'run 7' of 2 configs: exit $rc, want 2"
+echo "$r" | grep -q "expected \`run K\` (K < 2)" || fail "runner --paced bad command: message: $r"
+[ "$(grep -c ',PASS,' "$tmp/pace2/summary.csv")" -eq 1 ] || fail "runner --paced: the row before the bad command was lost"
+
 # 2. bad values are refused before anything is timed.
 r=$("$cli" bench "${grid[@]}" --peers nosuchpeer --peers-python "$sys_py" --out "$tmp/bad1" 2>&1); rc=$?
 [ $rc -eq 2 ] || fail "--peers nosuchpeer: exit $rc, want 2 ($r)"
