@@ -28,12 +28,6 @@ nlohmann::json ReadJson(const fs::path& p) {
   }
 }
 
-std::string Join(const std::vector<std::string>& v, const char* sep) {
-  std::string out;
-  for (const auto& x : v) out += (out.empty() ? "" : sep) + x;
-  return out;
-}
-
 // "blas/mha/B:1/..." -> "mha/B:1/...": the config part every backend's cell of a config shares.
 std::string ConfigKey(const Cell& c) { return BenchmarkName("", c.config); }
 

@@ -38,5 +38,7 @@ std::string FormatSeconds(double s);  // "12.3 ms", "1.20 s", "85.1 us"
 std::string FormatBytes(uint64_t b); // "1.5 MiB"
 // "seq-sweep;heads-sweep" sections of a cell are stored joined by ';'.
 std::vector<std::string> SplitSections(const std::string& joined);
+// "a, b, c": the parts with sep between them (an empty part still counts).
+std::string Join(const std::vector<std::string>& parts, const char* sep);
 
 }  // namespace attnbench::bench

@@ -54,4 +54,10 @@ std::vector<std::string> SplitSections(const std::string& joined) {
   return out;
 }
 
+std::string Join(const std::vector<std::string>& parts, const char* sep) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) out += (i ? sep : "") + parts[i];
+  return out;
+}
+
 }  // namespace attnbench::bench

@@ -22,12 +22,6 @@ nlohmann::json ReadJsonFile(const fs::path& p) {
   }
 }
 
-std::string Join(const std::vector<std::string>& v, const char* sep) {
-  std::string out;
-  for (const auto& x : v) out += (out.empty() ? "" : sep) + x;
-  return out;
-}
-
 }  // namespace
 
 PreviousRun ReadPreviousRun(const std::string& out) {

@@ -37,6 +37,7 @@
 #include "../bench/peers.h"
 #include "../bench/plan.h"
 #include "../bench/preset.h"
+#include "../bench/report.h"
 #include "../bench/results.h"
 #include "../bench/resume.h"
 #include "../bench/run_env.h"
@@ -129,11 +130,6 @@ bool AnyGridFlag(const CLI::App& sub) {
   return false;
 }
 
-std::string Join(const std::vector<std::string>& v, const char* sep = " ") {
-  std::string out;
-  for (const auto& x : v) out += (out.empty() ? "" : sep) + x;
-  return out;
-}
 
 // The values an option was given with, as sweep.json records them (plugin paths made absolute,
 // so that a resume from another directory loads the same files).
@@ -203,7 +199,7 @@ void CheckNoConflicts(const SweepSpec& recorded, const BenchOptions& o, const CL
   }
   for (const auto& e : sub.remaining()) given.push_back(e);
   throw InputError("--resume " + out + " continues the sweep recorded in its sweep.json; these flags conflict with it: " +
-                   Join(given) + " (" + Join(changes, "; ") + "). Drop them, or start a new run with --out.");
+                   Join(given, " ") + " (" + Join(changes, "; ") + "). Drop them, or start a new run with --out.");
 }
 
 // --resume loads the plugin files recorded in DIR/sweep.json, and a run folder is data anyone
