@@ -145,7 +145,9 @@ std::pair<size_t, size_t> Slice(size_t n, int i, int t) {
 
 StreamBuffers AllocateStreamBuffers(uint64_t total_bytes, int touch_threads) {
   StreamBuffers s;
-  s.n = static_cast<size_t>(total_bytes / 3 / sizeof(float)) & ~size_t{15};
+  // Rounded up to whole 16-float vectors: the three arrays hold at least total_bytes (rounding
+  // down left 256 MiB - 192 B when 8 x LLC was exactly 256 MiB, a 32 MiB L3).
+  s.n = (static_cast<size_t>((total_bytes + 3 * sizeof(float) - 1) / (3 * sizeof(float))) + 15) & ~size_t{15};
   const size_t bytes = s.n * sizeof(float);
   const auto alloc = [bytes] {
     void* p = std::aligned_alloc(2u << 20, (bytes + (2u << 20) - 1) & ~size_t((2u << 20) - 1));

@@ -44,7 +44,11 @@ unset OPENBLAS_CORETYPE OMP_NUM_THREADS
 # a 32 kB set (30 % low here), and its 2-thread figure of a run of a few ms is low (the threads
 # do not start together); its default -s 1 is one long run, which on a shared machine nearly
 # always has a neighbour on one of the two (pinned) cores, where our best of 5 to 20 10-ms runs
-# does not.
+# does not. The stream and load kernels likewise run four short runs per round (-i 8: eight
+# sweeps of the buffer, ~0.1 s), not one -s 0.3 run: on a VM whose host shares its memory
+# bandwidth (seen on a Zen 3 VM: one kernel's 2-thread figure moving 15-26 GB/s from run to run),
+# our best of 5 to 20 10-ms runs catches a quiet moment that one long likwid run averages away,
+# and the best of eight rounds of that still read 22.6 GB/s against our 32.0.
 likwid() {
   likwid-bench -t "$1" -W "N:$2:$3" "${@:5}" 2>&1 | awk -v key="$4" -F':[ \t]*' '$1 == key {v = $2} END {print v + 0}'
 }
@@ -94,8 +98,10 @@ for round in 1 2 3 4 5 6 7 8; do
     for rep in 1 2 3 4; do
       echo "fma $t $(likwid "$fma_kernel" 32kB "$t" MFlops/s -i 150000)" >>"$tmp/likwid.txt"
     done
-    echo "triad $t $(likwid "$stream_kernel" "${kb}kB" "$t" MByte/s -s 0.3)" >>"$tmp/likwid.txt"
-    echo "read $t $(likwid "$load_kernel" "${kb}kB" "$t" MByte/s -s 0.3)" >>"$tmp/likwid.txt"
+    for rep in 1 2 3 4; do
+      echo "triad $t $(likwid "$stream_kernel" "${kb}kB" "$t" MByte/s -i 8)" >>"$tmp/likwid.txt"
+      echo "read $t $(likwid "$load_kernel" "${kb}kB" "$t" MByte/s -i 8)" >>"$tmp/likwid.txt"
+    done
   done
   if [ "$round" -ge 3 ]; then
     if out=$(compare); then
