@@ -52,14 +52,23 @@ void TransposeKBlocks(const float* k, size_t ldk, size_t j_begin, size_t j_end, 
 
 size_t PackedGemmFloats(size_t k, size_t n) { return GemmPanels(n) * kGemmPanel * k; }
 
-void PackGemmB(const float* b, size_t ldb, size_t k, size_t n, float* dst) {
+void PackGemmB(const float* b, size_t ldb, size_t k, size_t n, float* dst) { PackGemmBConcat({{b, ldb, n}}, k, dst); }
+
+void PackGemmBConcat(const std::vector<GemmBColumns>& blocks, size_t k, float* dst) {
+  size_t n = 0;
+  for (const GemmBColumns& blk : blocks) n += blk.cols;
   for (size_t panel = 0; panel < GemmPanels(n); ++panel) {
-    const size_t j0 = panel * kGemmPanel, width = std::min(kGemmPanel, n - j0);
+    const size_t j0 = panel * kGemmPanel, j1 = std::min(n, j0 + kGemmPanel);
     float* slab = dst + panel * k * kGemmPanel;
     for (size_t kk = 0; kk < k; ++kk) {
       float* row = slab + kk * kGemmPanel;
-      std::memcpy(row, b + kk * ldb + j0, width * sizeof(float));
-      std::fill(row + width, row + kGemmPanel, 0.0f);
+      size_t first = 0;  // the concatenation's column of this block's column 0
+      for (const GemmBColumns& blk : blocks) {
+        const size_t lo = std::max(j0, first), hi = std::min(j1, first + blk.cols);
+        if (lo < hi) std::memcpy(row + (lo - j0), blk.b + kk * blk.ld + (lo - first), (hi - lo) * sizeof(float));
+        first += blk.cols;
+      }
+      std::fill(row + (j1 - j0), row + kGemmPanel, 0.0f);
     }
   }
 }

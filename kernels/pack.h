@@ -7,6 +7,7 @@
 #include <attnbench/attnbench.h>
 
 #include <cstddef>
+#include <vector>
 
 #include "kernels/gemm_args.h"
 
@@ -46,6 +47,17 @@ size_t PackedGemmFloats(size_t k, size_t n);
 // micro-kernel reads front to back; the columns of the last panel past n are written as zeros.
 // dst holds PackedGemmFloats(k, n) floats.
 void PackGemmB(const float* b, size_t ldb, size_t k, size_t n, float* dst);
+
+// One block of columns of a B that is several matrices side by side: cols columns, row stride ld.
+struct GemmBColumns {
+  const float* b;
+  size_t ld;
+  size_t cols;
+};
+// PackGemmB of [blocks[0] | blocks[1] | ...] (k rows, n = the sum of their cols) without first
+// copying them side by side: the fused QKV weights [W_q | W_k | W_v] are packed straight from
+// the three, so preparing them needs no second d_in x (d_out + 2 kv_dim) buffer.
+void PackGemmBConcat(const std::vector<GemmBColumns>& blocks, size_t k, float* dst);
 
 // The bias for Gemm: n floats, then zeros up to a whole panel (the last tile reads whole
 // vectors). bias == nullptr writes zeros. dst holds GemmPanels(n) * 64 floats.

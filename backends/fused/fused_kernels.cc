@@ -199,17 +199,6 @@ AlignedBuffer<float> PaddedBias(const float* bias, size_t n) {
   return padded;
 }
 
-// Row k of dst [d_in, d_out + 2 kv_dim] = [W_q[k] | W_k[k] | W_v[k]]: one QKV projection. (The
-// kernels library's PackQkvWeights assumes three d_out-wide weights; grouped-query K and V are
-// kv_dim wide.)
-void PlaceQkvWeights(const ab_weights& w, size_t d_in, size_t d_out, size_t kv_dim, float* dst) {
-  const size_t ld = d_out + 2 * kv_dim;
-  for (size_t k = 0; k < d_in; ++k) {
-    std::memcpy(dst + k * ld, w.w_q + k * d_out, d_out * sizeof(float));
-    std::memcpy(dst + k * ld + d_out, w.w_k + k * kv_dim, kv_dim * sizeof(float));
-    std::memcpy(dst + k * ld + d_out + kv_dim, w.w_v + k * kv_dim, kv_dim * sizeof(float));
-  }
-}
 // [b_q | b_k | b_v] (d_out + 2 kv_dim floats).
 void PlaceQkvBias(const ab_weights& w, size_t d_out, size_t kv_dim, float* dst) {
   std::memcpy(dst, w.b_q, d_out * sizeof(float));
@@ -271,11 +260,10 @@ FusedAttention::FusedAttention(const ab_problem& p, const ab_weights& w, const F
 
   if (p.qkv_proj) {
     qkv_cols_ = dout + 2 * kv_dim;
-    {  // [W_q | W_k | W_v] side by side, then packed: one GEMM of width d_out + 2 kv_dim
-      AlignedBuffer<float> side_by_side(din * qkv_cols_);
-      PlaceQkvWeights(w, din, dout, kv_dim, side_by_side.data());
-      w_qkv_ = PackedWeights(side_by_side.data(), qkv_cols_, din, qkv_cols_);
-    }
+    // [W_q | W_k | W_v] packed as one GEMM of width d_out + 2 kv_dim, straight from the three
+    // (no side-by-side copy: prepare's peak memory is what WorkspaceBytes claims).
+    w_qkv_ = AlignedBuffer<float>(std::max<size_t>(1, PackedGemmFloats(din, qkv_cols_)));
+    PackGemmBConcat({{w.w_q, dout, dout}, {w.w_k, kv_dim, kv_dim}, {w.w_v, kv_dim, kv_dim}}, din, w_qkv_.data());
     if (p.qkv_bias) {
       AlignedBuffer<float> bias(qkv_cols_);
       PlaceQkvBias(w, dout, kv_dim, bias.data());

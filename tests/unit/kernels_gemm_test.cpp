@@ -144,6 +144,34 @@ TEST_CASE("PackGemmB lays B out panel-major and zero pads the last panel") {
   for (const float v : bias) CHECK(v == 0.0f);
 }
 
+TEST_CASE("PackGemmBConcat packs side-by-side blocks as PackGemmB packs their copy") {
+  std::mt19937 rng(5);
+  // Widths that cut panels anywhere (40 + 17 + 17 = 74: the second panel starts inside the
+  // second block), a block wider than a panel, and an empty block.
+  for (const std::vector<size_t>& widths : std::vector<std::vector<size_t>>{{40, 17, 17}, {1}, {70, 0, 130, 3}}) {
+    const size_t k = 7;
+    size_t n = 0;
+    for (const size_t w : widths) n += w;
+    std::vector<std::vector<float>> mats;
+    std::vector<GemmBColumns> blocks;
+    std::vector<float> side(k * n);
+    size_t col = 0;
+    for (const size_t w : widths) {
+      const size_t ld = w + 3;  // a row stride wider than the block
+      mats.push_back(Uniform(k * ld, rng));
+      blocks.push_back({mats.back().data(), ld, w});
+      for (size_t kk = 0; kk < k; ++kk)
+        for (size_t j = 0; j < w; ++j) side[kk * n + col + j] = mats.back()[kk * ld + j];
+      col += w;
+    }
+    std::vector<float> want(PackedGemmFloats(k, n), -1.0f), got(want.size(), -2.0f);
+    PackGemmB(side.data(), n, k, n, want.data());
+    PackGemmBConcat(blocks, k, got.data());
+    INFO("n = " << n);
+    CHECK(got == want);
+  }
+}
+
 TEST_CASE("Gemm matches a float64 product on odd shapes on every target, storing only C's columns") {
   std::mt19937 rng(42);
   std::vector<Product> products;
