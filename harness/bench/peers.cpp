@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -250,24 +249,12 @@ PeerSession::PeerSession(const PeerSetup& setup, const std::vector<PlannedConfig
   if (!quiet)
     std::fprintf(stderr, "peers: %s on %zu configs, each right after its backends (%s)\n", list.c_str(),
                  configs.size(), setup.python.c_str());
-  std::vector<std::string> copy = args;
-  std::vector<char*> argv;
-  for (auto& a : copy) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  if (pid == 0) {
-    // As RunProgram: the runner must not outlive a bench that was killed.
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent) _exit(128 + SIGTERM);
-    // Its progress lines (stdout) go to our stderr, or nowhere when quiet; its errors to stderr.
+  // Its progress lines (stdout) go to our stderr, or nowhere when quiet; its errors to stderr.
+  const pid_t pid = SpawnChild(args, [&] {
     const int progress = quiet ? open("/dev/null", O_WRONLY | O_CLOEXEC) : dup(STDERR_FILENO);
-    if (progress < 0 || dup2(progress, STDOUT_FILENO) < 0 || dup2(sv[1], STDIN_FILENO) < 0 ||
-        dup2(sv[1], kReplyFd) < 0)
-      _exit(127);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
+    return progress >= 0 && dup2(progress, STDOUT_FILENO) >= 0 && dup2(sv[1], STDIN_FILENO) >= 0 &&
+           dup2(sv[1], kReplyFd) >= 0;
+  });
   close(sv[1]);
   if (pid < 0) {
     close(sv[0]);

@@ -5,10 +5,20 @@
 // the interpreter of its own venv.
 #pragma once
 
+#include <sys/types.h>
+
+#include <functional>
 #include <string>
 #include <vector>
 
 namespace attnbench::bench {
+
+// Forks and execs argv[0] (a path, not searched on PATH) with argv. The child gets SIGTERM when
+// this process dies (also if that happened before it could ask), so no tool or runner outlives a
+// killed bench. In the child, before exec, `wire` sets up its file descriptors and returns false
+// when it cannot (the child then exits 127); after fork only async-signal-safe calls (open, dup,
+// dup2) belong in it. Returns the child's pid, or -1 with errno set.
+pid_t SpawnChild(const std::vector<std::string>& argv, const std::function<bool()>& wire = {});
 
 // Runs argv[0] (a path, not searched on PATH) with argv and waits. With stdout_path, the child's
 // stdout goes to that file (truncated). The child gets SIGTERM when this process dies. Returns its exit status, 127 when it cannot be started,
