@@ -38,9 +38,7 @@
 #error "define HOSTILE_KIND"
 #endif
 
-#define MUTANT_KIND "none"
-#define MUTANT_NO_REGISTER
-#include "mutant.cpp"
+#include "mutant.h"
 
 #ifdef HOSTILE_OPENMP
 #include <omp.h>
@@ -89,7 +87,7 @@ class HostileAttention {
   static constexpr const char* kName = IsHostile("bad-name") ? "blas\n| 1 | fast | PASS |" : "hostile-" HOSTILE_KIND;
   static constexpr const char* kDescription = "hostile backend for tests: " HOSTILE_KIND;
 
-  HostileAttention(const ab_problem& p, const ab_weights& w) : p_(p), inner_(p, w) {
+  HostileAttention(const ab_problem& p, const ab_weights& w) : p_(p), inner_("none", p, w) {
     if constexpr (IsHostile("writes-input"))
       if (w.w_q) const_cast<float*>(w.w_q)[0] += 1.0f;
     if constexpr (IsHostile("input-overrun"))
@@ -124,7 +122,7 @@ class HostileAttention {
   }
 
   ab_problem p_;
-  MutantAttention inner_;
+  attnbench_test::Mutant inner_;  // the correct code
   size_t calls_ = 0;
   std::vector<float> first_;
 };

@@ -1,5 +1,5 @@
-// A small, straightforward attention backend with one deliberate bug chosen at compile time
-// (MUTANT_KIND). The validation tests require every mutant but "none" to FAIL on the default
+// A small, straightforward attention backend with one deliberate bug chosen by its kind (the
+// plugin's MUTANT_KIND, mutant_entry.cpp; this file is compiled once for all of them). The validation tests require every mutant but "none" to FAIL on the default
 // grid: that is what proves the checks can fail. "none" is the control: the same code without a
 // bug must PASS, so a FAIL of the others comes from their bug, not from this file. "segv",
 // "abort" and "hang" test --isolate. The numeric bugs are the catalogue of harness/diagnose.h
@@ -8,6 +8,8 @@
 // prepare): the measured-memory check must flag them. Every kind computes the ABI version 2 forms
 // too (grouped-query heads, sliding window, KV cache) the way the reference does, so the control
 // passes them and "window_off_by_one", "kv_map", "cache_offset" fail only through their bug.
+#include "mutant.h"
+
 #include <attnbench/attnbench.h>
 
 #include <algorithm>
@@ -18,37 +20,26 @@
 #include <thread>
 #include <limits>
 #include <stdexcept>
+#include <string>
 #include <string_view>
 #include <vector>
 
-#ifndef MUTANT_KIND
-#error "define MUTANT_KIND"
-#endif
-
 namespace {
-
-constexpr std::string_view kKind = MUTANT_KIND;
-bool Is(std::string_view k) { return kKind == k; }
 
 class MutantAttention {
  public:
-#ifdef MUTANT_NAME
-  static constexpr const char* kName = MUTANT_NAME;
-#else
-  static constexpr const char* kName = "mutant-" MUTANT_KIND;
-#endif
-#ifdef MUTANT_DESCRIPTION
-  static constexpr const char* kDescription = MUTANT_DESCRIPTION;
-#else
-  static constexpr const char* kDescription = "deliberately wrong backend for tests: " MUTANT_KIND;
-#endif
-  static constexpr bool kAbiV2Problems = true;
-
   // K and V hold the past_len cached rows, then the T new ones: keys in absolute positions.
-  MutantAttention(const ab_problem& p, const ab_weights& w)
-      : p_(p), w_(w), q_(static_cast<size_t>(p.seq_len) * p.d_out),
+  MutantAttention(std::string_view kind, const ab_problem& p, const ab_weights& w)
+      : kind_(kind), p_(p), w_(w), q_(static_cast<size_t>(p.seq_len) * p.d_out),
         k_(static_cast<size_t>(Keys()) * KvDim()), v_(k_.size()), ctx_(q_.size()),
         s_(static_cast<size_t>(p.seq_len) * Keys()) {
+    // The checks inside the T x L loops, decided once (Is compares strings).
+    interleaved_ = Is("heads_interleaved");
+    cache_offset_ = Is("cache_offset");
+    window_off_by_one_ = Is("window_off_by_one");
+    mask_lt_ = Is("mask_lt");
+    mask_leak_ = Is("mask_leak");
+    mask_inverted_ = Is("mask_inverted");
     // hoghold: holds 64 MiB it does not report in WorkspaceBytes (issue 12's memory check).
     if (Is("hoghold")) {
       unreported_.assign(kHogBytes / sizeof(float), 1.0f);
@@ -110,6 +101,7 @@ class MutantAttention {
   }
 
  private:
+  bool Is(std::string_view k) const { return kind_ == k; }
   int HeadDim() const { return p_.d_out / p_.heads; }
   int KvDim() const { return p_.kv_heads * HeadDim(); }
   int Keys() const { return p_.past_len + p_.seq_len; }
@@ -143,25 +135,25 @@ class MutantAttention {
   bool Visible(int t, int j) const {
     if (!p_.causal) return true;
     // cache_offset: the mask forgets the cache, as if query t sat at position t.
-    const int i = Is("cache_offset") ? t : p_.past_len + t;
+    const int i = cache_offset_ ? t : p_.past_len + t;
     const int W = p_.window;
     // window_off_by_one: i - W <= j, one key more than the window.
-    if (W > 0 && (Is("window_off_by_one") ? j < i - W : j <= i - W)) return false;
-    if (Is("mask_lt")) return j < i;          // the diagonal masked too
-    if (Is("mask_leak")) return j <= i + 1;   // one future token leaks
-    if (Is("mask_inverted")) return j >= i;
+    if (W > 0 && (window_off_by_one_ ? j < i - W : j <= i - W)) return false;
+    if (mask_lt_) return j < i;          // the diagonal masked too
+    if (mask_leak_) return j <= i + 1;   // one future token leaks
+    if (mask_inverted_) return j >= i;
     return j <= i;
   }
 
   // The column of element d of head h: a block of head_dim, or h, h+H, ... when interleaved.
   int Col(int h, int d) const {
     const int H = p_.heads, hd = HeadDim();
-    return Is("heads_interleaved") ? d * H + h : h * hd + d;
+    return interleaved_ ? d * H + h : h * hd + d;
   }
   // The same in K and V, whose kv_heads heads are KvDim wide.
   int KvCol(int g, int d) const {
     const int G = p_.kv_heads, hd = HeadDim();
-    return Is("heads_interleaved") ? d * G + g : g * hd + d;
+    return interleaved_ ? d * G + g : g * hd + d;
   }
   // The KV head query head h reads: consecutive query heads share one; kv_map deals them out
   // round-robin instead (h % kv_heads), the other common layout, which is wrong here.
@@ -245,6 +237,9 @@ class MutantAttention {
   }
 
   static constexpr size_t kHogBytes = 64u << 20;
+  std::string kind_;
+  bool interleaved_ = false, cache_offset_ = false, window_off_by_one_ = false;
+  bool mask_lt_ = false, mask_leak_ = false, mask_inverted_ = false;
   ab_problem p_;
   ab_weights w_;
   std::vector<float> unreported_;
@@ -254,6 +249,12 @@ class MutantAttention {
 
 }  // namespace
 
-#ifndef MUTANT_NO_REGISTER  // hostile.cpp wraps the correct ("none") code in its own backend
-ATTNBENCH_REGISTER_BACKEND(MutantAttention)
-#endif
+namespace attnbench_test {
+
+Mutant::Mutant(std::string_view kind, const ab_problem& p, const ab_weights& w)
+    : impl_(new MutantAttention(kind, p, w)) {}
+Mutant::~Mutant() { delete static_cast<MutantAttention*>(impl_); }
+void Mutant::Run(const float* x, float* out) { static_cast<MutantAttention*>(impl_)->Run(x, out); }
+size_t Mutant::WorkspaceBytes() const { return static_cast<const MutantAttention*>(impl_)->WorkspaceBytes(); }
+
+}  // namespace attnbench_test
