@@ -7,11 +7,14 @@
 //   build/bin/fused_microbench --benchmark_filter='FusedAttention/br:96'
 //   build/bin/fused_microbench --benchmark_filter='Gemm/AVX3'         # GFLOP/s of the GEMM alone
 //   build/bin/fused_microbench --benchmark_filter='Decode/.*/P:4096'  # decoding, split in phases
+//   build/bin/fused_microbench --benchmark_filter='FusedPhases/T:1024/threads:2'  # MHA's phases, timed in the run
 // Micro-kernels: one row group (kGroup = 6 query rows) against one key block of bc keys,
 // head_dim 64, named <kernel>/<TARGET>/bc:<keys>. The whole attention: simplified causal,
 // T = 2048, H = 12, d = 768, one thread, on the best target, named FusedAttention/br:<rows>/bc:<keys>.
 // Decoding (one token per batch against a KV cache, Llama-like heads: d = 4096, H = 32, 8 KV
 // heads), whole and in its two phases, named Decode/<phase>/B:<batch>/P:<past_len>/threads:<n>.
+// The whole causal MHA (d = 768, H = 12) with each phase timed inside the run, named
+// FusedPhases/T:<T>/threads:<n>.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "tools/fused_microbench.cc"
 #include "hwy/foreach_target.h"  // must come before highway.h
@@ -218,6 +221,52 @@ void BenchFusedAttention(benchmark::State& state) {
   }
 }
 
+// Where the time of the whole fused MHA goes (docs/fused.md, "Where the time goes"): causal,
+// B = 1, d = 768, H = 12, T and the threads from the arguments, on the best target. Run with
+// FusedPhaseTimes; counters per run: each phase's wall time (a thread's work plus its wait at
+// the barrier after the phase: the same for every thread), the GFLOP/s of that wall time, and
+// the share of all the threads' time spent waiting at barriers.
+//   qkv    X . [W_q | W_k | W_v] and the packing of K^T and V   2 T d (3 d) FLOPs
+//   attn   scores and P . V, causal counted once               4 (T (T + 1) / 2) d
+//   out    ctx . W_o                                           2 T d d
+void BenchFusedPhases(benchmark::State& state) {
+  ab_problem p = MakeProblem(Variant::kMha, 1, static_cast<int32_t>(state.range(0)), 768, 768, 12);
+  p.threads = static_cast<int32_t>(state.range(1));
+  const size_t d = p.d_in, T = p.seq_len;
+  AlignedBuffer<float> x(InputElems(p)), w_q(d * d), w_k(d * d), w_v(d * d), w_o(d * d), b_o(d), out(OutputElems(p));
+  const auto fill = [](AlignedBuffer<float>& b, float scale) {  // small values: no overflow, no subnormals
+    for (size_t i = 0; i < b.size(); ++i) b[i] = scale * static_cast<float>(static_cast<int>(i % 13) - 6);
+  };
+  fill(x, 0.1f), fill(w_q, 0.01f), fill(w_k, 0.01f), fill(w_v, 0.01f), fill(w_o, 0.01f), fill(b_o, 0.1f);
+  ab_weights w{};
+  w.w_q = w_q.data(), w.w_k = w_k.data(), w.w_v = w_v.data(), w.w_o = w_o.data(), w.b_o = b_o.data();
+  FusedAttention attention(p, w);
+  attention.Run(x.data(), out.data());  // first touch of the buffers, untimed
+  FusedPhaseTimes times;
+  for (auto _ : state) {
+    attention.Run(x.data(), out.data(), &times);
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  const double flops[FusedPhaseTimes::kPhases] = {2.0 * T * d * 3 * d, 4.0 * (T * (T + 1) / 2) * d, 2.0 * T * d * d};
+  const char* names[FusedPhaseTimes::kPhases] = {"qkv", "attn", "out"};
+  double waited = 0, total = 0;
+  for (int ph = 0; ph < FusedPhaseTimes::kPhases; ++ph) {
+    double wall = 0;  // mean over the threads of work + wait: the phase's wall time
+    for (const auto& t : times.threads) {
+      wall += (t.work[ph] + t.wait[ph]) / static_cast<double>(times.threads.size());
+      waited += t.wait[ph];
+      total += t.work[ph] + t.wait[ph];
+    }
+    const double per_run = wall / static_cast<double>(times.runs);
+    state.counters[std::string(names[ph]) + "_ms"] = per_run * 1e3;
+    state.counters[std::string(names[ph]) + "_GFLOPs"] = flops[ph] / per_run * 1e-9;
+  }
+  state.counters["wait_pct"] = total > 0 ? 100.0 * waited / total : 0.0;
+  state.counters["GFLOPs"] =
+      benchmark::Counter((flops[0] + flops[1] + flops[2]) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 // Decoding one token per batch element (T = 1) against a cache of P keys, d = 4096, H = 32,
 // kv_heads = 8, on the best target, in three forms that split the work into its phases:
 //   whole        mha: the QKV projection of the token (4096 x 6144 weights, 100 MB), the pass
@@ -289,6 +338,10 @@ void RegisterAll() {
            {64, 64}, {48, 64}, {60, 64}, {96, 64}, {128, 64}, {64, 128}, {96, 128}, {128, 128}, {64, 256}, {36, 32}, {64, 32},
            {24, 64}, {30, 64}, {32, 64}, {36, 64}})
     b->Args({br, bc});
+  auto* phases = benchmark::RegisterBenchmark("FusedPhases", BenchFusedPhases);
+  phases->ArgNames({"T", "threads"})->Unit(benchmark::kMillisecond)->UseRealTime();
+  for (const int64_t T : {128, 1024, 4096})
+    for (const int64_t threads : {1, 2}) phases->Args({T, threads});
   for (const DecodePhase phase : {kWhole, kProjections, kCachePass}) {
     static const char* kNames[] = {"Decode/whole", "Decode/projections", "Decode/cache"};
     auto* dec = benchmark::RegisterBenchmark(kNames[phase], BenchDecode, phase);

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace attnbench {
 
@@ -121,11 +122,28 @@ struct ProjectionSplit {
   static ProjectionSplit For(size_t groups, size_t rows, size_t threads, size_t max_rows);
 };
 
+// Where the time of Run goes, per thread (tools/fused_microbench's FusedPhases, docs/fused.md
+// "Where the time goes"): for each phase the seconds spent working and the seconds spent
+// waiting at the barrier after it (for the last phase, the end of Run's parallel region),
+// summed over the calls that were handed this. Phases: 0 = QKV projection and K/V packing,
+// 1 = attention (and the merge of key chunks), 2 = output projection.
+struct FusedPhaseTimes {
+  static constexpr int kPhases = 3;
+  struct Thread {
+    double work[kPhases] = {};
+    double wait[kPhases] = {};
+  };
+  std::vector<Thread> threads;  // sized by Run: one per thread of the problem
+  long runs = 0;
+};
+
 class FusedAttention {
  public:
   // Throws std::invalid_argument when a block size is 0.
   FusedAttention(const ab_problem& p, const ab_weights& w, const FusedBlocks& blocks = {});
   void Run(const float* x, float* out);  // no allocation
+  // The same computation, timed phase by phase into *times (which Run sizes on its first use).
+  void Run(const float* x, float* out, FusedPhaseTimes* times);
   size_t WorkspaceBytes() const;
   static const char* TargetName();  // the Highway target Run dispatches to right now
 

@@ -338,26 +338,77 @@ const char* FusedAttention::TargetName() {
   return hwy::TargetName(HWY_DYNAMIC_DISPATCH(FusedCurrentTarget)());
 }
 
-void FusedAttention::Run(const float* x, float* out) {
+void FusedAttention::Run(const float* x, float* out) { Run(x, out, nullptr); }
+
+namespace {
+
+// Time stamps of one thread's phases in Run, kept only when there is a FusedPhaseTimes to fill
+// (a null `times` costs a branch per phase).
+class PhaseClock {
+ public:
+  PhaseClock(FusedPhaseTimes* times, int thread)
+      : t_(times ? &times->threads[static_cast<size_t>(thread)] : nullptr), last_(t_ ? omp_get_wtime() : 0) {}
+  void Worked(int phase) { Add(t_ ? t_->work : nullptr, phase); }
+  void Waited(int phase) { Add(t_ ? t_->wait : nullptr, phase); }
+
+ private:
+  void Add(double* sums, int phase) {
+    if (!sums) return;
+    const double now = omp_get_wtime();
+    sums[phase] += now - last_;
+    last_ = now;
+  }
+  FusedPhaseTimes::Thread* t_;
+  double last_;
+};
+
+}  // namespace
+
+// The phases' loops are nowait and the barriers between them explicit, so that the profiled
+// run can time the waits apart from the work; without `times` the barriers are the same ones
+// the loops would end with.
+void FusedAttention::Run(const float* x, float* out, FusedPhaseTimes* times) {
   const ab_problem& p = s_.p;
   if (!p.qkv_proj) s_.q_src = x;
   float* ctx = p.out_proj ? ctx_.data() : out;
+  if (times) {
+    times->threads.resize(std::max<size_t>(times->threads.size(), static_cast<size_t>(p.threads)));
+    ++times->runs;
+  }
 #pragma omp parallel num_threads(p.threads)
   {
     FlushDenormals ftz;
     const int thread = omp_get_thread_num();
-    ProjectAndPack(x);  // ends with a barrier
+    PhaseClock clock(times, thread);
+    ProjectAndPack(x);
+    clock.Worked(0);
+#pragma omp barrier
+    clock.Waited(0);
     Attend(ctx, scratch_.data() + thread * s_.scratch_stride);
-    if (s_.chunks > 1) CombineChunks(ctx);
+    if (s_.chunks > 1) {
+#pragma omp barrier
+      CombineChunks(ctx);
+    }
+    clock.Worked(1);
+#pragma omp barrier
+    clock.Waited(1);
+    // The end of the parallel region is the last barrier: a second one right before it would
+    // only cost a wake-up round, which at short T and on a busy machine is not free. The
+    // profiled run pays it to time the wait.
     if (p.out_proj) ProjectOut(out);
+    clock.Worked(2);
+    if (times) {
+#pragma omp barrier
+      clock.Waited(2);
+    }
   }
 }
 
-// Phase 1 (orphaned worksharing inside Run's region): per task of rows of one batch, the QKV
-// GEMM, then K^T and V of those rows packed per KV head while they are in cache. When the rows
-// are too few for one task per thread (short T), each row task is also cut into column blocks
-// (see ProjectionSplit), and the packing waits for the barrier that ends the GEMMs; likewise
-// when the row tasks span batches (short T, several batches).
+// Phase 1 (orphaned worksharing inside Run's region, which puts the barrier after each phase):
+// per task of rows of one batch, the QKV GEMM, then K^T and V of those rows packed per KV head
+// while they are in cache. When the rows are too few for one task per thread (short T), each
+// row task is also cut into column blocks (see ProjectionSplit), and the packing waits for a
+// barrier after the GEMMs; likewise when the row tasks span batches (short T, several batches).
 void FusedAttention::ProjectAndPack(const float* x) {
   const ab_problem& p = s_.p;
   const size_t T = p.seq_len;
@@ -376,7 +427,7 @@ void FusedAttention::ProjectAndPack(const float* x) {
     return std::array<size_t, 3>{grp, r0, std::min(group_rows, r0 + qkv_split_.rows)};
   };
   const bool pack_after = span || cols > 1;
-#pragma omp for schedule(dynamic)
+#pragma omp for schedule(dynamic) nowait
   for (long t = 0; t < row_tasks * static_cast<long>(cols); ++t) {
     const auto [grp, r0, r1] = rows_of(t / cols);
     const size_t col = t % cols;
@@ -388,7 +439,8 @@ void FusedAttention::ProjectAndPack(const float* x) {
   if (pack_after) {  // one task per KV head of each row task (or batch): both threads pack at T = 128
     const long kvh = p.kv_heads;
     const long pack_tasks = static_cast<long>(span ? p.batch : row_tasks) * kvh;
-#pragma omp for schedule(dynamic)
+#pragma omp barrier
+#pragma omp for schedule(dynamic) nowait
     for (long t = 0; t < pack_tasks; ++t) {
       const size_t g = static_cast<size_t>(t % kvh);
       if (span) {
@@ -435,7 +487,7 @@ void FusedAttention::Attend(float* ctx, float* scratch) {
   const size_t heads = static_cast<size_t>(p.batch) * p.kv_heads;
   const long tasks = static_cast<long>(heads * blocks * chunks);
   const size_t rv = s_.TaskVirtualRows();
-#pragma omp for schedule(dynamic)
+#pragma omp for schedule(dynamic) nowait
   for (long t = 0; t < tasks; ++t) {
     const size_t chunk = t % chunks, q = t / chunks;
     const size_t bg = q / blocks;
@@ -468,7 +520,7 @@ void FusedAttention::CombineChunks(float* ctx) {
   const size_t blocks = query_blocks_, chunks = s_.chunks, T = p.seq_len, G = s_.group, hd = s_.head_dim;
   const size_t rv = s_.TaskVirtualRows(), hd_pad = s_.hd_pad;
   const long tasks = static_cast<long>(static_cast<size_t>(p.batch) * p.kv_heads * blocks);
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
   for (long q = 0; q < tasks; ++q) {
     const size_t bg = q / blocks, blk = q % blocks, b = bg / p.kv_heads, g = bg % p.kv_heads;
     const size_t i0 = blk * s_.task_rows, rows = std::min(s_.task_rows, T - i0) * G;

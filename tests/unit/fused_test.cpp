@@ -12,6 +12,7 @@
 #include <catch2/catch.hpp>
 
 #include <array>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -251,4 +252,46 @@ TEST_CASE("fused computes the same attention with other block sizes and with the
   RunTwiceAndCheck(c, FusedBlocks{}, "decode");
   decode.threads = 1;  // one thread: nothing to balance, no split
   CHECK(FusedAttention(decode, c.data.Weights()).KeyChunks() == 1);
+}
+
+// The profiled Run (FusedPhaseTimes, for tools/fused_microbench's FusedPhases) makes its loops'
+// barriers explicit; it must compute exactly what the plain Run computes, on every path the
+// barriers guard: row tasks that pack their own K/V (T = 300), the column split with packing
+// after the GEMMs (T = 17, two threads), rows spanning batches (B = 3, T = 5), the key chunks
+// and their merge (decoding), no projections (simplified).
+TEST_CASE("fused's profiled run computes the plain run's output bit for bit and times every phase") {
+  std::vector<ab_problem> problems;
+  for (int T : {300, 17}) problems.push_back(MakeProblem(Variant::kMha, 1, T, 48, 48, 4));
+  problems.push_back(MakeProblem(Variant::kMha, 3, 5, 40, 32, 2));
+  ab_problem decode = MakeProblem(Variant::kMha, 1, 1, 40, 64, 4);
+  decode.kv_heads = 1;
+  decode.past_len = 3000;
+  problems.push_back(decode);
+  problems.push_back(MakeProblem(Variant::kSimplified, 2, 65, 24, 24, 3));
+  for (ab_problem p : problems)
+    for (int threads : {1, 2}) {
+      p.threads = threads;
+      const test::ReferenceCase c = test::MakeReferenceCase(p, 34000 + p.seq_len);
+      FusedAttention attention(p, c.data.Weights());
+      AlignedBuffer<float> plain(OutputElems(p)), profiled(OutputElems(p));
+      FusedPhaseTimes times;
+      attention.Run(c.data.x.data(), plain.data());
+      for (int run = 0; run < 2; ++run) {
+        Poison(profiled.data(), profiled.size());
+        attention.Run(c.data.x.data(), profiled.data(), &times);
+        INFO(Describe(p) << " run " << run);
+        CHECK(std::memcmp(plain.data(), profiled.data(), plain.size() * sizeof(float)) == 0);
+      }
+      INFO(Describe(p) << " chunks " << attention.KeyChunks());
+      CHECK(times.runs == 2);
+      REQUIRE(times.threads.size() == static_cast<size_t>(threads));
+      double work = 0;
+      for (const auto& t : times.threads)
+        for (int ph = 0; ph < FusedPhaseTimes::kPhases; ++ph) {
+          CHECK(t.work[ph] >= 0);
+          CHECK(t.wait[ph] >= 0);
+          work += t.work[ph];
+        }
+      CHECK(work > 0);
+    }
 }
