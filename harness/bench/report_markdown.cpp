@@ -89,7 +89,9 @@ class MarkdownReporter : public Reporter {
           "(input, weights, KV cache, output once) / median; % BW = GB/s / the measured triad bandwidth at the "
           "cell's thread count: the figure for memory-bound decoding. FLOP/B = FLOPs / that traffic: the roofline's x. Memory = peak memory measured in prepare + "
           "one run / what the backend claims (workspace_bytes). Speedup = baseline median / backend median on the "
-          "same config. cv = stddev / mean over the repetitions.\n\n";
+          "same config. cv = stddev / mean over the repetitions. vs #1 = median / the fastest row's median; "
+          "≈ = that gap is smaller than the larger cv of the two rows, i.e. within this run's spread: not an "
+          "order this run can vouch for.\n\n";
 
     // Sections in order of first appearance; configs in order within each.
     std::vector<std::string> sections;
@@ -114,18 +116,21 @@ class MarkdownReporter : public Reporter {
           return a->timed() && a->median_s < b->median_s;
         });
         os << "### " << key << "\n\n";
-        os << "| # | backend | status | median | cv | GFLOP/s | % peak | GB/s | % BW | FLOP/B | speedup | "
+        os << "| # | backend | status | median | cv | vs #1 | GFLOP/s | % peak | GB/s | % BW | FLOP/B | speedup | "
               "memory (measured / claimed) | rel. error |\n";
-        os << "|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n";
+        os << "|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n";
         int rank = 0;
+        const Cell* fastest = nullptr;
         for (const Cell* c : cells) {
           if (c->timed()) {
+            if (!fastest) fastest = c;
             os << "| " << ++rank << " | " << c->backend << " | " << c->status << " | " << FormatSeconds(c->median_s)
-               << " | " << Fixed(100 * c->cv, 1) << "% | " << Fixed(c->gflops, 2) << " | " << PctPeak(*c) << " | "
+               << " | " << Fixed(100 * c->cv, 1) << "% | " << VsFastest(*c, *fastest) << " | " << Fixed(c->gflops, 2)
+               << " | " << PctPeak(*c) << " | "
                << Fixed(c->achieved_gbs, 2) << " | " << PctBandwidth(*c) << " | " << Fixed(c->intensity, 1) << " | " << (c->speedup > 0 ? Fixed(c->speedup, 2) + "x" : "-") << " | "
                << MemoryCell(*c) << " | " << Num(c->rel_l2_err) << " |\n";
           } else {
-            os << "| - | " << c->backend << " | " << c->status << " | - | - | - | - | - | - | " << Fixed(c->intensity, 1)
+            os << "| - | " << c->backend << " | " << c->status << " | - | - | - | - | - | - | - | " << Fixed(c->intensity, 1)
                << " | - | - | " << (c->status == "FAIL" ? Num(c->rel_l2_err) : "-") << " |\n";
           }
         }
@@ -149,6 +154,15 @@ class MarkdownReporter : public Reporter {
 
  private:
   static bool IsPeer(const Cell& c) { return c.backend.rfind("peer-", 0) == 0; }
+
+  // A timed row's median over the fastest row's, "≈" when that gap is smaller than the larger
+  // of the two rows' cv: the run's own spread does not tell them apart (their order may flip
+  // in the next run; attnbench compare's U test over runs is the check).
+  static std::string VsFastest(const Cell& c, const Cell& fastest) {
+    if (&c == &fastest || !(fastest.median_s > 0)) return "-";
+    const double ratio = c.median_s / fastest.median_s;
+    return Fixed(ratio, 2) + "x" + (ratio - 1 < std::max(c.cv, fastest.cv) ? " ≈" : "");
+  }
 
   // The machine's measured roofs (env.json "machine") per thread count, then the best SGEMM as
   // a reference line: the library and kernel that ran it and what fraction of the peak it is.

@@ -225,6 +225,32 @@ TEST_CASE("report.md names the BLAS kernel, ranks the backends, lists what was s
   CHECK(md.find("too slow") != std::string::npos);
 }
 
+TEST_CASE("report.md gives each row's median over the fastest one's, marked when within the rows' spread") {
+  BenchRun run = SampleRun();
+  ComputeDerived(run, "blas");
+  const auto row = [](const std::string& md, const std::string& backend) {
+    const size_t at = md.find("| " + backend + " | PASS");
+    REQUIRE(at != std::string::npos);
+    return md.substr(at, md.find('\n', at) - at);
+  };
+  // blas 1 ms, naive 4 ms (both cv 0.9 %): 4.00x, resolved. The fastest row has no ratio.
+  std::string md = MakeReporter("markdown")->Render(run);
+  CHECK(row(md, "naive").find("| 0.9% | 4.00x |") != std::string::npos);
+  CHECK(row(md, "blas").find("% | - |") != std::string::npos);
+  // naive 1.05 ms: a 5 % gap. Within a 6 % cv (of either row) it is not an order the run can
+  // vouch for; with 4 % it is.
+  run.cells[1].median_s = 0.00105;
+  run.cells[0].cv = 0;
+  for (const double cv : {0.06, 0.04}) {
+    run.cells[1].cv = cv;
+    md = MakeReporter("markdown")->Render(run);
+    CHECK(row(md, "naive").find(cv > 0.05 ? "| 1.05x ≈ |" : "| 1.05x |") != std::string::npos);
+  }
+  run.cells[1].cv = 0;
+  run.cells[0].cv = 0.06;
+  CHECK(row(MakeReporter("markdown")->Render(run), "naive").find("| 1.05x ≈ |") != std::string::npos);
+}
+
 TEST_CASE("WriteFileAtomic replaces the file whole and leaves no temporary") {
   const fs::path dir = fs::temp_directory_path() / ("attnbench-atomic-" + std::to_string(getpid()));
   fs::create_directories(dir);
