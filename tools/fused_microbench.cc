@@ -7,14 +7,14 @@
 //   build/bin/fused_microbench --benchmark_filter='FusedAttention/br:96'
 //   build/bin/fused_microbench --benchmark_filter='Gemm/AVX3'         # GFLOP/s of the GEMM alone
 //   build/bin/fused_microbench --benchmark_filter='Decode/.*/P:4096'  # decoding, split in phases
-//   build/bin/fused_microbench --benchmark_filter='FusedPhases/T:1024/threads:2'  # MHA's phases, timed in the run
+//   build/bin/fused_microbench --benchmark_filter='FusedPhases/variant:3/T:1024/threads:2'  # MHA's phases in the run
 // Micro-kernels: one row group (kGroup = 6 query rows) against one key block of bc keys,
 // head_dim 64, named <kernel>/<TARGET>/bc:<keys>. The whole attention: simplified causal,
 // T = 2048, H = 12, d = 768, one thread, on the best target, named FusedAttention/br:<rows>/bc:<keys>.
 // Decoding (one token per batch against a KV cache, Llama-like heads: d = 4096, H = 32, 8 KV
 // heads), whole and in its two phases, named Decode/<phase>/B:<batch>/P:<past_len>/threads:<n>.
-// The whole causal MHA (d = 768, H = 12) with each phase timed inside the run, named
-// FusedPhases/T:<T>/threads:<n>.
+// A whole run with each phase timed inside it, named FusedPhases/variant:<v>/T:<T>/threads:<n>
+// (v = 0 simplified, 1 self, 2 causal, 3 mha; d = 768).
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "tools/fused_microbench.cc"
 #include "hwy/foreach_target.h"  // must come before highway.h
@@ -175,6 +175,8 @@ HWY_AFTER_NAMESPACE();
 #include <string>
 #include <vector>
 
+#include <cblas.h>
+
 #include "fused_attention.h"
 
 namespace attnbench {
@@ -221,25 +223,29 @@ void BenchFusedAttention(benchmark::State& state) {
   }
 }
 
-// Where the time of the whole fused MHA goes (docs/fused.md, "Where the time goes"): causal,
-// B = 1, d = 768, H = 12, T and the threads from the arguments, on the best target. Run with
-// FusedPhaseTimes; counters per run: each phase's wall time (a thread's work plus its wait at
-// the barrier after the phase: the same for every thread), the GFLOP/s of that wall time, and
-// the share of all the threads' time spent waiting at barriers.
-//   qkv    X . [W_q | W_k | W_v] and the packing of K^T and V   2 T d (3 d) FLOPs
-//   attn   scores and P . V, causal counted once               4 (T (T + 1) / 2) d
-//   out    ctx . W_o                                           2 T d d
+// Where the time of a whole fused run goes (docs/fused.md, "Session 9"): the book's variant
+// (simplified, self, causal, mha), T and the threads from the arguments, B = 1, d = 768 (mha:
+// H = 12), on the best target. Run with FusedPhaseTimes; counters per run: each phase's wall
+// time (a thread's work plus its wait at the barrier after it: the same for every thread), the
+// GFLOP/s of that wall time, its mean wait at that barrier, and the share of all the threads'
+// time spent waiting at barriers.
+//   qkv    X . [W_q | W_k | W_v] and the packing of K^T and V   2 T d (3 d) FLOPs (0 for simplified)
+//   attn   scores and P . V, causal counted once               4 (T^2, or T (T + 1) / 2 causal) d
+//   out    ctx . W_o (mha)                                      2 T d d
 void BenchFusedPhases(benchmark::State& state) {
-  ab_problem p = MakeProblem(Variant::kMha, 1, static_cast<int32_t>(state.range(0)), 768, 768, 12);
-  p.threads = static_cast<int32_t>(state.range(1));
-  const size_t d = p.d_in, T = p.seq_len;
-  AlignedBuffer<float> x(InputElems(p)), w_q(d * d), w_k(d * d), w_v(d * d), w_o(d * d), b_o(d), out(OutputElems(p));
+  const Variant variant = kAllVariants[state.range(0)];
+  ab_problem p = MakeProblem(variant, 1, static_cast<int32_t>(state.range(1)), 768, 768, variant == Variant::kMha ? 12 : 1);
+  p.threads = static_cast<int32_t>(state.range(2));
+  const double d = p.d_in, T = p.seq_len;
+  AlignedBuffer<float> x(InputElems(p)), w_q(p.d_in * p.d_out), w_k(w_q.size()), w_v(w_q.size()),
+      w_o(static_cast<size_t>(p.d_out) * p.d_out), b_o(p.d_out), out(OutputElems(p));
   const auto fill = [](AlignedBuffer<float>& b, float scale) {  // small values: no overflow, no subnormals
     for (size_t i = 0; i < b.size(); ++i) b[i] = scale * static_cast<float>(static_cast<int>(i % 13) - 6);
   };
   fill(x, 0.1f), fill(w_q, 0.01f), fill(w_k, 0.01f), fill(w_v, 0.01f), fill(w_o, 0.01f), fill(b_o, 0.1f);
   ab_weights w{};
-  w.w_q = w_q.data(), w.w_k = w_k.data(), w.w_v = w_v.data(), w.w_o = w_o.data(), w.b_o = b_o.data();
+  if (p.qkv_proj) w.w_q = w_q.data(), w.w_k = w_k.data(), w.w_v = w_v.data();
+  if (p.out_proj) w.w_o = w_o.data(), w.b_o = b_o.data();
   FusedAttention attention(p, w);
   attention.Run(x.data(), out.data());  // first touch of the buffers, untimed
   FusedPhaseTimes times;
@@ -248,19 +254,23 @@ void BenchFusedPhases(benchmark::State& state) {
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
-  const double flops[FusedPhaseTimes::kPhases] = {2.0 * T * d * 3 * d, 4.0 * (T * (T + 1) / 2) * d, 2.0 * T * d * d};
+  const double pairs = p.causal ? T * (T + 1) / 2 : T * T;
+  const double flops[FusedPhaseTimes::kPhases] = {p.qkv_proj ? 2 * T * d * 3 * d : 0, 4 * pairs * d,
+                                                  p.out_proj ? 2 * T * d * d : 0};
   const char* names[FusedPhaseTimes::kPhases] = {"qkv", "attn", "out"};
   double waited = 0, total = 0;
   for (int ph = 0; ph < FusedPhaseTimes::kPhases; ++ph) {
-    double wall = 0;  // mean over the threads of work + wait: the phase's wall time
+    double wall = 0, wait = 0;  // means over the threads of work + wait (the phase's wall time) and of wait
     for (const auto& t : times.threads) {
       wall += (t.work[ph] + t.wait[ph]) / static_cast<double>(times.threads.size());
+      wait += t.wait[ph] / static_cast<double>(times.threads.size());
       waited += t.wait[ph];
       total += t.work[ph] + t.wait[ph];
     }
     const double per_run = wall / static_cast<double>(times.runs);
     state.counters[std::string(names[ph]) + "_ms"] = per_run * 1e3;
-    state.counters[std::string(names[ph]) + "_GFLOPs"] = flops[ph] / per_run * 1e-9;
+    state.counters[std::string(names[ph]) + "_wait_ms"] = wait / static_cast<double>(times.runs) * 1e3;
+    if (flops[ph] > 0) state.counters[std::string(names[ph]) + "_GFLOPs"] = flops[ph] / per_run * 1e-9;
   }
   state.counters["wait_pct"] = total > 0 ? 100.0 * waited / total : 0.0;
   state.counters["GFLOPs"] =
@@ -312,6 +322,23 @@ void BenchDecode(benchmark::State& state, DecodePhase phase) {
   state.counters["chunks"] = static_cast<double>(attention.KeyChunks());
 }
 
+// The system BLAS's SGEMM on Gemm's shapes (row-major A [rows, 768] . B [768, n], B not packed:
+// cblas has no packed-B call, so its packing is in the time), one thread: what our GEMM is
+// measured against on this machine (docs/fused.md, "Session 9").
+void BenchSgemm(benchmark::State& state) {
+  const int rows = static_cast<int>(state.range(0)), n = static_cast<int>(state.range(1)), k = 768;
+  AlignedBuffer<float> a(static_cast<size_t>(rows) * k), b(static_cast<size_t>(k) * n), c(static_cast<size_t>(rows) * n);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = 0.01f * static_cast<float>(i % 7);
+  for (size_t i = 0; i < b.size(); ++i) b[i] = 0.02f * static_cast<float>(i % 5);
+  openblas_set_num_threads(1);
+  for (auto _ : state) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, c.data(), n);
+    benchmark::DoNotOptimize(c.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["FLOPS"] = benchmark::Counter(2.0 * rows * k * n, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 void RegisterAll() {
   RegisterPerTarget("ScoreTile", [](benchmark::State& s) { HWY_DYNAMIC_DISPATCH(BenchScoreTile)(s); });
   RegisterPerTarget("Exp2SubSum", [](benchmark::State& s) { HWY_DYNAMIC_DISPATCH(BenchExp2Sum)(s); });
@@ -330,6 +357,10 @@ void RegisterAll() {
     for (const auto& [rows, n] : std::vector<std::pair<int64_t, int64_t>>{{66, 2304}, {132, 2304}, {192, 2304}, {66, 768}, {192, 768}})
       g->Args({rows, n});
   }
+  auto* sgemm = benchmark::RegisterBenchmark("Sgemm/openblas", BenchSgemm);
+  sgemm->ArgNames({"rows", "n"});
+  for (const auto& [rows, n] : std::vector<std::pair<int64_t, int64_t>>{{66, 2304}, {132, 2304}, {192, 2304}, {66, 768}, {192, 768}})
+    sgemm->Args({rows, n});
   // The block sizes of docs/fused.md's tables ("Block sizes": the first sweep, then the small br of the
   // session-6 re-sweep on a 48 KiB L1D); 64:64 is the default.
   auto* b = benchmark::RegisterBenchmark("FusedAttention", BenchFusedAttention);
@@ -339,9 +370,10 @@ void RegisterAll() {
            {24, 64}, {30, 64}, {32, 64}, {36, 64}})
     b->Args({br, bc});
   auto* phases = benchmark::RegisterBenchmark("FusedPhases", BenchFusedPhases);
-  phases->ArgNames({"T", "threads"})->Unit(benchmark::kMillisecond)->UseRealTime();
-  for (const int64_t T : {128, 1024, 4096})
-    for (const int64_t threads : {1, 2}) phases->Args({T, threads});
+  phases->ArgNames({"variant", "T", "threads"})->Unit(benchmark::kMillisecond)->UseRealTime();
+  for (const int64_t T : {128, 1024, 4096})  // mha: issue 13's sweep
+    for (const int64_t threads : {1, 2}) phases->Args({3, T, threads});
+  for (const int64_t v : {0, 1, 2}) phases->Args({v, 256, 2});  // the default preset's single-head variants
   for (const DecodePhase phase : {kWhole, kProjections, kCachePass}) {
     static const char* kNames[] = {"Decode/whole", "Decode/projections", "Decode/cache"};
     auto* dec = benchmark::RegisterBenchmark(kNames[phase], BenchDecode, phase);

@@ -161,9 +161,13 @@ constexpr size_t kGemmRows = 6;  // the register tile's height on every target (
 // chunks only when there are fewer than kTasksPerThread query tasks per thread (decoding a few
 // tokens with few KV heads: B * kv_heads tasks), so that dynamic scheduling has enough tasks to
 // balance; and a chunk keeps at least kMinChunkBlocks key blocks (256 keys), next to which
-// packing the task's queries and merging its partial result cost little.
+// packing the task's queries and merging its partial result cost little -- fewer for heads wider
+// than 64, at least kMinChunkWork keys x head dimensions (one block for head_dim >= 256): the
+// book's single-head variants (d = 768) at T = 256 have 4 query tasks of 4 key blocks each,
+// which 2 threads could not balance (FusedPhases: 10 % of the attention's time at its barrier).
 constexpr size_t kTasksPerThread = 4;
 constexpr size_t kMinChunkBlocks = 4;
+constexpr size_t kMinChunkWork = 256 * 64;
 
 }  // namespace
 
@@ -305,7 +309,9 @@ FusedAttention::FusedAttention(const ab_problem& p, const ab_weights& w, const F
       widest = std::max(widest, end - first);
     }
     const size_t wanted = (kTasksPerThread * threads + query_tasks - 1) / query_tasks;
-    s.chunks = std::max<size_t>(1, std::min(wanted, widest / kMinChunkBlocks));
+    const size_t min_blocks =
+        std::clamp<size_t>((kMinChunkWork / std::max<size_t>(1, s.head_dim) + s.bc - 1) / s.bc, 1, kMinChunkBlocks);
+    s.chunks = std::max<size_t>(1, std::min(wanted, widest / min_blocks));
   }
   if (s.chunks > 1) {
     const size_t rv = s.TaskVirtualRows(), slots = query_tasks * s.chunks;

@@ -252,6 +252,18 @@ TEST_CASE("fused computes the same attention with other block sizes and with the
   RunTwiceAndCheck(c, FusedBlocks{}, "decode");
   decode.threads = 1;  // one thread: nothing to balance, no split
   CHECK(FusedAttention(decode, c.data.Weights()).KeyChunks() == 1);
+
+  // One wide head (the book's single-head variants): 4 query tasks of 4 key blocks, which two
+  // threads balance only with the keys split; a 256-wide head's chunk may be a single block,
+  // a 64-wide one's not (4 blocks at least).
+  ab_problem wide = MakeProblem(Variant::kSelf, 1, 256, 40, 256, 1);
+  wide.threads = 2;
+  const test::ReferenceCase w = test::MakeReferenceCase(wide, 35000);
+  CHECK(FusedAttention(wide, w.data.Weights()).KeyChunks() == 2);
+  RunTwiceAndCheck(w, FusedBlocks{}, "wide head");
+  ab_problem narrow = MakeProblem(Variant::kSelf, 1, 256, 40, 64, 1);
+  narrow.threads = 2;
+  CHECK(FusedAttention(narrow, test::MakeReferenceCase(narrow, 35001).data.Weights()).KeyChunks() == 1);
 }
 
 // The profiled Run (FusedPhaseTimes, for tools/fused_microbench's FusedPhases) makes its loops'
