@@ -1,7 +1,8 @@
 // The fused backend's micro-kernels (backends/fused/fused-inl.h), each timed alone on
 // L1-resident data on every Highway target this CPU runs, and the whole FusedAttention over
 // query / key block sizes (docs/fused.md, "Block sizes" and "Profile"), and the projections'
-// GEMM (kernels/gemm-inl.h) on each target. Google Benchmark:
+// GEMM (kernels/gemm-inl.h) on each target, beside the system BLAS's SGEMM on the same shapes
+// (Sgemm/openblas/rows:<M>/n:<N>, one thread). Google Benchmark:
 //   build/bin/fused_microbench                               # everything
 //   build/bin/fused_microbench --benchmark_filter=SubSum     # Exp2SubSum vs hn::Exp on each target
 //   build/bin/fused_microbench --benchmark_filter='FusedAttention/br:96'
