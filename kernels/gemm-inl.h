@@ -3,14 +3,17 @@
 // hwy/foreach_target.h). The shape is BLIS's loops around a register-tiled micro-kernel:
 //
 //   for each panel of 64 columns (B packed panel-major once: pack.h, PackGemmB)
-//     for each block of kc rows of B (only when k > kGemmMaxKc)
+//     for each block of kc rows of B (only when k > kGemmMaxKc, or kGemmMaxKcGrouped)
 //       for each column tile of the panel (1 on AVX-512, 4 on AVX2, ...)
 //         for each group of kGemmRows rows of A: GemmTile, kc-long FMA chain in registers
 //
 // so one column tile of the B slab (kc x tile columns, <= 128 KiB at kc = 512 on AVX-512) is
 // read by every row group of the task while it sits in L1 / L2, the rows of A stream past it,
 // and C is written once per k block (once for k <= kGemmMaxKc, which covers d_in = 768).
-// While the row tiles of one panel run, they prefetch the next panel's slab into L2.
+// B's layout (GemmArgs::group) matches the tile: a [k][64] slab per panel for AVX-512's 64
+// columns, four [k][16] micro-panels per panel for AVX2's 16, so a tile's B is one contiguous
+// stream either way. While the row tiles of one column tile run, they prefetch into L2 what the
+// task reads next: the next panel's slab, or (16-column groups) the next micro-panel.
 // Threads split the product into GemmBlock tasks (rows x panels) of their own: this file has
 // no threading.
 //
@@ -52,8 +55,11 @@ constexpr size_t kGemmColVecs = 2;
 
 // Longest k block: a column tile of the B slab is kc x 64 floats = 128 KiB at 512 on AVX-512,
 // well inside L2 next to the task's rows of A. Longer k is split into equal blocks; C is then
-// re-read once per extra block.
+// re-read once per extra block. A 16-column micro-panel is one contiguous stream the hardware
+// prefetcher follows, so there k blocks pay only from 1024 up (fused_microbench, session 9:
+// kc 256 / 384 / 768 at d = 768, the unblocked fastest).
 constexpr size_t kGemmMaxKc = 512;
+constexpr size_t kGemmMaxKcGrouped = 1024;
 
 // Stores v (column offset `col` of a tile) into c, only the lanes below `valid` columns.
 template <class D, class V>
@@ -67,13 +73,13 @@ HWY_INLINE void GemmStoreColumns(D d, V v, size_t col, size_t valid, float* HWY_
 }
 
 // C[kR rows, kC vectors] (+)= A[kR, kc] . Bslab[kc, kC vectors]. b points into a packed panel
-// (row stride kGemmPanel, vector aligned). The accumulators start from C (accumulate: a later k
+// (vector aligned): k step kk's vector j at b + kk * bstep + j * vstep (pack.h's layout). The accumulators start from C (accumulate: a later k
 // block, always a tile whose columns are all valid), else from the bias (if any), else zero.
 // `valid` = columns of C that exist from the tile start (>= kC * N: the whole tile).
 template <size_t kR, size_t kC, class D>
 HWY_INLINE void GemmTile(D d, const float* HWY_RESTRICT a, size_t lda, const float* HWY_RESTRICT b,
-                         size_t kc, const float* HWY_RESTRICT bias, bool accumulate, float* HWY_RESTRICT c,
-                         size_t ldc, size_t valid, const char* pf, const char* pf_end) {
+                         size_t bstep, size_t vstep, size_t kc, const float* HWY_RESTRICT bias, bool accumulate,
+                         float* HWY_RESTRICT c, size_t ldc, size_t valid, const char* pf, const char* pf_end) {
   using V = hn::Vec<D>;
   const size_t N = hn::Lanes(d);
   V acc[kR][kC];
@@ -88,13 +94,13 @@ HWY_INLINE void GemmTile(D d, const float* HWY_RESTRICT a, size_t lda, const flo
     for (size_t r = 0; r < kR; ++r)
       for (size_t j = 0; j < kC; ++j) acc[r][j] = hn::Zero(d);
   }
-  for (size_t kk = 0; kk < kc; ++kk, b += kGemmPanel) {
+  for (size_t kk = 0; kk < kc; ++kk, b += bstep) {
     if ((kk & 1) == 0 && pf < pf_end) {  // into L2 (prefetcht1): L1 holds this tile's stream
       __builtin_prefetch(pf, 0, 2);
       pf += 64;
     }
     V bv[kC];
-    for (size_t j = 0; j < kC; ++j) bv[j] = hn::Load(d, b + j * N);
+    for (size_t j = 0; j < kC; ++j) bv[j] = hn::Load(d, b + j * vstep);
     for (size_t r = 0; r < kR; ++r) {
       const V av = hn::Set(d, a[r * lda + kk]);
       for (size_t j = 0; j < kC; ++j) acc[r][j] = hn::MulAdd(av, bv[j], acc[r][j]);
@@ -112,29 +118,44 @@ HWY_INLINE void GemmTile(D d, const float* HWY_RESTRICT a, size_t lda, const flo
 // One tile height per function: the compiler keeps a tile's accumulators in registers only when
 // nothing else (another tile's loop, a switch over heights) competes for them.
 template <size_t kR, class D>
-HWY_NOINLINE void GemmRowTile(D d, const float* HWY_RESTRICT a, size_t lda, const float* HWY_RESTRICT b, size_t kc,
-                              const float* HWY_RESTRICT bias, bool accumulate, float* HWY_RESTRICT c, size_t ldc,
-                              size_t valid, const char* pf, const char* pf_end) {
-  GemmTile<kR, kGemmColVecs>(d, a, lda, b, kc, bias, accumulate, c, ldc, valid, pf, pf_end);
+HWY_NOINLINE void GemmRowTile(D d, const float* HWY_RESTRICT a, size_t lda, const float* HWY_RESTRICT b,
+                              size_t bstep, size_t vstep, size_t kc, const float* HWY_RESTRICT bias, bool accumulate,
+                              float* HWY_RESTRICT c, size_t ldc, size_t valid, const char* pf, const char* pf_end) {
+  GemmTile<kR, kGemmColVecs>(d, a, lda, b, bstep, vstep, kc, bias, accumulate, c, ldc, valid, pf, pf_end);
 }
 
 // Rows [row0, row1) x one column tile (columns col .. col + tile of panel `panel`), k block
 // [k0, k0 + kc): full row groups, then one or two shorter tiles for the remainder. `next`: the
-// packed panel this task computes after this one (nullptr: none), prefetched meanwhile.
+// packed panel this task computes after this one (nullptr: none).
 template <class D>
 HWY_INLINE void GemmColumnTile(D d, const GemmArgs& m, size_t row0, size_t row1, size_t panel, size_t col,
                                size_t k0, size_t kc, const float* next) {
+  const size_t N = hn::Lanes(d), g = m.group;
   const size_t c0 = panel * kGemmPanel + col;  // first column of C
-  const float* b = m.b + panel * m.k * kGemmPanel + k0 * kGemmPanel + col;
+  const float* slab = m.b + panel * m.k * kGemmPanel;
+  const float* b = slab + col / g * m.k * g + k0 * g + col % g;
+  // The tile's vectors are side by side within a group, or each in its own group (AVX-512's
+  // 64-column tile on 16-column groups: a layout packed for another target, tests).
+  const size_t vstep = kGemmColVecs * N <= g ? N : m.k * g;
   const float* bias = m.bias && k0 == 0 ? m.bias + c0 : nullptr;
   const bool accumulate = k0 != 0;
   const size_t valid = m.n - c0;
-  // Each row tile prefetches the next slice of the next panel's slab (its same k block: for
-  // k <= kGemmMaxKc, the whole slab, what the task reads next) into L2, one line per two k
-  // steps, so that the first row tile of the next panel does not stream B from L3 at the FMA
-  // rate. Measured at T = 128..2048 (paired_timing, fused): 3-7 % off the whole run.
-  const char* pf_base = reinterpret_cast<const char*>(next ? next + k0 * kGemmPanel : b);
-  const size_t pf_bytes = next ? kc * kGemmPanel * sizeof(float) : 0, pf_step = (kc + 1) / 2 * 64;
+  // Each row tile prefetches its slice of what the task reads after this column tile into L2,
+  // one line per two k steps, so that the first row tile there does not stream B from L3 at the
+  // FMA rate: the next panel's slab (its same k block: for k <= kGemmMaxKc the whole slab), or
+  // with 16-column groups the next micro-panel (this panel's next group, else the next panel's
+  // first). Measured at T = 128..2048 (paired_timing, fused, 64-column groups): 3-7 % off the
+  // whole run; with 16-column groups on AVX2, 1.018 / 1.004 without it at T = 128 / 1024.
+  const float* pf_from = nullptr;
+  size_t pf_bytes = 0;
+  const size_t next_col = col + kGemmColVecs * N;  // this panel's next column tile
+  if (g < kGemmPanel && next_col < kGemmPanel && c0 - col + next_col < m.n) {
+    pf_from = slab + next_col / g * m.k * g + k0 * g, pf_bytes = kc * g * sizeof(float);
+  } else if (next) {
+    pf_from = next + k0 * g, pf_bytes = kc * g * sizeof(float);
+  }
+  const char* pf_base = reinterpret_cast<const char*>(pf_from ? pf_from : b);
+  const size_t pf_step = (kc + 1) / 2 * 64;
   size_t pf_offset = 0;
   const auto prefetch_slice = [&]() {  // [pf, pf_end) of the next row tile, clamped to the block
     const size_t begin = HWY_MIN(pf_offset, pf_bytes), end = HWY_MIN(pf_offset + pf_step, pf_bytes);
@@ -148,10 +169,10 @@ HWY_INLINE void GemmColumnTile(D d, const GemmArgs& m, size_t row0, size_t row1,
   size_t full = rows / kGemmRows, tail = rows % kGemmRows;
   if (full > 0 && tail > 0 && tail <= 3) --full, tail += kGemmRows;
   size_t row = row0;
-  for (size_t g = 0; g < full; ++g, row += kGemmRows) {
+  for (size_t t = 0; t < full; ++t, row += kGemmRows) {
     const auto [pf, pf_end] = prefetch_slice();
-    GemmRowTile<kGemmRows>(d, m.a + row * m.lda + k0, m.lda, b, kc, bias, accumulate, m.c + row * m.ldc + c0, m.ldc,
-                           valid, pf, pf_end);
+    GemmRowTile<kGemmRows>(d, m.a + row * m.lda + k0, m.lda, b, g, vstep, kc, bias, accumulate, m.c + row * m.ldc + c0,
+                           m.ldc, valid, pf, pf_end);
   }
   while (tail > 0) {
     const auto [pf, pf_end] = prefetch_slice();
@@ -160,12 +181,12 @@ HWY_INLINE void GemmColumnTile(D d, const GemmArgs& m, size_t row0, size_t row1,
     float* c = m.c + row * m.ldc + c0;
     static_assert(kGemmRows == 6, "the remainder switch below lists heights 1 .. 5");
     switch (height) {
-      case 5: GemmRowTile<5>(d, a, m.lda, b, kc, bias, accumulate, c, m.ldc, valid, pf, pf_end); break;
-      case 4: GemmRowTile<4>(d, a, m.lda, b, kc, bias, accumulate, c, m.ldc, valid, pf, pf_end); break;
-      case 3: GemmRowTile<3>(d, a, m.lda, b, kc, bias, accumulate, c, m.ldc, valid, pf, pf_end); break;
-      case 2: GemmRowTile<2>(d, a, m.lda, b, kc, bias, accumulate, c, m.ldc, valid, pf, pf_end); break;
-      case 1: GemmRowTile<1>(d, a, m.lda, b, kc, bias, accumulate, c, m.ldc, valid, pf, pf_end); break;
-      default: GemmRowTile<kGemmRows>(d, a, m.lda, b, kc, bias, accumulate, c, m.ldc, valid, pf, pf_end); break;
+      case 5: GemmRowTile<5>(d, a, m.lda, b, g, vstep, kc, bias, accumulate, c, m.ldc, valid, pf, pf_end); break;
+      case 4: GemmRowTile<4>(d, a, m.lda, b, g, vstep, kc, bias, accumulate, c, m.ldc, valid, pf, pf_end); break;
+      case 3: GemmRowTile<3>(d, a, m.lda, b, g, vstep, kc, bias, accumulate, c, m.ldc, valid, pf, pf_end); break;
+      case 2: GemmRowTile<2>(d, a, m.lda, b, g, vstep, kc, bias, accumulate, c, m.ldc, valid, pf, pf_end); break;
+      case 1: GemmRowTile<1>(d, a, m.lda, b, g, vstep, kc, bias, accumulate, c, m.ldc, valid, pf, pf_end); break;
+      default: GemmRowTile<kGemmRows>(d, a, m.lda, b, g, vstep, kc, bias, accumulate, c, m.ldc, valid, pf, pf_end); break;
     }
     row += height, tail -= height;
   }
@@ -176,7 +197,8 @@ HWY_INLINE void GemmColumnTile(D d, const GemmArgs& m, size_t row0, size_t row1,
 template <class D>
 HWY_NOINLINE void Gemm(D d, const GemmArgs& m, const GemmBlock& blk) {
   const size_t tile = kGemmColVecs * hn::Lanes(d);
-  const size_t k_blocks = m.k <= kGemmMaxKc ? 1 : (m.k + kGemmMaxKc - 1) / kGemmMaxKc;
+  const size_t max_kc = m.group < kGemmPanel ? kGemmMaxKcGrouped : kGemmMaxKc;
+  const size_t k_blocks = m.k <= max_kc ? 1 : (m.k + max_kc - 1) / max_kc;
   const size_t kc = HWY_MAX(size_t{1}, (m.k + k_blocks - 1) / k_blocks);
   for (size_t panel = blk.panel0; panel < blk.panel1; ++panel) {
     const size_t valid = m.n - panel * kGemmPanel;  // > 0

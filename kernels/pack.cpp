@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
+#include <string>
 
 namespace attnbench {
 
@@ -52,16 +54,20 @@ void TransposeKBlocks(const float* k, size_t ldk, size_t j_begin, size_t j_end, 
 
 size_t PackedGemmFloats(size_t k, size_t n) { return GemmPanels(n) * kGemmPanel * k; }
 
-void PackGemmB(const float* b, size_t ldb, size_t k, size_t n, float* dst) { PackGemmBConcat({{b, ldb, n}}, k, dst); }
+void PackGemmB(const float* b, size_t ldb, size_t k, size_t n, float* dst, size_t group) {
+  PackGemmBConcat({{b, ldb, n}}, k, dst, group);
+}
 
-void PackGemmBConcat(const std::vector<GemmBColumns>& blocks, size_t k, float* dst) {
+void PackGemmBConcat(const std::vector<GemmBColumns>& blocks, size_t k, float* dst, size_t group) {
+  if (group != 16 && group != kGemmPanel)
+    throw std::invalid_argument("PackGemmB: a group is 16 or 64 columns, not " + std::to_string(group));
   size_t n = 0;
   for (const GemmBColumns& blk : blocks) n += blk.cols;
+  float row[kGemmPanel];  // one row of a panel, before it is cut into groups
   for (size_t panel = 0; panel < GemmPanels(n); ++panel) {
     const size_t j0 = panel * kGemmPanel, j1 = std::min(n, j0 + kGemmPanel);
     float* slab = dst + panel * k * kGemmPanel;
     for (size_t kk = 0; kk < k; ++kk) {
-      float* row = slab + kk * kGemmPanel;
       size_t first = 0;  // the concatenation's column of this block's column 0
       for (const GemmBColumns& blk : blocks) {
         const size_t lo = std::max(j0, first), hi = std::min(j1, first + blk.cols);
@@ -69,6 +75,8 @@ void PackGemmBConcat(const std::vector<GemmBColumns>& blocks, size_t k, float* d
         first += blk.cols;
       }
       std::fill(row + (j1 - j0), row + kGemmPanel, 0.0f);
+      for (size_t g = 0; g < kGemmPanel / group; ++g)
+        std::memcpy(slab + g * k * group + kk * group, row + g * group, group * sizeof(float));
     }
   }
 }

@@ -41,12 +41,15 @@ void TransposeKBlocks(const float* k, size_t ldk, size_t j_begin, size_t j_end, 
 // Floats of B [k, n] packed for Gemm (gemm-inl.h): whole panels of kGemmPanel columns.
 size_t PackedGemmFloats(size_t k, size_t n);
 
-// B [k, n] (row stride ldb) packed panel-major for Gemm: column j of row kk goes to
-//   dst[(j / 64) * k * 64 + kk * 64 + j % 64]
-// (64 = kGemmPanel), i.e. each panel of 64 columns is one contiguous [k][64] slab that the
-// micro-kernel reads front to back; the columns of the last panel past n are written as zeros.
-// dst holds PackedGemmFloats(k, n) floats.
-void PackGemmB(const float* b, size_t ldb, size_t k, size_t n, float* dst);
+// B [k, n] (row stride ldb) packed panel-major for Gemm, each panel of 64 columns (kGemmPanel)
+// one contiguous slab of k x 64 floats, cut into groups of `group` columns (16 or 64,
+// GemmArgs::group) stored one after the other: column j of row kk goes to
+//   dst[(j / 64) * k * 64 + (j % 64 / group) * k * group + kk * group + j % group]
+// i.e. group 64: each panel is [k][64]; group 16: each panel is four [k][16] micro-panels, so
+// that a 16-column register tile (AVX2) reads one contiguous stream instead of 64 bytes of every
+// 256. The columns of the last panel past n are written as zeros. dst holds
+// PackedGemmFloats(k, n) floats. Throws std::invalid_argument for another group.
+void PackGemmB(const float* b, size_t ldb, size_t k, size_t n, float* dst, size_t group = kGemmPanel);
 
 // One block of columns of a B that is several matrices side by side: cols columns, row stride ld.
 struct GemmBColumns {
@@ -57,7 +60,7 @@ struct GemmBColumns {
 // PackGemmB of [blocks[0] | blocks[1] | ...] (k rows, n = the sum of their cols) without first
 // copying them side by side: the fused QKV weights [W_q | W_k | W_v] are packed straight from
 // the three, so preparing them needs no second d_in x (d_out + 2 kv_dim) buffer.
-void PackGemmBConcat(const std::vector<GemmBColumns>& blocks, size_t k, float* dst);
+void PackGemmBConcat(const std::vector<GemmBColumns>& blocks, size_t k, float* dst, size_t group = kGemmPanel);
 
 // The bias for Gemm: n floats, then zeros up to a whole panel (the last tile reads whole
 // vectors). bias == nullptr writes zeros. dst holds GemmPanels(n) * 64 floats.

@@ -154,10 +154,12 @@ void BenchGemm(benchmark::State& state) {
       c(rows * n);
   for (size_t i = 0; i < a.size(); ++i) a[i] = 0.01f * static_cast<float>(i % 7);
   for (size_t i = 0; i < b.size(); ++i) b[i] = 0.02f * static_cast<float>(i % 5);
-  PackGemmB(b.data(), n, k, n, packed.data());
+  const size_t group = static_cast<size_t>(state.range(2));
+  PackGemmB(b.data(), n, k, n, packed.data(), group);
   PackGemmBias(nullptr, n, bias.data());
   GemmArgs m;
-  m.a = a.data(), m.lda = k, m.b = packed.data(), m.bias = bias.data(), m.c = c.data(), m.ldc = n, m.k = k, m.n = n;
+  m.a = a.data(), m.lda = k, m.b = packed.data(), m.group = group, m.bias = bias.data(), m.c = c.data(), m.ldc = n;
+  m.k = k, m.n = n;
   for (auto _ : state) {
     Gemm(d, m, GemmBlock{0, rows, 0, GemmPanels(n)});
     benchmark::DoNotOptimize(c.data());
@@ -354,9 +356,9 @@ void RegisterAll() {
       HWY_DYNAMIC_DISPATCH(BenchGemm)(state);
       hwy::SetSupportedTargetsForTest(0);
     });
-    g->ArgNames({"rows", "n"});
+    g->ArgNames({"rows", "n", "group"});  // group: the packed layout (kernels/pack.h), 64 and 16 columns
     for (const auto& [rows, n] : std::vector<std::pair<int64_t, int64_t>>{{66, 2304}, {132, 2304}, {192, 2304}, {66, 768}, {192, 768}})
-      g->Args({rows, n});
+      for (const int64_t group : {64, 16}) g->Args({rows, n, group});
   }
   auto* sgemm = benchmark::RegisterBenchmark("Sgemm/openblas", BenchSgemm);
   sgemm->ArgNames({"rows", "n"});

@@ -163,6 +163,7 @@ class FusedAttention {
   size_t qkv_cols_ = 0;  // d_out + 2 kv_dim: the width of [Q | K | V]
   // The projections' B operands, packed once for the kernels library's Gemm (kernels/gemm-inl.h,
   // panel-major, 64 columns per panel) with their biases padded to whole panels.
+  size_t gemm_group_ = 64;              // their layout: columns per group (kernels/pack.h, GemmGroupFor)
   AlignedBuffer<float> w_qkv_, b_qkv_;  // [d_in, qkv_cols] = W_q | W_k | W_v, [qkv_cols] (qkv_proj only)
   AlignedBuffer<float> w_o_, b_o_;      // [d_out, d_out], [d_out] (out_proj only)
   AlignedBuffer<float> qkv_;            // [B*T, qkv_cols] (qkv_proj only)

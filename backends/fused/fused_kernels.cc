@@ -35,6 +35,9 @@ int64_t FusedCurrentTarget() { return HWY_TARGET; }
 // One projection task: the block `blk` of the product `m`.
 void GemmTask(const GemmArgs& m, const GemmBlock& blk) { Gemm(hn::ScalableTag<float>(), m, blk); }
 
+// Columns of this target's GEMM register tile (its packed-B group: GemmGroupFor).
+size_t GemmTileColumns() { return kGemmColVecs * hn::Lanes(hn::ScalableTag<float>()); }
+
 // Query positions [i0, i0 + task_rows) of every query head of KV head g in batch b (the task's
 // virtual rows, fused_attention.h) against the key blocks [kb0, kb1). scratch is this thread's.
 void AttendTask(const FusedState& st, size_t b, size_t g, size_t i0, size_t kb0, size_t kb1,
@@ -151,6 +154,7 @@ namespace attnbench {
 HWY_EXPORT(FusedCurrentTarget);
 HWY_EXPORT(AttendTask);
 HWY_EXPORT(GemmTask);
+HWY_EXPORT(GemmTileColumns);
 
 namespace {
 
@@ -190,10 +194,11 @@ ProjectionSplit ProjectionSplit::For(size_t groups, size_t rows, size_t threads,
 
 namespace {
 
-// w [k, n] (row stride ldw) packed for Gemm (at least one float: k or n may be 0).
-AlignedBuffer<float> PackedWeights(const float* w, size_t ldw, size_t k, size_t n) {
+// w [k, n] (row stride ldw) packed for Gemm in groups of `group` columns (at least one float: k
+// or n may be 0).
+AlignedBuffer<float> PackedWeights(const float* w, size_t ldw, size_t k, size_t n, size_t group) {
   AlignedBuffer<float> packed(std::max<size_t>(1, PackedGemmFloats(k, n)));
-  PackGemmB(w, ldw, k, n, packed.data());
+  PackGemmB(w, ldw, k, n, packed.data(), group);
   return packed;
 }
 // A bias of n floats padded with zeros to whole Gemm panels.
@@ -262,12 +267,16 @@ FusedAttention::FusedAttention(const ab_problem& p, const ab_weights& w, const F
   s.keys = static_cast<size_t>(p.past_len) + T;
   s.t_pad = RoundUp(s.keys, s.bc);
 
+  // The weights' layout suits the target Run dispatches to now (the register tile's width); any
+  // other target reads it too, a little slower (tests switch targets after construction).
+  gemm_group_ = GemmGroupFor(HWY_DYNAMIC_DISPATCH(GemmTileColumns)());
   if (p.qkv_proj) {
     qkv_cols_ = dout + 2 * kv_dim;
     // [W_q | W_k | W_v] packed as one GEMM of width d_out + 2 kv_dim, straight from the three
     // (no side-by-side copy: prepare's peak memory is what WorkspaceBytes claims).
     w_qkv_ = AlignedBuffer<float>(std::max<size_t>(1, PackedGemmFloats(din, qkv_cols_)));
-    PackGemmBConcat({{w.w_q, dout, dout}, {w.w_k, kv_dim, kv_dim}, {w.w_v, kv_dim, kv_dim}}, din, w_qkv_.data());
+    PackGemmBConcat({{w.w_q, dout, dout}, {w.w_k, kv_dim, kv_dim}, {w.w_v, kv_dim, kv_dim}}, din, w_qkv_.data(),
+                    gemm_group_);
     if (p.qkv_bias) {
       AlignedBuffer<float> bias(qkv_cols_);
       PlaceQkvBias(w, dout, kv_dim, bias.data());
@@ -280,7 +289,7 @@ FusedAttention::FusedAttention(const ab_problem& p, const ab_weights& w, const F
     s.ld_q = din;  // q_src = x, set per Run
   }
   if (p.out_proj) {
-    w_o_ = PackedWeights(w.w_o, dout, dout, dout);
+    w_o_ = PackedWeights(w.w_o, dout, dout, dout, gemm_group_);
     if (w.b_o) b_o_ = PaddedBias(w.b_o, dout);
     ctx_ = AlignedBuffer<float>(B * T * dout);
   }
@@ -425,7 +434,7 @@ void FusedAttention::ProjectAndPack(const float* x) {
   const size_t cols = qkv_split_.col_blocks, panels = GemmPanels(qkv_cols_);
   GemmArgs m;
   m.a = x, m.lda = p.d_in;
-  m.b = w_qkv_.data(), m.bias = p.qkv_bias ? b_qkv_.data() : nullptr;
+  m.b = w_qkv_.data(), m.group = gemm_group_, m.bias = p.qkv_bias ? b_qkv_.data() : nullptr;
   m.c = qkv_.data(), m.ldc = qkv_cols_;
   m.k = p.d_in, m.n = qkv_cols_;
   const auto rows_of = [&](long t) {  // group, first and end row (within the group) of row task t
@@ -559,7 +568,7 @@ void FusedAttention::ProjectOut(float* out) {
   const size_t cols = out_split_.col_blocks, panels = GemmPanels(p.d_out);
   GemmArgs m;
   m.a = ctx_.data(), m.lda = p.d_out;
-  m.b = w_o_.data(), m.bias = b_o_.size() ? b_o_.data() : nullptr;
+  m.b = w_o_.data(), m.group = gemm_group_, m.bias = b_o_.size() ? b_o_.data() : nullptr;
   m.c = out, m.ldc = p.d_out;
   m.k = p.d_out, m.n = p.d_out;
   // nowait: the end of Run's parallel region is the barrier (a second one right before it

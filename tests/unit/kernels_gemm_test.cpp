@@ -1,7 +1,8 @@
 // kernels/gemm-inl.h (with PackGemmB / PackGemmBias of kernels/pack.h) on every Highway target
 // this binary compiled and this CPU runs: Gemm against a float64 product on odd shapes (rows, k,
 // n in 1, 3, 17, 65, 300, and k past kGemmMaxKc so that C is accumulated over k blocks), with and
-// without the bias, computed as several GemmBlock tasks (rows and panels cut at odd places, as
+// without the bias, from B packed in groups of 64 and of 16 columns (either layout on every
+// target), computed as several GemmBlock tasks (rows and panels cut at odd places, as
 // the fused backend's threads cut them), and its promise that stores into C are exact: no
 // column at or beyond n is written. This file is its own foreach_target unit
 // (HWY_TARGET_INCLUDE), so the forced target reaches its dispatch table.
@@ -27,6 +28,8 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 
 #include <catch2/catch.hpp>
+
+#include <stdexcept>
 
 #include <cmath>
 #include <random>
@@ -60,7 +63,7 @@ struct Product {
   bool bias;
   size_t lda, ldb, ldc;
   std::vector<float> a, b, bias_values;
-  AlignedBuffer<float> packed, packed_bias;
+  AlignedBuffer<float> packed, packed16, packed_bias;  // B in groups of 64 and of 16 columns
   std::vector<double> ref, tol;
 
   Product(size_t rows_, size_t k_, size_t n_, bool bias_, std::mt19937& rng)
@@ -70,6 +73,8 @@ struct Product {
     bias_values = Uniform(n, rng);
     packed = AlignedBuffer<float>(PackedGemmFloats(k, n) + 1);  // + 1: a k = 0 product still has a buffer
     PackGemmB(b.data(), ldb, k, n, packed.data());
+    packed16 = AlignedBuffer<float>(packed.size());
+    PackGemmB(b.data(), ldb, k, n, packed16.data(), 16);
     packed_bias = AlignedBuffer<float>(GemmPanels(n) * kGemmPanel);
     PackGemmBias(bias ? bias_values.data() : nullptr, n, packed_bias.data());
     // A float FMA chain of k steps plus the bias: at most about (k + 1) roundings of 2^-24
@@ -90,12 +95,13 @@ struct Product {
       }
   }
 
-  // C computed as tasks: rows cut at row_cut, panels at panel_cut (0 = not cut).
-  void CheckOnCurrentTarget(size_t row_cut, size_t panel_cut) const {
+  // C computed as tasks: rows cut at row_cut, panels at panel_cut (0 = not cut), from B packed
+  // in groups of `group` columns.
+  void CheckOnCurrentTarget(size_t row_cut, size_t panel_cut, size_t group) const {
     std::vector<float> c(rows * ldc, kSentinel);
     GemmArgs m;
     m.a = a.data(), m.lda = lda;
-    m.b = packed.data();
+    m.b = group == 16 ? packed16.data() : packed.data(), m.group = group;
     m.bias = bias ? packed_bias.data() : nullptr;
     m.c = c.data(), m.ldc = ldc;
     m.k = k, m.n = n;
@@ -116,8 +122,8 @@ struct Product {
       for (size_t j = n; j < ldc; ++j)
         if (c[r * ldc + j] != kSentinel) ++touched;
     }
-    INFO("rows " << rows << " k " << k << " n " << n << " bias " << bias << " cut at row " << row_cut << ", panel "
-                 << panel_cut << ": worst error / tolerance " << worst);
+    INFO("rows " << rows << " k " << k << " n " << n << " bias " << bias << " group " << group << " cut at row "
+                 << row_cut << ", panel " << panel_cut << ": worst error / tolerance " << worst);
     CHECK(bad == 0);
     CHECK(touched == 0);
   }
@@ -125,7 +131,7 @@ struct Product {
 
 }  // namespace
 
-TEST_CASE("PackGemmB lays B out panel-major and zero pads the last panel") {
+TEST_CASE("PackGemmB lays B out panel-major, in groups of 64 or 16 columns, and zero pads the last panel") {
   std::mt19937 rng(3);
   const size_t k = 5, n = 70, ldb = 73;  // two panels, the second 6 columns wide
   const std::vector<float> b = Uniform(k * ldb, rng);
@@ -137,6 +143,15 @@ TEST_CASE("PackGemmB lays B out panel-major and zero pads the last panel") {
       const float want = j < n ? b[kk * ldb + j] : 0.0f;
       CHECK(packed[(j / kGemmPanel) * k * kGemmPanel + kk * kGemmPanel + j % kGemmPanel] == want);
     }
+  // Groups of 16: each panel four [k][16] blocks one after the other.
+  std::vector<float> packed16(packed.size(), -1.0f);
+  PackGemmB(b.data(), ldb, k, n, packed16.data(), 16);
+  for (size_t kk = 0; kk < k; ++kk)
+    for (size_t j = 0; j < 2 * kGemmPanel; ++j) {
+      const float want = j < n ? b[kk * ldb + j] : 0.0f;
+      CHECK(packed16[(j / kGemmPanel) * k * kGemmPanel + (j % kGemmPanel / 16) * k * 16 + kk * 16 + j % 16] == want);
+    }
+  for (const size_t group : {0, 8, 32, 128}) CHECK_THROWS_AS(PackGemmB(b.data(), ldb, k, n, packed16.data(), group), std::invalid_argument);
   std::vector<float> bias(kGemmPanel * 2, -1.0f);
   PackGemmBias(b.data(), n, bias.data());
   for (size_t j = 0; j < bias.size(); ++j) CHECK(bias[j] == (j < n ? b[j] : 0.0f));
@@ -164,11 +179,13 @@ TEST_CASE("PackGemmBConcat packs side-by-side blocks as PackGemmB packs their co
         for (size_t j = 0; j < w; ++j) side[kk * n + col + j] = mats.back()[kk * ld + j];
       col += w;
     }
-    std::vector<float> want(PackedGemmFloats(k, n), -1.0f), got(want.size(), -2.0f);
-    PackGemmB(side.data(), n, k, n, want.data());
-    PackGemmBConcat(blocks, k, got.data());
-    INFO("n = " << n);
-    CHECK(got == want);
+    for (const size_t group : {size_t{64}, size_t{16}}) {
+      std::vector<float> want(PackedGemmFloats(k, n), -1.0f), got(want.size(), -2.0f);
+      PackGemmB(side.data(), n, k, n, want.data(), group);
+      PackGemmBConcat(blocks, k, got.data(), group);
+      INFO("n = " << n << " group " << group);
+      CHECK(got == want);
+    }
   }
 }
 
@@ -190,10 +207,12 @@ TEST_CASE("Gemm matches a float64 product on odd shapes on every target, storing
   products.emplace_back(4, 0, 20, true, rng);  // k = 0: C = bias
   test::ForEachTarget([&](const std::string& name) {
     CHECK(hwy::TargetName(HWY_DYNAMIC_DISPATCH(GemmTestTarget)()) == name);  // the override reached dispatch
-    for (const Product& p : products) {
-      p.CheckOnCurrentTarget(0, 0);                                                // one task
-      p.CheckOnCurrentTarget(p.rows / 3 + (p.rows > 1), GemmPanels(p.n) / 2);  // up to four tasks
-    }
+    // Both layouts on every target: a target reads the one packed for another too.
+    for (const Product& p : products)
+      for (const size_t group : {size_t{64}, size_t{16}}) {
+        p.CheckOnCurrentTarget(0, 0, group);                                                // one task
+        p.CheckOnCurrentTarget(p.rows / 3 + (p.rows > 1), GemmPanels(p.n) / 2, group);  // up to four tasks
+      }
   });
 }
 
