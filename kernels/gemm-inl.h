@@ -73,8 +73,9 @@ HWY_INLINE void GemmStoreColumns(D d, V v, size_t col, size_t valid, float* HWY_
 }
 
 // C[kR rows, kC vectors] (+)= A[kR, kc] . Bslab[kc, kC vectors]. b points into a packed panel
-// (vector aligned): k step kk's vector j at b + kk * bstep + j * vstep (pack.h's layout). The accumulators start from C (accumulate: a later k
-// block, always a tile whose columns are all valid), else from the bias (if any), else zero.
+// (vector aligned): k step kk's vector j at b + kk * bstep + j * vstep (pack.h's layout). The
+// accumulators start from C (accumulate: a later k block, always a tile whose columns are all
+// valid), else from the bias (if any), else zero.
 // `valid` = columns of C that exist from the tile start (>= kC * N: the whole tile).
 template <size_t kR, size_t kC, class D>
 HWY_INLINE void GemmTile(D d, const float* HWY_RESTRICT a, size_t lda, const float* HWY_RESTRICT b,
