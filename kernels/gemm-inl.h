@@ -133,8 +133,10 @@ HWY_INLINE void GemmColumnTile(D d, const GemmArgs& m, size_t row0, size_t row1,
                                size_t k0, size_t kc, const float* next) {
   const size_t N = hn::Lanes(d), g = m.group;
   const size_t c0 = panel * kGemmPanel + col;  // first column of C
+  // Column c of the packed panel p at k step k0 (pack.h's layout).
+  const auto at = [&](const float* p, size_t c) { return p + c / g * m.k * g + k0 * g + c % g; };
   const float* slab = m.b + panel * m.k * kGemmPanel;
-  const float* b = slab + col / g * m.k * g + k0 * g + col % g;
+  const float* b = at(slab, col);
   // The tile's vectors are side by side within a group, or each in its own group (AVX-512's
   // 64-column tile on 16-column groups: a layout packed for another target, tests).
   const size_t vstep = kGemmColVecs * N <= g ? N : m.k * g;
@@ -147,14 +149,11 @@ HWY_INLINE void GemmColumnTile(D d, const GemmArgs& m, size_t row0, size_t row1,
   // with 16-column groups the next micro-panel (this panel's next group, else the next panel's
   // first). Measured at T = 128..2048 (paired_timing, fused, 64-column groups): 3-7 % off the
   // whole run; with 16-column groups on AVX2, 1.018 / 1.004 without it at T = 128 / 1024.
-  const float* pf_from = nullptr;
-  size_t pf_bytes = 0;
   const size_t next_col = col + kGemmColVecs * N;  // this panel's next column tile
-  if (g < kGemmPanel && next_col < kGemmPanel && c0 - col + next_col < m.n) {
-    pf_from = slab + next_col / g * m.k * g + k0 * g, pf_bytes = kc * g * sizeof(float);
-  } else if (next) {
-    pf_from = next + k0 * g, pf_bytes = kc * g * sizeof(float);
-  }
+  const float* pf_from = g < kGemmPanel && next_col < kGemmPanel && c0 - col + next_col < m.n ? at(slab, next_col)
+                         : next                                                              ? at(next, 0)
+                                                                                             : nullptr;
+  const size_t pf_bytes = pf_from ? kc * g * sizeof(float) : 0;
   const char* pf_base = reinterpret_cast<const char*>(pf_from ? pf_from : b);
   const size_t pf_step = (kc + 1) / 2 * 64;
   size_t pf_offset = 0;

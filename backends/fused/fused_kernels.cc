@@ -407,9 +407,8 @@ void FusedAttention::Run(const float* x, float* out, FusedPhaseTimes* times) {
     clock.Worked(1);
 #pragma omp barrier
     clock.Waited(1);
-    // The end of the parallel region is the last barrier: a second one right before it would
-    // only cost a wake-up round, which at short T and on a busy machine is not free. The
-    // profiled run pays it to time the wait.
+    // No barrier of ours after the output projection (ProjectOut says why); the profiled run
+    // adds one to time the wait.
     if (p.out_proj) ProjectOut(out);
     clock.Worked(2);
     if (times) {
