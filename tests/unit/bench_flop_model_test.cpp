@@ -30,7 +30,7 @@ TEST_CASE("simplified attention has no projections and sees every key") {
   CHECK(f.total() == 288.0);  // Q.K^T 144 + P.V 144
 }
 
-TEST_CASE("causal counts T(T+1)/2 pairs; self counts T^2; heads split head_dim") {
+TEST_CASE("causal counts T(T+1)/2 pairs, self counts T^2, heads split head_dim") {
   ab_problem self = MakeProblem(Variant::kSelf, 1, 5, 6, 4, 2);
   ab_problem causal = MakeProblem(Variant::kCausal, 1, 5, 6, 4, 2);
   CHECK(QueryKeyPairs(self) == 25);
@@ -56,7 +56,7 @@ TEST_CASE("byte model: GPT-2 small causal MHA at T = 1024, by hand") {
   CHECK(ArithmeticIntensity(p) == Approx(6444023808.0 / 15731712.0));  // ~410 FLOP/B
 }
 
-TEST_CASE("byte model: simplified attention moves only x and out; biases count when used") {
+TEST_CASE("byte model: simplified attention moves only x and out, biases count when used") {
   const ab_problem s = MakeProblem(Variant::kSimplified, 2, 3, 4, 4, 1);
   CHECK(CountBytes(s).weights == 0);
   CHECK(CountBytes(s).minimum() == 4.0 * (2 * 3 * 4 + 2 * 3 * 4));

@@ -152,7 +152,7 @@ TEST_CASE("each mistake's own output is diagnosed as that mistake, on the versio
   }
 }
 
-TEST_CASE("the catalogue's forward is the reference on grouped heads, windows and a cache; the new mistakes stay out of chapter-3 problems") {
+TEST_CASE("the catalogue's forward is the reference on grouped heads, windows and a cache, the new mistakes stay out of chapter-3 problems") {
   for (int kv_heads : {1, 2, 3})
     for (int window : {0, 1, 4})
       for (int past : {0, 1, 5}) {

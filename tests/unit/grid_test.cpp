@@ -89,7 +89,7 @@ TEST_CASE("memory: a problem whose buffers cannot fit is refused with the bytes 
   CHECK_THROWS_WITH(CheckMemory(huge), Catch::Contains("needs"));
 }
 
-TEST_CASE("grid: kv-heads, window and past-len are axes; a kv-heads not dividing heads is skipped like a bad head count") {
+TEST_CASE("grid: kv-heads, window and past-len are axes, a kv-heads not dividing heads is skipped like a bad head count") {
   GridSpec s;
   s.variants = "self,mha";
   s.batch = "1";

@@ -375,7 +375,7 @@ TEST_CASE("an all-zero reference output is MISTRUSTED: a zeros backend would pas
   CHECK(nonzero > 0);
 }
 
-TEST_CASE("all-denormal inputs: a correct backend, flushing or not, does not FAIL; zeros are MISTRUSTED") {
+TEST_CASE("all-denormal inputs: a correct backend, flushing or not, does not FAIL, zeros are MISTRUSTED") {
   PluginRegistry reg;
   const LoadedBackend& naive = test::LoadNaive(reg);
   for (const char* variant : {"self", "mha"}) {

@@ -37,7 +37,7 @@ std::string ErrorOf(const std::string& bytes) {
 
 }  // namespace
 
-TEST_CASE("npy round trip keeps shape and values; header is 64-byte aligned") {
+TEST_CASE("npy round trip keeps shape and values, header is 64-byte aligned") {
   for (const std::vector<int64_t>& shape : std::vector<std::vector<int64_t>>{{5}, {2, 3}, {1, 3, 17}, {0, 4}}) {
     const std::string bytes = ValidFile(shape);
     const int header_len = static_cast<unsigned char>(bytes[8]) | (static_cast<unsigned char>(bytes[9]) << 8);

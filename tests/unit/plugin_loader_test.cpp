@@ -44,7 +44,7 @@ TEST_CASE("refused plugins: each with the file and the reason, the others still 
   CHECK(reg.Find("mutant-none") != nullptr);
 }
 
-TEST_CASE("a directory loads every .so in name order; a search path mixes files and directories") {
+TEST_CASE("a directory loads every .so in name order, a search path mixes files and directories") {
   PluginRegistry reg;
   reg.LoadDirectory(kTestPlugins);
   CHECK(reg.Find("mutant-none") != nullptr);
