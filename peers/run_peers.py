@@ -15,8 +15,9 @@ summary.csv's problem columns; nothing of that is recomputed here. For every con
      tolerance (the manifest's tol_rel_l2_base times 1 + the reference's largest |scaled score|,
      harness/validate.h) is FAIL and is not timed;
   3. a PASS peer is timed: warm-up, then --repetitions repetitions of n calls each (n chosen so a
-     repetition lasts >= --min-time); median / mean / stddev / cv / min per call. With --budget,
-     a peer whose repetitions would exceed it is SKIPPED.
+     repetition lasts >= --min-time), taken in rounds: each round one repetition of every peer of
+     the config; median / mean / stddev / cv / min per call. With --budget, a peer whose
+     repetitions would exceed it is SKIPPED.
 Rows go to OUT/summary.csv with the columns of the bench summary.csv (from the manifest), section
 "peers" (or the bench's), backend "peer-<framework>", name "peer-<framework>/mha/B:1/..."; OUT/peers.json
 holds each framework's version and what it says about its kernels, and the settings.
@@ -37,9 +38,12 @@ Peers (peers/frameworks/, one module each; docs/peers.md has the details):
   torch-mha              torch.nn.MultiheadAttention (mha variant only)
   Only onnxruntime, openvino (and the test peers) run dropout > 0 configs: the others have no
   way to take attnbench's counter-based mask, so those rows are UNSUPPORTED.
-With --paced FD (what the bench uses) the runner waits on stdin for `run K` before config K of the
-manifest and answers `done K` on FD (and `ready` first, once the frameworks are imported), so the
-bench times each config's peers right after its backends.
+With --paced FD (what the bench uses) the runner says `ready` on FD once the frameworks are
+imported and then does what its stdin says, answering on FD (K: a config's index in the manifest):
+`run K` checks and times config K's peers (`done K`); or, for the bench's rounds, `prepare K`
+checks them and prepares their timing (`prepared K`), `rep K` takes one repetition of each
+(`rep K`), once per round of the bench, and `finish K` writes their rows (`done K`); `end`.
+So the drift of a shared machine falls on the peers and the backends of a config alike.
 Exit code: 0 all checked peers PASS (or SKIPPED/UNSUPPORTED), 1 a FAIL or ERROR, 2 bad input.
 """
 import argparse
@@ -145,30 +149,38 @@ if os.environ.get("ATTNBENCH_PEERS_TESTING") == "1":
 
 
 
-def time_calls(fns, repetitions, min_time, budget=None):
-    """Median etc. per call, cycling through fns (copies of the prepared peer on copies of the
-    data: the bench's cold-cache rotation). With a budget (seconds for the whole measurement), a
-    call so slow that the repetitions would not fit returns None (the row becomes SKIPPED)."""
-    fn = fns[0]
+def calibrate(fns, repetitions, min_time, budget=None):
+    """(n, one): the calls per repetition so that one lasts >= min_time, and the seconds of one
+    call. fns are copies of the prepared peer on copies of the data (the bench's cold-cache
+    rotation), each called once here outside the timing; the first one's second call is the
+    warm-up that sizes n (the validation call before was its first). With a budget (seconds for
+    the whole measurement), a call so slow that the repetitions would not fit gives n = None (the
+    row becomes SKIPPED)."""
     for f in fns[1:]:
-        f()  # first call of each copy outside the timing
+        f()
     t0 = time.perf_counter()
-    fn()  # warm-up (the validation call before was the first one)
+    fns[0]()
     one = max(time.perf_counter() - t0, 1e-7)
     if budget is not None and one * repetitions > budget:
         return None, one
-    n = max(1, int(math.ceil(min_time / one)))
-    per_call = []
-    for _ in range(repetitions):
-        t0 = time.perf_counter()
-        for i in range(n):
-            fns[i % len(fns)]()
-        per_call.append((time.perf_counter() - t0) / n)
+    return max(1, int(math.ceil(min_time / one))), one
+
+
+def time_repetition(fns, n):
+    """Seconds per call of one repetition: n calls cycling through fns."""
+    t0 = time.perf_counter()
+    for i in range(n):
+        fns[i % len(fns)]()
+    return (time.perf_counter() - t0) / n
+
+
+def timing_fields(per_call, n):
+    """The summary.csv timing fields of the per-call seconds of the repetitions taken."""
     med = statistics.median(per_call)
     mean = statistics.fmean(per_call)
     sd = statistics.stdev(per_call) if len(per_call) > 1 else 0.0
     return {"median_s": med, "mean_s": mean, "stddev_s": sd, "cv": sd / mean if mean > 0 else 0.0,
-            "min_s": min(per_call), "repetitions": repetitions, "iterations": n}, one
+            "min_s": min(per_call), "repetitions": len(per_call), "iterations": n}
 
 
 def csv_num(v):
@@ -255,27 +267,215 @@ def read_manifest(path):
     return m["columns"], m["configs"]
 
 
-def run_paced(configs, run_config, reply_fd):
-    """--paced: the caller decides when each config runs (attnbench bench: right after that
-    config's backends, so a peer and the backends it is compared with are timed minutes apart at
-    most, not a whole sweep apart, on a machine whose load drifts). Reads lines from stdin:
-    `run K` checks and times the peers on manifest config K (0-based) and answers `done K` on
-    reply_fd once its rows are in (and `ready` first, once the frameworks are imported); `end` or the end of stdin ends the loop. Returns True when a
-    peer FAILed or ERRORed. A malformed line or a K out of range is a ValueError."""
+class PeerTiming:
+    """A peer's row on one config and, while the peer is being timed, the copies it cycles
+    through (fns), its calls per repetition (n) and the seconds per call of each repetition taken."""
+
+    def __init__(self, row, tag):
+        self.row, self.tag = row, tag
+        self.fns, self.n, self.per_call, self.check = None, 0, [], ""
+
+    def settle(self, status, reason):
+        """The row's verdict without a measurement; the peer leaves the rounds."""
+        self.fns = None
+        self.row.update(status=status, reason=reason)
+        print(f"{self.tag}: {status}: {reason}", flush=True)
+
+
+def error_reason(e, what=""):
+    """A peer's exception as a row's reason: one line (summary.csv), at most 300 characters."""
+    return f"{what}{type(e).__name__}: {e}".replace("\n", " ")[:300]
+
+
+class PeerTimer:
+    """Checks and times the active peers config by config, in three steps so that the caller can
+    take the repetitions of a config's peers in rounds beside its own (run_paced):
+      prepare(c)  per peer: supports, the check against the reference (FAIL and ERROR are rows,
+                  not timed), the rotation copies, the warm-up, n and the budget (SKIPPED); returns
+                  the config's state, a PeerTiming per peer in the peers' order;
+      rep(state)  one repetition of every peer still being timed (a call that raises: ERROR);
+      finish(state) the statistics of the repetitions taken, the rows appended to rows.
+    run(c) is the three in a row with --repetitions reps: the sequential and the paced timing are
+    the same code, so their numbers mean the same."""
+
+    def __init__(self, args, columns, active, configs):
+        self.args, self.columns, self.active = args, columns, active
+        self.rows = []
+        self.total = sum(len(self.peers_of(c)) for c in configs)
+        self.done = 0
+
+    def peers_of(self, c):
+        """The active peers config c asks for: its "peers" null = every peer; a list = the ones
+        the bench's --benchmark_filter left in."""
+        return [n for n in self.active if c["peers"] is None or n in c["peers"]]
+
+    def prepare(self, c):
+        args, state = self.args, []
+        names = self.peers_of(c)
+        if not names:
+            return state
+        p, threads, rotation = c["problem"], int(c["threads"]), int(c["rotation"])
+        x, w = load_inputs(c["dir"])
+        # The KV cache stays float32 (numpy promotes each product with float64 Q): a float64
+        # copy of decode's largest cache (4.3 GB) would double the runner's memory.
+        w64 = {k: v if k.endswith("_cache") else v.astype(np.float64) for k, v in w.items()}
+        ref = None
+        for n in names:
+            peer = PEERS[n]
+            backend = "peer-" + n
+            self.done += 1
+            row = {col: "" for col in self.columns}
+            row.update(c["columns"])  # the problem, as attnbench writes it
+            row.update(section=c["section"], backend=backend, name=c["name"].replace("{backend}", backend),
+                       flops=c["flops"], rotation=rotation)
+            row.update({col: 0 for col in MEASURED})
+            t = PeerTiming(row, f"[{self.done}/{self.total}] {row['name']}")
+            state.append(t)
+            why = peer.supports(p)
+            if why:
+                t.settle("UNSUPPORTED", why)
+                continue
+            if ref is None:
+                ref = reference.attention(p, x, w64)
+                tol = c["tol_rel_l2_base"] * (1.0 + max_abs_score(p, x, w64))
+            try:
+                probe = MemoryProbe()
+                run = peer.prepare(p, x, w, threads)
+                out = run()
+                row["measured_bytes"] = probe.peak_above_baseline()
+                got = np.asarray(out, dtype=np.float64)
+            except Exception as e:  # noqa: BLE001 - a peer's error is a row, not a crash
+                t.settle("ERROR", error_reason(e))
+                continue
+            if got.shape != ref.shape:
+                rel, mx = float("inf"), float("inf")
+            else:
+                rel = float(np.linalg.norm(got - ref) / max(np.linalg.norm(ref), 1e-300))
+                mx = float(np.abs(got - ref).max())
+            row.update(max_abs_err=mx, rel_l2_err=rel, tol_rel_l2=tol)
+            if not rel <= tol:
+                t.settle("FAIL", f"relative L2 error {rel:.3g} above tolerance {tol:.3g}")
+                continue
+            try:  # the other copies: separate data, separately prepared (no shared buffers)
+                if getattr(peer, "rotate_inputs_only", False):  # one prepared peer, copies of x
+                    fns = [run] + [(lambda xc: lambda: run(xc))(np.ascontiguousarray(x.copy(), dtype=np.float32))
+                                   for _ in range(rotation - 1)]
+                else:
+                    fns = [run] + [peer.prepare(p, x.copy(), {k: v.copy() for k, v in w.items()}, threads)
+                                   for _ in range(rotation - 1)]
+            except Exception as e:  # noqa: BLE001
+                t.settle("ERROR", error_reason(e, "preparing copy: "))
+                continue
+            try:
+                calls, one = calibrate(fns, args.repetitions, args.min_time, args.budget)
+            except Exception as e:  # noqa: BLE001
+                t.settle("ERROR", error_reason(e, "warm-up: "))
+                continue
+            if calls is None:
+                row["predicted_s"] = one
+                t.settle("SKIPPED", f"one call took {one:.3g} s: {args.repetitions} repetitions exceed the "
+                                    f"{args.budget:g} s budget")
+                continue
+            t.fns, t.n, t.check = fns, calls, f"rel_l2 {rel:.3g} (tol {tol:.3g})"
+        return state
+
+    @staticmethod
+    def rep(state):
+        for t in state:
+            if t.fns is None:
+                continue
+            try:
+                t.per_call.append(time_repetition(t.fns, t.n))
+            except Exception as e:  # noqa: BLE001 - a peer's error is a row, not a crash
+                t.settle("ERROR", error_reason(e, "timing: "))
+
+    def finish(self, state):
+        """Appends the config's rows; True when a peer FAILed or ERRORed."""
+        for t in state:
+            if t.fns is None:
+                pass
+            elif not t.per_call:
+                t.settle("ERROR", "not timed: finished before any repetition")
+            else:
+                t.fns = None  # the prepared copies go now, not with the state
+                row, fields = t.row, timing_fields(t.per_call, t.n)
+                row.update(fields, status="PASS", gflops=row["flops"] / fields["median_s"] / 1e9)
+                print(f"{t.tag}: PASS {row['median_s'] * 1e3:.4g} ms (cv {100 * row['cv']:.1f}%), "
+                      f"{row['gflops']:.3g} GFLOP/s, {t.check}", flush=True)
+        return self._append(state)
+
+    def abandon(self, state):
+        """A config whose rounds did not end: its rows as they are, the ones still being timed
+        ERROR, so that nothing is silently lost. True when a row is FAIL or ERROR."""
+        for t in state:
+            if t.fns is not None:
+                t.settle("ERROR", "not finished: the bench stopped before its rounds ended")
+        return self._append(state)
+
+    def _append(self, state):
+        self.rows += [t.row for t in state]
+        return any(t.row["status"] in ("FAIL", "ERROR") for t in state)
+
+    def run(self, c):
+        state = self.prepare(c)
+        for _ in range(self.args.repetitions):
+            self.rep(state)
+        return self.finish(state)
+
+
+def run_paced(configs, timer, reply_fd):
+    """--paced: the caller decides when each config's peers are checked and timed (attnbench
+    bench: beside that config's backends, so that a peer and the backends it is compared with are
+    timed in the same stretch of a machine whose load drifts). Says `ready` on reply_fd once the
+    frameworks are imported, then reads lines from stdin, K a config's 0-based index in the
+    manifest, and answers each on reply_fd once it is done:
+      run K      checks and times config K's peers (--repetitions repetitions) -> `done K`
+      prepare K  checks them and prepares their timing (copies, warm-up, n) -> `prepared K`
+      rep K      one repetition of each of them still being timed -> `rep K`
+      finish K   their statistics over the repetitions taken, rows in -> `done K`
+    `run K` is `prepare K`, --repetitions times `rep K`, `finish K`. `end` or the end of stdin
+    ends the loop; a config prepared and not finished then has its rows written as they are, the
+    ones still being timed ERROR. A config is started (`run` or `prepare`) once. A malformed line,
+    a K out of range, a second start, or `rep K` / `finish K` of a config not prepared is a
+    ValueError. Returns True when a peer FAILed or ERRORed."""
     failed = False
-    with os.fdopen(reply_fd, "w", closefd=True) as reply:
-        reply.write("ready\n")  # the frameworks are imported: from now on this process idles until told
-        reply.flush()
-        for line in sys.stdin:
-            words = line.split()
-            if words == ["end"]:
-                break
-            if len(words) != 2 or words[0] != "run" or not words[1].isdigit() or int(words[1]) >= len(configs):
-                raise ValueError(f"expected `run K` (K < {len(configs)}) or `end`, got {line.strip()!r}")
-            k = int(words[1])
-            failed |= run_config(configs[k])
-            reply.write(f"done {k}\n")
+    started, rounds = set(), {}  # rounds: K -> its state between `prepare K` and `finish K`
+    try:
+        with os.fdopen(reply_fd, "w", closefd=True) as reply:
+            reply.write("ready\n")  # the frameworks are imported: from now on this process idles until told
             reply.flush()
+            for line in sys.stdin:
+                words = line.split()
+                if words == ["end"]:
+                    break
+                if (len(words) != 2 or words[0] not in ("run", "prepare", "rep", "finish") or not words[1].isdigit()
+                        or int(words[1]) >= len(configs)):
+                    raise ValueError(f"expected `run K`, `prepare K`, `rep K` or `finish K` (K < {len(configs)}) "
+                                     f"or `end`, got {line.strip()!r}")
+                command, k = words[0], int(words[1])
+                if command in ("run", "prepare"):
+                    if k in started:
+                        raise ValueError(f"`{command} {k}`: config {k} was started already")
+                    started.add(k)
+                elif k not in rounds:
+                    raise ValueError(f"`{command} {k}` without `prepare {k}` before it (or after `finish {k}`)")
+                if command == "run":
+                    failed |= timer.run(configs[k])
+                    answer = f"done {k}"
+                elif command == "prepare":
+                    rounds[k] = timer.prepare(configs[k])
+                    answer = f"prepared {k}"
+                elif command == "rep":
+                    timer.rep(rounds[k])
+                    answer = f"rep {k}"
+                else:
+                    failed |= timer.finish(rounds.pop(k))
+                    answer = f"done {k}"
+                reply.write(answer + "\n")
+                reply.flush()
+    finally:  # also after a bad line: the rows of the configs in rounds are written, not lost
+        for k in sorted(rounds):
+            failed |= timer.abandon(rounds.pop(k))
     return failed
 
 
@@ -297,9 +497,11 @@ def main():
     ap.add_argument("--out", help="directory for summary.csv and peers.json (default: print only)")
     ap.add_argument("--keep-inputs", action="store_true", help="keep the grid's manifest and inputs under OUT")
     ap.add_argument("--paced", type=int, metavar="FD",
-                    help="with --manifest: run a config when stdin says `run K` (K: its index in the manifest) and "
-                         "answer `done K` on file descriptor FD; `end` or the end of stdin writes OUT and exits "
-                         "(attnbench bench runs each config's peers right after its backends this way)")
+                    help="with --manifest: check and time a config when stdin says `run K` (K: its index in the "
+                         "manifest), or in rounds: `prepare K`, `rep K` per repetition, `finish K`; each is answered "
+                         "on file descriptor FD (`done K`, `prepared K`, `rep K`, `done K`); `end` or the end of "
+                         "stdin writes OUT and exits (attnbench bench times each config's peers beside its backends "
+                         "this way)")
     args, grid_args = ap.parse_known_args()
 
     work = tempfile.mkdtemp(prefix="attnbench-peers-")
@@ -342,119 +544,30 @@ def check_and_time(args, grid_args, work):
                 return 2
             print(msg + ": skipped (scripts/setup-peers installs it)", file=sys.stderr)
     active = [n for n in peers if infos[n] is not None]
-    rows = []
-    # "peers": null = every peer; a list = the ones the bench's --benchmark_filter left in.
-    total = sum(len([n for n in active if c["peers"] is None or n in c["peers"]]) for c in configs)
-    done = 0
-
-    def run_config(c):
-        """Checks and times the active peers on config c: its rows appended to rows. True when a
-        peer FAILed or ERRORed."""
-        nonlocal done
-        failed = False
-        p, threads, rotation, only = c["problem"], int(c["threads"]), int(c["rotation"]), c["peers"]
-        x, w = load_inputs(c["dir"])
-        # The KV cache stays float32 (numpy promotes each product with float64 Q): a float64
-        # copy of decode's largest cache (4.3 GB) would double the runner's memory.
-        w64 = {k: v if k.endswith("_cache") else v.astype(np.float64) for k, v in w.items()}
-        ref = None
-        for n in active:
-            if only is not None and n not in only:  # the bench's --benchmark_filter left it out
-                continue
-            peer = PEERS[n]
-            backend = "peer-" + n
-            done += 1
-            row = {col: "" for col in columns}
-            row.update(c["columns"])  # the problem, as attnbench writes it
-            row.update(section=c["section"], backend=backend, name=c["name"].replace("{backend}", backend),
-                       flops=c["flops"], rotation=rotation)
-            row.update({col: 0 for col in MEASURED})
-            tag = f"[{done}/{total}] {row['name']}"
-            why = peer.supports(p)
-            if why:
-                row.update(status="UNSUPPORTED", reason=why)
-                rows.append(row)
-                print(f"{tag}: UNSUPPORTED: {why}", flush=True)
-                continue
-            if ref is None:
-                ref = reference.attention(p, x, w64)
-                tol = c["tol_rel_l2_base"] * (1.0 + max_abs_score(p, x, w64))
-            try:
-                probe = MemoryProbe()
-                run = peer.prepare(p, x, w, threads)
-                out = run()
-                row["measured_bytes"] = probe.peak_above_baseline()
-                got = np.asarray(out, dtype=np.float64)
-            except Exception as e:  # noqa: BLE001 - a peer's error is a row, not a crash
-                row.update(status="ERROR", reason=f"{type(e).__name__}: {e}".replace("\n", " ")[:300])
-                rows.append(row)
-                failed = True
-                print(f"{tag}: ERROR: {row['reason']}", flush=True)
-                continue
-            if got.shape != ref.shape:
-                rel, mx = float("inf"), float("inf")
-            else:
-                rel = float(np.linalg.norm(got - ref) / max(np.linalg.norm(ref), 1e-300))
-                mx = float(np.abs(got - ref).max())
-            row.update(max_abs_err=mx, rel_l2_err=rel, tol_rel_l2=tol)
-            if not rel <= tol:
-                row.update(status="FAIL", reason=f"relative L2 error {rel:.3g} above tolerance {tol:.3g}")
-                failed = True
-                print(f"{tag}: FAIL: {row['reason']}", flush=True)
-                rows.append(row)
-                continue
-            try:  # the other copies: separate data, separately prepared (no shared buffers)
-                if getattr(peer, "rotate_inputs_only", False):  # one prepared peer, copies of x
-                    fns = [run] + [(lambda xc: lambda: run(xc))(np.ascontiguousarray(x.copy(), dtype=np.float32))
-                                   for _ in range(rotation - 1)]
-                else:
-                    fns = [run] + [peer.prepare(p, x.copy(), {k: v.copy() for k, v in w.items()}, threads)
-                                   for _ in range(rotation - 1)]
-            except Exception as e:  # noqa: BLE001
-                row.update(status="ERROR", reason=f"preparing copy: {type(e).__name__}: {e}".replace("\n", " ")[:300])
-                rows.append(row)
-                failed = True
-                print(f"{tag}: ERROR: {row['reason']}", flush=True)
-                continue
-            t, one = time_calls(fns, args.repetitions, args.min_time, args.budget)
-            del fns
-            if t is None:
-                row.update(status="SKIPPED", predicted_s=one,
-                           reason=f"one call took {one:.3g} s: {args.repetitions} repetitions exceed the "
-                                  f"{args.budget:g} s budget")
-                rows.append(row)
-                print(f"{tag}: SKIPPED: {row['reason']}", flush=True)
-                continue
-            row.update(t, status="PASS", gflops=row["flops"] / t["median_s"] / 1e9)
-            rows.append(row)
-            print(f"{tag}: PASS {t['median_s'] * 1e3:.4g} ms (cv {100 * t['cv']:.1f}%), {row['gflops']:.3g} GFLOP/s, "
-                  f"rel_l2 {rel:.3g} (tol {tol:.3g})", flush=True)
-        return failed
-
+    timer = PeerTimer(args, columns, active, configs)
     failed, bad_input = False, False
     if args.paced is not None:
         try:
-            failed = run_paced(configs, run_config if active else (lambda c: False), args.paced)
+            failed = run_paced(configs, timer, args.paced)
         except (OSError, ValueError) as e:  # a bad FD or command: the rows so far are still written
             print(f"run_peers: --paced {args.paced}: {e}", file=sys.stderr)
             bad_input = True
     else:
         for c in configs:
-            if not active:
-                break
-            failed |= run_config(c)
+            failed |= timer.run(c)
     if args.out:
         os.makedirs(args.out, exist_ok=True)
         with open(os.path.join(args.out, "summary.csv"), "w", newline="") as f:
             wr = csv.writer(f, lineterminator="\n")
             wr.writerow(columns)
-            for r in rows:
+            for r in timer.rows:
                 wr.writerow([csv_num(r[col]) if isinstance(r[col], (int, float)) else r[col] for col in columns])
         with open(os.path.join(args.out, "peers.json"), "w") as f:
             json.dump({"peers": infos, "python": sys.version.split()[0], "executable": sys.executable,
                        "numpy": np.__version__, "machine": platform.machine(),
                        "repetitions": args.repetitions, "min_time_s": args.min_time, "budget_s": args.budget,
-                       "timing": "time.perf_counter around n calls per repetition, after a warm-up call; "
+                       "timing": "time.perf_counter around n calls per repetition, after a warm-up call; the "
+                                 "repetitions of a config's peers taken in rounds (one of each peer per round); "
                                  "with a rotation > 1 (from attnbench bench's cold-cache policy) the calls cycle "
                                  "through that many separately prepared copies of the peer and its data",
                        "inputs": ("attnbench bench (manifest " + args.manifest + ")") if args.manifest else

@@ -90,6 +90,7 @@ int RunAsWorker(const std::vector<PlannedConfig>& plan, const std::vector<CellRe
   for (size_t k : DecodeRanges(ranges, cells.size())) mine.push_back(cells[k]);
   if (!run.gbench.contains("context")) run.gbench["context"] = nullptr;
   o.progress = false;
+  o.rounds = false;  // a crash costs the cell it happens in, and on_begin names it
   o.on_begin = [](size_t pos) { SendToParent({{"begin", pos}}); };
   o.on_cell = [&run](const CellOutcome& c) {
     nlohmann::json j = {{"result", c.pos}, {"cell", CellToJson(c.cell)}, {"check", c.check}, {"benchmarks", c.benchmarks}};

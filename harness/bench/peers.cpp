@@ -103,7 +103,9 @@ nlohmann::json PeerSetup::ToJson() const {
           {"absent", absent},
           {"info", info},
           {"timing", "peers/run_peers.py: a validation call, a warm-up call, then the bench's repetitions of n calls "
-                     "(n so one repetition lasts >= min_time), time.perf_counter, Python call overhead included; "
+                     "(n so one repetition lasts >= min_time), taken in rounds (one repetition of each of a config's peers, "
+                     "and of its backends when the bench times in rounds, per round), time.perf_counter, Python "
+                     "call overhead included; "
                      "with --cache cold the calls cycle through `rotation` separately prepared copies of the "
                      "peer and its data, as the backends cycle through copies of theirs"}};
 }
@@ -226,6 +228,7 @@ PeerSession::PeerSession(const PeerSetup& setup, const std::vector<PlannedConfig
   if (configs.empty()) return;  // the filter left no peer cell
   for (size_t m = 0; m < configs.size(); ++m) manifest_of_plan_[configs[m]] = m + 1;
   ran_.assign(configs.size(), false);
+  in_rounds_.assign(configs.size(), false);
   std::error_code ec;
   fs::remove(dir / "summary.csv", ec);
   std::string list;
@@ -234,7 +237,7 @@ PeerSession::PeerSession(const PeerSetup& setup, const std::vector<PlannedConfig
   std::snprintf(num[0], sizeof num[0], "%d", so.timing.repetitions);
   std::snprintf(num[1], sizeof num[1], "%.17g", so.timing.min_time);
   std::snprintf(num[2], sizeof num[2], "%.17g", so.budget_s);
-  // One socket both ways: the runner reads `run K` on its stdin and answers `done K` on fd 3. A
+  // One socket both ways: the runner reads `run K` etc. on its stdin and answers on fd 3. A
   // socket, not pipes, so that writing to a runner that died is an error (MSG_NOSIGNAL), not a
   // SIGPIPE that kills the bench.
   constexpr int kReplyFd = 3;
@@ -247,7 +250,7 @@ PeerSession::PeerSession(const PeerSetup& setup, const std::vector<PlannedConfig
     return;
   }
   if (!quiet)
-    std::fprintf(stderr, "peers: %s on %zu configs, each right after its backends (%s)\n", list.c_str(),
+    std::fprintf(stderr, "peers: %s on %zu configs, timed beside each config's backends (%s)\n", list.c_str(),
                  configs.size(), setup.python.c_str());
   // Its progress lines (stdout) go to our stderr, or nowhere when quiet; its errors to stderr.
   const pid_t pid = SpawnChild(args, [&] {
@@ -273,17 +276,48 @@ PeerSession::~PeerSession() {
   fs::remove_all(fs::path(dir_) / "inputs", ec);
 }
 
+long PeerSession::ManifestIndex(size_t plan_index) const {
+  if (channel_ < 0 || plan_index >= manifest_of_plan_.size() || manifest_of_plan_[plan_index] == 0) return -1;
+  return static_cast<long>(manifest_of_plan_[plan_index] - 1);
+}
+
 void PeerSession::RunConfig(size_t plan_index, const std::function<bool()>& stop) {
-  if (channel_ < 0 || plan_index >= manifest_of_plan_.size() || manifest_of_plan_[plan_index] == 0) return;
-  const size_t m = manifest_of_plan_[plan_index] - 1;
-  if (ran_[m]) return;
+  const long m = ManifestIndex(plan_index);
+  if (m < 0 || ran_[m]) return;
   ran_[m] = true;
-  const std::string command = "run " + std::to_string(m) + "\n";
-  if (send(channel_, command.data(), command.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(command.size())) {
+  Command("run " + std::to_string(m), "done " + std::to_string(m), stop);
+}
+
+bool PeerSession::BeginRounds(size_t plan_index, const std::function<bool()>& stop) {
+  const long m = ManifestIndex(plan_index);
+  if (m < 0 || ran_[m]) return false;
+  ran_[m] = true;
+  in_rounds_[m] = Command("prepare " + std::to_string(m), "prepared " + std::to_string(m), stop);
+  return in_rounds_[m];
+}
+
+void PeerSession::Round(size_t plan_index, const std::function<bool()>& stop) {
+  const long m = ManifestIndex(plan_index);
+  if (m < 0 || !in_rounds_[m]) return;
+  Command("rep " + std::to_string(m), "rep " + std::to_string(m), stop);
+}
+
+void PeerSession::EndRounds(size_t plan_index, const std::function<bool()>& stop) {
+  const long m = ManifestIndex(plan_index);
+  if (m < 0 || !in_rounds_[m]) return;
+  in_rounds_[m] = false;
+  Command("finish " + std::to_string(m), "done " + std::to_string(m), stop);
+}
+
+bool PeerSession::Command(const std::string& line, const std::string& answer, const std::function<bool()>& stop) {
+  if (channel_ < 0) return false;
+  const std::string sent = line + "\n";
+  if (send(channel_, sent.data(), sent.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(sent.size())) {
     End(false);  // it is gone; End collects its exit status for Finish's message
-    return;
+    return false;
   }
-  AwaitLine("done " + std::to_string(m), stop);
+  AwaitLine(answer, stop);
+  return channel_ >= 0;  // AwaitLine ends the runner when it dies or stop() turns true
 }
 
 void PeerSession::AwaitLine(const std::string& answer, const std::function<bool()>& stop) {

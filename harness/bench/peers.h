@@ -51,15 +51,18 @@ std::vector<size_t> WritePeerManifest(const std::vector<PlannedConfig>& plan, co
                                       uint64_t data_seed, int sample_rows, const PeerCellsOf& peers_of,
                                       const RotationOf& rotation_of);
 
-// The peers runner of one bench, paced by the bench (run_peers.py --paced): the bench has it check
-// and time a config's peers right after that config's backends, so a peer and the backends it is
-// compared with are timed a minute or so apart, not a whole sweep apart (on a shared machine the
-// load drifts over minutes, and a ratio across minutes measures the drift).
+// The peers runner of one bench, paced by the bench (run_peers.py --paced): a config's peers are
+// checked and timed while that config is, not a whole sweep later (on a shared machine the load
+// drifts over minutes, and a ratio across minutes measures the drift). Two ways:
+//   RunConfig      right after the config's backends: the runner checks and times them all
+//                  (`run K`) while the bench waits;
+//   BeginRounds, Round, EndRounds
+//                  round by round with the config's backends (sweep.h): the runner checks and
+//                  prepares them once (`prepare K`), takes one repetition of each per round
+//                  (`rep K`), and writes their rows at the end (`finish K`), so that a slow stretch
+//                  of the machine lands on the peers and the backends alike.
+// Both time with the same code in the runner (a warm-up, n calls per repetition, the statistics).
 //
-// The constructor writes out/peers/{manifest.json, inputs/} (WritePeerManifest) for the plan and
-// starts the runner; its progress goes to stderr unless quiet. The timing follows the sweep's
-// options: repetitions, min_time, budget per cell, data seed, --benchmark_filter, and the
-// cold-cache policy (the runner cycles through RotationCount copies of data + prepared peer).
 class PeerSession {
  public:
   PeerSession(const PeerSetup& setup, const std::vector<PlannedConfig>& plan, const std::string& out,
@@ -73,18 +76,34 @@ class PeerSession {
   // true while it waits, the runner is ended and nothing more runs.
   void RunConfig(size_t plan_index, const std::function<bool()>& stop);
 
+  // Round-by-round timing of plan config k's peers (beside the backends' rounds, sweep.h):
+  // BeginRounds has the runner check and prepare them (`prepare K`) and returns false when the
+  // config has no peer cell, was run already, or the runner is gone; then Round (`rep K`) once per
+  // round and EndRounds (`finish K`) once. stop() while waiting ends the runner, as in RunConfig.
+  // A config BeginRounds started counts as run (RunConfig and Finish leave it alone); Round and
+  // EndRounds on a config it did not start do nothing.
+  bool BeginRounds(size_t plan_index, const std::function<bool()>& stop);
+  void Round(size_t plan_index, const std::function<bool()>& stop);
+  void EndRounds(size_t plan_index, const std::function<bool()>& stop);
+
   // Runs the configs not run yet (plan order) unless stop(), ends the runner, deletes the inputs
   // and returns the runner's rows (empty when it could not run or was stopped; *error says why).
   // out/peers/summary.csv and peers.json stay as the runner wrote them.
   std::vector<Cell> Finish(const std::function<bool()>& stop, std::string* error);
 
  private:
+  // The manifest index of plan config k, or -1 when it has no peer cell or the runner is gone.
+  long ManifestIndex(size_t plan_index) const;
+  // Sends one command line and waits for its answer line; false when the runner is gone (it was
+  // ended: it died, or stop() turned true).
+  bool Command(const std::string& line, const std::string& answer, const std::function<bool()>& stop);
   // Reads the runner's answers until `answer`; on its end (or stop()) ends it (End).
   void AwaitLine(const std::string& answer, const std::function<bool()>& stop);
   void End(bool kill);  // closes the commands, waits for the runner (SIGTERM first when kill)
   std::string dir_;
   std::vector<size_t> manifest_of_plan_;  // plan index -> manifest index + 1 (0: no peer cell)
-  std::vector<bool> ran_;                 // per manifest index
+  std::vector<bool> ran_;                 // per manifest index: run, or started by BeginRounds
+  std::vector<bool> in_rounds_;           // per manifest index: between BeginRounds and EndRounds
   std::string error_;                     // set when the manifest or the runner failed
   int channel_ = -1;                      // our end of the socket the runner reads and answers on
   int pid_ = -1;

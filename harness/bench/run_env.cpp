@@ -17,7 +17,13 @@ nlohmann::json NewRunEnv(const Sweep& w, const IsolationSetting& isolation) {
   nlohmann::json env = CollectEnv(w.backends);
   env["timing"] = {
       {"description", "Google Benchmark 1.7.1, real time, " + std::to_string(so.timing.repetitions) +
-                          " repetitions of >= " + min_time + " s each; median, stddev and cv over the repetitions"},
+                          " repetitions of >= " + min_time + " s each; median, stddev and cv over the repetitions" +
+                          (isolation.enabled
+                               ? "; cell by cell (--isolate): each cell's repetitions one after the other"
+                               : "; in rounds: a config's rows (backends and peers) are validated and prepared "
+                                 "first, then each round times one repetition of every row, starting one row later "
+                                 "each round")},
+      {"order", isolation.enabled ? "cell by cell" : "rounds"},
       {"repetitions", so.timing.repetitions},
       {"min_time_s", so.timing.min_time},
       {"cache", so.cold_cache ? "cold: each iteration uses the next of N copies of input, weights, backend state and "

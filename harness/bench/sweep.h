@@ -95,9 +95,24 @@ struct SweepOptions {
   // Called after each cell, once it is in run.cells: the bench writes its files here, so an
   // interrupted run keeps what it measured; validate prints its row.
   std::function<void(const CellOutcome& outcome)> on_cell;
-  // In process only: called after the last of the given cells of each config (an index into the
-  // plan), before the next config's first cell; not when stopped. The bench times the config's
-  // peers here.
+  // Round by round (docs/benchmarking.md, "Rounds"): a config's cells are each validated,
+  // prepared (their cold-cache copies) and given an iteration count by Google Benchmark's estimate
+  // first; then each of timing.repetitions rounds times one repetition of every one of them (and
+  // of the peers, peer_rounds), each round starting one row later. A slow stretch of a shared
+  // machine then lands on every row of the config, not on the one being timed. While the copies
+  // held would exceed rounds_bytes (0: a quarter of the RAM), the rows so far take their rounds
+  // first. false: one cell after the other, each with all its repetitions (--isolate).
+  bool rounds = true;
+  size_t rounds_bytes = 0;
+  // The other rows of a config's rounds, out of process (the bench's peers): begin(config) before
+  // the first round, false when the config has none; round(config) in each round; end(config) after.
+  struct PeerRounds {
+    std::function<bool(size_t config)> begin;
+    std::function<void(size_t config)> round, end;
+  } peer_rounds;
+  // Called after the last of the given cells of each config (an index into the plan), before the
+  // next config's first cell; not when stopped. The bench times the config's peers here when
+  // they did not take part in its rounds.
   std::function<void(size_t config)> on_config_done;
   // The machine's measured FLOP peak (GFLOP/s) at a thread count, 0 when unknown: a timed cell
   // faster than it is a FAIL, not a figure (RateAbovePeak). Unset: no such check.

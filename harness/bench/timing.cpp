@@ -47,11 +47,11 @@ class CaptureReporter : public benchmark::BenchmarkReporter {
 
 }  // namespace
 
-TimedCell TimeCell(const std::string& name, const TimedBody& body) {
+TimedCell TimeCell(const std::string& name, const TimedBody& body, TimeCellArgs args) {
   benchmark::ClearRegisteredBenchmarks();
   // Google Benchmark keeps the pointer SkipWithError gets: the message must outlive the run.
   std::string err;
-  benchmark::RegisterBenchmark(name.c_str(), [&body, &err](benchmark::State& st) {
+  benchmark::internal::Benchmark* b = benchmark::RegisterBenchmark(name.c_str(), [&body, &err](benchmark::State& st) {
     err.clear();
     // Google Benchmark starts its clock when the loop begins and stops it when the loop ends.
     if (body.before_loop && !body.before_loop(static_cast<int64_t>(st.max_iterations), &err)) {
@@ -65,7 +65,10 @@ TimedCell TimeCell(const std::string& name, const TimedBody& body) {
       }
     }
     if (err.empty() && body.after_loop && !body.after_loop(&err)) st.SkipWithError(err.c_str());
-  })->UseRealTime()->Unit(benchmark::kMillisecond);
+  });
+  b->UseRealTime()->Unit(benchmark::kMillisecond);
+  if (args.iterations > 0) b->Iterations(args.iterations);
+  if (args.repetitions > 0) b->Repetitions(args.repetitions);
   CaptureReporter rep;
   // The one registered benchmark always runs: the user's --benchmark_filter was applied when
   // the sweep was planned (so that filtered cells are not even validated).

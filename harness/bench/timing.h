@@ -30,7 +30,15 @@ struct TimedBody {
   std::function<bool(int64_t iterations, std::string* err)> before_loop;  // optional
   std::function<bool(std::string* err)> after_loop;                        // optional
 };
-TimedCell TimeCell(const std::string& name, const TimedBody& body);
+// How Google Benchmark runs the cell: 0 = what the process's --benchmark_* flags say (the
+// iteration count estimated to fill --benchmark_min_time, --benchmark_repetitions repetitions).
+// A round-by-round sweep (sweep.cpp) has one repetition estimated once, then one repetition of
+// that fixed iteration count per round.
+struct TimeCellArgs {
+  int64_t iterations = 0;
+  int repetitions = 0;
+};
+TimedCell TimeCell(const std::string& name, const TimedBody& body, TimeCellArgs args = {});
 
 struct Stats {
   double median = 0, mean = 0, stddev = 0, cv = 0, min = 0;

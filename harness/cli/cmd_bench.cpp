@@ -329,7 +329,8 @@ std::unique_ptr<DirectoryLock> PrepareOutDir(const std::string& out, bool replac
 }
 
 // The cells left, in this process or isolated; the files are rewritten after each. With a peers
-// session, each config's peers run right after its last cell. Returns how many cells ran.
+// session, each config's peers take their turn in its rounds (in process) or run right after its
+// last cell (isolated). Returns how many cells ran.
 size_t RunCellsLeft(Sweep& w, const CellsLeft& left, const BenchOptions& o, const std::string& out,
                     const std::function<bool()>& stop, ResultsDir& dir, BenchRun& run, PeerSession* peers) {
   Isolation isolation{o.isolate, o.timeout, {SelfExe(), "bench", "--resume", out}, {}};
@@ -342,6 +343,9 @@ size_t RunCellsLeft(Sweep& w, const CellsLeft& left, const BenchOptions& o, cons
   so.progress_offset = left.kept.size();
   so.progress_total = w.cells.size() - left.kept.size();
   so.stop = stop;
+  // An isolated worker times its cells one after the other: a crash must cost one cell, not the
+  // prepared rows of a whole config's rounds.
+  so.rounds = !o.isolate;
   so.on_cell = [&](const CellOutcome&) {
     ++ran;
     dir.Save(run);
@@ -350,8 +354,10 @@ size_t RunCellsLeft(Sweep& w, const CellsLeft& left, const BenchOptions& o, cons
     RunCells(w.plan, left.todo, so, run, isolation);
     return ran;
   }
-  if (!o.isolate) {  // the sweep calls back between configs
-    so.on_config_done = [&](size_t config) { peers->RunConfig(config, stop); };
+  if (!o.isolate) {  // the peers take their turn in each config's rounds (sweep.h)
+    so.peer_rounds.begin = [&](size_t config) { return peers->BeginRounds(config, stop); };
+    so.peer_rounds.round = [&](size_t config) { peers->Round(config, stop); };
+    so.peer_rounds.end = [&](size_t config) { peers->EndRounds(config, stop); };
     RunCells(w.plan, left.todo, so, run, isolation);
     return ran;
   }
