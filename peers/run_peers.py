@@ -358,7 +358,8 @@ class PeerTimer:
                 continue
             try:  # the other copies: separate data, separately prepared (no shared buffers)
                 if getattr(peer, "rotate_inputs_only", False):  # one prepared peer, copies of x
-                    fns = [run] + [(lambda xc: lambda: run(xc))(np.ascontiguousarray(x.copy(), dtype=np.float32))
+                    # run bound now: the calls come after this loop has moved on to the next peer.
+                    fns = [run] + [(lambda r, xc: lambda: r(xc))(run, np.ascontiguousarray(x.copy(), dtype=np.float32))
                                    for _ in range(rotation - 1)]
                 else:
                     fns = [run] + [peer.prepare(p, x.copy(), {k: v.copy() for k, v in w.items()}, threads)

@@ -2,6 +2,8 @@
 numpy, so the bench's peer path (manifest, check, timing, merge) is tested without a framework.
     numpy-f32        attention in numpy float32: a correct peer
     numpy-noscale    the same without the 1/sqrt(head_dim) score scale: must be FAIL, not timed
+    numpy-f32-x      numpy-f32 prepared once, its copies for the cache rotation being copies of x
+                     (rotate_inputs_only, as the ONNX Runtime peers)
 """
 import math
 
@@ -72,4 +74,14 @@ class NumpyNoScalePeer(_NumpyPeer):
     scaled = False
 
 
-PEERS = {c.name: c for c in (NumpyF32Peer, NumpyNoScalePeer)}
+class NumpyF32InputsOnlyPeer(_NumpyPeer):
+    name = "numpy-f32-x"
+    rotate_inputs_only = True
+
+    @classmethod
+    def prepare(cls, p, x, w, threads):
+        w32 = {n: np.asarray(a, dtype=np.float32) for n, a in w.items()}
+        return lambda xin=np.asarray(x, dtype=np.float32): _attention(p, xin, w32, cls.scaled)
+
+
+PEERS = {c.name: c for c in (NumpyF32Peer, NumpyNoScalePeer, NumpyF32InputsOnlyPeer)}

@@ -64,7 +64,10 @@ void PrintBanner(const Sweep& w, const BlasInfo& blas, bool isolated, const std:
                blas.coretype_env.empty() ? "" : (" (OPENBLAS_CORETYPE=" + blas.coretype_env + ")").c_str(),
                isolated ? ", isolated" : "");
   if (auto warn = BlasKernelWarning(blas); !warn.empty()) std::fprintf(stderr, "%s\n", warn.c_str());
-  if (!peers_line.empty()) std::fprintf(stderr, "peers (each config's right after its backends): %s\n", peers_line.c_str());
+  if (!peers_line.empty())
+    std::fprintf(stderr, "peers (%s): %s\n",
+                 isolated ? "each config's right after its backends" : "in each config's rounds, beside its backends",
+                 peers_line.c_str());
   if (!resume_line.empty()) std::fprintf(stderr, "%s\n", resume_line.c_str());
 }
 

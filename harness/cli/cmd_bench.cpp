@@ -446,7 +446,7 @@ int RunBench(BenchOptions& o, const CLI::App& sub) {
   dir.Save(run);
 
   // Sharded, the peers run once, in shard 0, on every config (a peer row in every shard would be
-  // a cell in two shards): each of its own configs' right after their backends, the others' last.
+  // a cell in two shards): each of its own configs' beside their backends, the others' last.
   std::unique_ptr<PeerSession> peer_session;
   if (!stop() && !peers.empty() && w.spec.shard_index == 0)
     peer_session = std::make_unique<PeerSession>(peers, w.plan, s.out, w.so, o.quiet);
@@ -489,7 +489,8 @@ void ConfigureBench(CLI::App* sub, BenchOptions& o) {
   sub->add_option("--peers", o.peers,
                   "none; auto (every peer installed in the peers venv; the absent ones are listed in the report); "
                   "or a list of onnxruntime, onnxruntime-attention, openvino, torch, torch-mha (each must be installed). A config's "
-                  "peers run right after its backends, on the same inputs, are checked against the same float64 reference and "
+                  "peers are timed in its rounds beside its backends (with --isolate: right after them), on the same inputs, are "
+                  "checked against the same float64 reference and "
                   "land in the same summary, report and plots as peer-<name>")
       ->capture_default_str()
       ->group(pg);
@@ -500,7 +501,8 @@ void ConfigureBench(CLI::App* sub, BenchOptions& o) {
   const char* rel = "Reliability";
   sub->add_flag("--isolate", o.isolate,
                 "Run the cells in a worker process: a backend that crashes or hangs is reported CRASHED / TIMEOUT "
-                "(with the reason) and the sweep goes on")
+                "(with the reason) and the sweep goes on. The cells are then timed one after the other, not in "
+                "rounds (docs/benchmarking.md, \"Rounds\")")
       ->group(rel);
   sub->add_option("--timeout", o.timeout, "With --isolate: seconds one cell (validation + timing) may take")
       ->capture_default_str()

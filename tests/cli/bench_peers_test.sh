@@ -16,10 +16,12 @@ grid=(--backends blas,naive --variant simplified,self,causal,mha --seq-len 1,17 
       --dropout 0,0.1 --qkv-bias 0 --threads 1 --budget 5 --sgemm-size 64
       --benchmark_repetitions=2 --benchmark_min_time=0.001 -q)
 
-# 1. a correct and a wrong peer in one run.
+# 1. two correct peers and a wrong one in one run (numpy-f32-x rotates copies of x through one
+# prepared peer, as ONNX Runtime does; it comes first, so its copies are called after the runner has
+# prepared the others: they must call its own run, not the last one prepared).
 out=$tmp/run
-ATTNBENCH_PEERS_TESTING=1 "$cli" bench "${grid[@]}" --peers numpy-f32,numpy-noscale --peers-python "$sys_py" \
-  --out "$out" >"$tmp/log" 2>&1
+ATTNBENCH_PEERS_TESTING=1 "$cli" bench "${grid[@]}" --peers numpy-f32-x,numpy-f32,numpy-noscale \
+  --peers-python "$sys_py" --out "$out" >"$tmp/log" 2>&1
 rc=$?
 [ $rc -eq 1 ] || { cat "$tmp/log"; fail "a FAILing peer must make the bench exit 1, got $rc"; }
 ours=$(grep -c '^custom,\(blas\|naive\),' "$out/summary.csv")
@@ -27,6 +29,8 @@ good=$(grep -c '^custom,peer-numpy-f32,.*,PASS,' "$out/summary.csv")
 bad_fail=$(grep -c '^custom,peer-numpy-noscale,.*,FAIL,relative L2 error' "$out/summary.csv")
 [ "$ours" -eq 64 ] || fail "expected 64 backend rows, got $ours"
 [ "$good" -eq 32 ] || fail "expected 32 PASS rows of the correct peer, got $good"
+good_x=$(grep -c '^custom,peer-numpy-f32-x,.*,PASS,' "$out/summary.csv")
+[ "$good_x" -eq 32 ] || { grep peer-numpy-f32-x "$out/summary.csv" | head -3; fail "expected 32 PASS rows of numpy-f32-x, got $good_x"; }
 # The missing scale shows wherever there is a scale and more than one key: self/causal/mha, T=17.
 [ "$bad_fail" -eq 12 ] || fail "expected 12 FAIL rows of the unscaled peer, got $bad_fail"
 # A FAIL row is not timed: median_s (column 19) is 0.
@@ -45,7 +49,7 @@ grep -q '| peer-numpy-noscale | FAIL |' "$out/report.md" || fail "report.md tabl
 "$sys_py" - "$out/env.json" <<'PY' || fail "env.json peers section"
 import json, sys
 p = json.load(open(sys.argv[1]))["peers"]
-assert p["present"] == ["numpy-f32", "numpy-noscale"], p
+assert p["present"] == ["numpy-f32-x", "numpy-f32", "numpy-noscale"], p
 assert p["info"]["numpy-f32"]["version"], p
 PY
 [ ! -e "$out/peers/inputs" ] || fail "the peers' input files were not removed"
