@@ -179,8 +179,12 @@ def timing_fields(per_call, n):
     med = statistics.median(per_call)
     mean = statistics.fmean(per_call)
     sd = statistics.stdev(per_call) if len(per_call) > 1 else 0.0
-    return {"median_s": med, "mean_s": mean, "stddev_s": sd, "cv": sd / mean if mean > 0 else 0.0,
-            "min_s": min(per_call), "repetitions": len(per_call), "iterations": n}
+    out = {"median_s": med, "mean_s": mean, "stddev_s": sd, "cv": sd / mean if mean > 0 else 0.0,
+           "min_s": min(per_call), "repetitions": len(per_call), "iterations": n}
+    # Each repetition in the order taken (the bench pairs them with its backends' round by round),
+    # in the form summary.csv's other numbers take; a manifest of an older bench has no such column.
+    out["repetition_s"] = ";".join(repr(float(x)) for x in per_call)
+    return out
 
 
 def csv_num(v):

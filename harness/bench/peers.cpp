@@ -229,6 +229,7 @@ PeerSession::PeerSession(const PeerSetup& setup, const std::vector<PlannedConfig
   for (size_t m = 0; m < configs.size(); ++m) manifest_of_plan_[configs[m]] = m + 1;
   ran_.assign(configs.size(), false);
   in_rounds_.assign(configs.size(), false);
+  round_group_.assign(configs.size(), "");
   std::error_code ec;
   fs::remove(dir / "summary.csv", ec);
   std::string list;
@@ -288,11 +289,17 @@ void PeerSession::RunConfig(size_t plan_index, const std::function<bool()>& stop
   Command("run " + std::to_string(m), "done " + std::to_string(m), stop);
 }
 
-bool PeerSession::BeginRounds(size_t plan_index, const std::function<bool()>& stop) {
+std::string PeerSession::RoundGroup(size_t plan_index) const {
+  if (plan_index >= manifest_of_plan_.size() || manifest_of_plan_[plan_index] == 0) return "";
+  return round_group_[manifest_of_plan_[plan_index] - 1];
+}
+
+bool PeerSession::BeginRounds(size_t plan_index, const std::string& group, const std::function<bool()>& stop) {
   const long m = ManifestIndex(plan_index);
   if (m < 0 || ran_[m]) return false;
   ran_[m] = true;
   in_rounds_[m] = Command("prepare " + std::to_string(m), "prepared " + std::to_string(m), stop);
+  if (in_rounds_[m]) round_group_[m] = group;
   return in_rounds_[m];
 }
 

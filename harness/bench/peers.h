@@ -82,7 +82,8 @@ class PeerSession {
   // round and EndRounds (`finish K`) once. stop() while waiting ends the runner, as in RunConfig.
   // A config BeginRounds started counts as run (RunConfig and Finish leave it alone); Round and
   // EndRounds on a config it did not start do nothing.
-  bool BeginRounds(size_t plan_index, const std::function<bool()>& stop);
+  // group: the rounds' name (Cell::round_group), given to the config's timed peer rows (RoundGroup).
+  bool BeginRounds(size_t plan_index, const std::string& group, const std::function<bool()>& stop);
   void Round(size_t plan_index, const std::function<bool()>& stop);
   void EndRounds(size_t plan_index, const std::function<bool()>& stop);
 
@@ -90,6 +91,9 @@ class PeerSession {
   // and returns the runner's rows (empty when it could not run or was stopped; *error says why).
   // out/peers/summary.csv and peers.json stay as the runner wrote them.
   std::vector<Cell> Finish(const std::function<bool()>& stop, std::string* error);
+
+  // The round_group of plan config k's peer rows: "" unless BeginRounds started it.
+  std::string RoundGroup(size_t plan_index) const;
 
  private:
   // The manifest index of plan config k, or -1 when it has no peer cell or the runner is gone.
@@ -104,6 +108,7 @@ class PeerSession {
   std::vector<size_t> manifest_of_plan_;  // plan index -> manifest index + 1 (0: no peer cell)
   std::vector<bool> ran_;                 // per manifest index: run, or started by BeginRounds
   std::vector<bool> in_rounds_;           // per manifest index: between BeginRounds and EndRounds
+  std::vector<std::string> round_group_;  // per manifest index: BeginRounds' group
   std::string error_;                     // set when the manifest or the runner failed
   int channel_ = -1;                      // our end of the socket the runner reads and answers on
   int pid_ = -1;

@@ -18,6 +18,21 @@ struct Column {
   std::function<void(Cell&, const std::string&)> set;
 };
 
+// A list of numbers in one field: "0.0061;0.0059", shortest round-trip form each.
+std::string JoinNumbers(const std::vector<double>& v) {
+  std::string s;
+  for (double x : v) s += (s.empty() ? "" : ";") + CsvNumber(x);
+  return s;
+}
+std::vector<double> SplitNumbers(const std::string& s) {
+  std::vector<double> v;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ';'))
+    if (!item.empty()) v.push_back(CsvDouble(item));
+  return v;
+}
+
 #define STR_COL(field) \
   Column { #field, [](const Cell& c) { return c.field; }, [](Cell& c, const std::string& v) { c.field = v; } }
 #define DBL_COL(field) \
@@ -66,7 +81,11 @@ const std::vector<Column>& Columns() {
       DBL_COL(rel_l2_err),
       DBL_COL(tol_rel_l2),
       DBL_COL(achieved_gbs),
-      DBL_COL(pct_bandwidth)});
+      DBL_COL(pct_bandwidth),
+      // Last: the columns before keep their positions for scripts that read them by number.
+      Column{"repetition_s", [](const Cell& c) { return JoinNumbers(c.repetition_s); },
+             [](Cell& c, const std::string& v) { c.repetition_s = SplitNumbers(v); }},
+      STR_COL(round_group)});
     return v;
   }();
   return cols;

@@ -89,9 +89,11 @@ class MarkdownReporter : public Reporter {
           "(input, weights, KV cache, output once) / median; % BW = GB/s / the measured triad bandwidth at the "
           "cell's thread count: the figure for memory-bound decoding. FLOP/B = FLOPs / that traffic: the roofline's x. Memory = peak memory measured in prepare + "
           "one run / what the backend claims (workspace_bytes). Speedup = baseline median / backend median on the "
-          "same config. cv = stddev / mean over the repetitions. vs #1 = median / the fastest row's median; "
-          "≈ = that gap is smaller than the larger cv of the two rows, i.e. within this run's spread: not an "
-          "order this run can vouch for.\n\n";
+          "same config. cv = stddev / mean over the repetitions. vs #1: for rows timed in the same rounds (one "
+          "repetition of every row of the config per round), the median over the rounds of this row's time / "
+          "the fastest row's time in that round, ≈ unless this row was slower in every round; for rows timed "
+          "on their own (--isolate), median / the fastest row's median, ≈ when that gap is smaller than the "
+          "larger cv of the two rows. ≈: within this run's spread, not an order this run can vouch for.\n\n";
 
     // Sections in order of first appearance; configs in order within each.
     std::vector<std::string> sections;
@@ -155,13 +157,37 @@ class MarkdownReporter : public Reporter {
  private:
   static bool IsPeer(const Cell& c) { return c.backend.rfind("peer-", 0) == 0; }
 
-  // A timed row's median over the fastest row's, "≈" when that gap is smaller than the larger
-  // of the two rows' cv: the run's own spread does not tell them apart (their order may flip
-  // in the next run; attnbench compare's U test over runs is the check).
+  // A timed row against the fastest one. Timed in the same rounds (Cell::round_group): the median
+  // over the rounds of its time / the fastest row's time in that round -- each pair taken side by
+  // side, so the machine's drift cancels --, "≈" unless it was slower in every round. Otherwise
+  // (cell by cell): the ratio of the medians, "≈" when that gap is smaller than the larger of the
+  // two rows' cv. Either way "≈" says this run's own spread does not tell the two apart (their
+  // order may flip in the next run; attnbench compare's U test over runs is the check).
   static std::string VsFastest(const Cell& c, const Cell& fastest) {
     if (&c == &fastest || !(fastest.median_s > 0)) return "-";
+    if (const auto paired = PairedRatios(c, fastest); !paired.empty()) {
+      const bool always_slower = std::all_of(paired.begin(), paired.end(), [](double r) { return r > 1; });
+      return Fixed(Median(paired), 2) + "x" + (always_slower ? "" : " ≈");
+    }
     const double ratio = c.median_s / fastest.median_s;
     return Fixed(ratio, 2) + "x" + (ratio - 1 < std::max(c.cv, fastest.cv) ? " ≈" : "");
+  }
+
+  // a's time / b's time in each round both were timed in; empty unless they share their rounds.
+  static std::vector<double> PairedRatios(const Cell& a, const Cell& b) {
+    std::vector<double> r;
+    if (a.round_group.empty() || a.round_group != b.round_group || a.repetition_s.size() != b.repetition_s.size())
+      return r;
+    for (size_t k = 0; k < a.repetition_s.size(); ++k)
+      if (b.repetition_s[k] > 0) r.push_back(a.repetition_s[k] / b.repetition_s[k]);
+    if (r.size() != a.repetition_s.size()) r.clear();
+    return r;
+  }
+
+  static double Median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
   }
 
   // The machine's measured roofs (env.json "machine") per thread count, then the best SGEMM as

@@ -45,6 +45,11 @@ struct Cell {
   std::string memory_flag;          // non-empty when measured exceeds the claim beyond the margin
   int rotation = 1;                 // input/state copies cycled through (cache policy)
   double predicted_s = 0;           // the budget's prediction of one run() (0 = none)
+  // Per-call seconds of each timed repetition, in the order taken. Rows of a config timed in the
+  // same rounds (sweep.h) share round_group ("" = timed on their own): their k-th entries were
+  // taken in the same round, side by side, so their ratio cancels the machine's drift.
+  std::vector<double> repetition_s;
+  std::string round_group;
   bool timed() const { return status == "PASS" || status == "MISTRUSTED"; }
   // A rate above the measured peak: the peak measurement (or the FLOP model) is wrong, so no
   // percentage of it is printed.

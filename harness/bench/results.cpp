@@ -37,17 +37,22 @@ void AddPeerRows(const PeerSetup& peers, PeerSession& session, const Sweep& w, c
                  ResultsDir& dir, BenchRun& run) {
   std::map<size_t, size_t> last_of_config;
   for (size_t k = 0; k < w.cells.size(); ++k) last_of_config[w.cells[k].config] = k;
-  std::map<std::string, size_t> peer_position;
+  std::map<std::string, size_t> peer_position, peer_config;
   for (size_t ci = 0; ci < w.plan.size(); ++ci)
-    for (const auto& n : peers.present)
-      peer_position[BenchmarkName(PeerBackendName(n), w.plan[ci].config)] =
-          last_of_config.count(ci) ? last_of_config[ci] : w.cells.size();
+    for (const auto& n : peers.present) {
+      const std::string name = BenchmarkName(PeerBackendName(n), w.plan[ci].config);
+      peer_position[name] = last_of_config.count(ci) ? last_of_config[ci] : w.cells.size();
+      peer_config[name] = ci;
+    }
   std::string error;
   std::vector<Cell> rows = session.Finish(stop, &error);
   if (!error.empty() && !stop()) std::fprintf(stderr, "attnbench bench: peers: %s\n", error.c_str());
   for (Cell& c : rows) {
     auto it = peer_position.find(c.name);
     if (it == peer_position.end()) continue;  // not a cell of this sweep: ignore
+    // Timed in the config's rounds, beside its backends: paired with them round by round.
+    if (c.timed() && c.repetition_s.size() == static_cast<size_t>(c.repetitions))
+      c.round_group = session.RoundGroup(peer_config[c.name]);
     dir.PlaceAt(c.name, it->second);
     run.cells.push_back(std::move(c));
   }

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <regex>
 
 #include "../backend_handle.h"
@@ -312,6 +313,7 @@ class CellTimer {
     cell.cv = s.cv;
     cell.min_s = s.min;
     cell.repetitions = static_cast<int64_t>(seconds_.size());
+    cell.repetition_s = seconds_;
     cell.iterations = iterations_;
   }
 
@@ -334,6 +336,14 @@ class CellTimer {
   std::string state_change_;
   bool interrupted_ = false;
 };
+
+// A name for one config's rounds, unique across runs and resumed processes (Cell::round_group).
+std::string NewRoundGroup() {
+  static std::mt19937_64 gen(std::random_device{}() ^ static_cast<uint64_t>(getpid()));
+  char buf[20];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(gen()));
+  return buf;
+}
 
 // The prepared copies a round-by-round sweep may hold at once: a quarter of the RAM (decoding's
 // largest KV caches are GBs per copy: eight backends' copies of them would not fit).
@@ -529,7 +539,8 @@ void Sweeper::Conclude(Pending& c, double peak) {
 
 bool Sweeper::RunRounds(size_t config, bool with_peers, double peak) {
   const int rounds = std::max(1, o_.timing.repetitions);
-  const bool peers = with_peers && o_.peer_rounds.begin && o_.peer_rounds.begin(config);
+  const std::string group = NewRoundGroup();
+  const bool peers = with_peers && o_.peer_rounds.begin && o_.peer_rounds.begin(config, group);
   if (stopping()) return false;
   // The peers take their turn as one more row; each round starts one row later, so that no row
   // always runs right after the peers' Python process (or first, after the previous config).
@@ -555,6 +566,7 @@ bool Sweeper::RunRounds(size_t config, bool with_peers, double peak) {
   }
   if (peers) o_.peer_rounds.end(config);
   for (Pending& c : pending_) {
+    if (c.timer && c.in_rounds) c.cell.round_group = group;  // every round taken
     if (c.timer)
       Conclude(c, peak);
     else

@@ -104,10 +104,11 @@ struct SweepOptions {
   // first. false: one cell after the other, each with all its repetitions (--isolate).
   bool rounds = true;
   size_t rounds_bytes = 0;
-  // The other rows of a config's rounds, out of process (the bench's peers): begin(config) before
-  // the first round, false when the config has none; round(config) in each round; end(config) after.
+  // The other rows of a config's rounds, out of process (the bench's peers): begin(config, group)
+  // before the first round (group: the rounds' Cell::round_group), false when the config has none;
+  // round(config) in each round; end(config) after.
   struct PeerRounds {
-    std::function<bool(size_t config)> begin;
+    std::function<bool(size_t config, const std::string& group)> begin;
     std::function<void(size_t config)> round, end;
   } peer_rounds;
   // Called after the last of the given cells of each config (an index into the plan), before the

@@ -355,7 +355,9 @@ size_t RunCellsLeft(Sweep& w, const CellsLeft& left, const BenchOptions& o, cons
     return ran;
   }
   if (!o.isolate) {  // the peers take their turn in each config's rounds (sweep.h)
-    so.peer_rounds.begin = [&](size_t config) { return peers->BeginRounds(config, stop); };
+    so.peer_rounds.begin = [&](size_t config, const std::string& group) {
+      return peers->BeginRounds(config, group, stop);
+    };
     so.peer_rounds.round = [&](size_t config) { peers->Round(config, stop); };
     so.peer_rounds.end = [&](size_t config) { peers->EndRounds(config, stop); };
     RunCells(w.plan, left.todo, so, run, isolation);

@@ -53,6 +53,19 @@ assert p["present"] == ["numpy-f32-x", "numpy-f32", "numpy-noscale"], p
 assert p["info"]["numpy-f32"]["version"], p
 PY
 [ ! -e "$out/peers/inputs" ] || fail "the peers' input files were not removed"
+# Timed in their config's rounds: each PASS row (backend or peer) has one time per round and the
+# config's round_group, so report.md can pair them round by round.
+"$sys_py" - "$out/summary.csv" <<'PY' || fail "peer rows not paired with their config's backends"
+import csv, collections, sys
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["status"] == "PASS"]
+groups = collections.defaultdict(set)
+for r in rows:
+    assert r["round_group"], r["name"]
+    assert len(r["repetition_s"].split(";")) == int(r["repetitions"]) == 2, (r["name"], r["repetition_s"])
+    groups[r["name"].split("/", 1)[1]].add(r["round_group"])
+assert all(len(g) == 1 for g in groups.values()), groups
+assert len({next(iter(g)) for g in groups.values()}) == len(groups), "two configs share their rounds"
+PY
 
 # --benchmark_filter selects peer cells by name, as it does backend cells.
 ATTNBENCH_PEERS_TESTING=1 "$cli" bench "${grid[@]}" --peers numpy-f32,numpy-noscale --peers-python "$sys_py" \

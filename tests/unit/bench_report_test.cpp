@@ -55,6 +55,8 @@ BenchRun SampleRun() {
   a.workspace_bytes = 123456;
   a.rotation = 7;
   a.rel_l2_err = 3.5e-7;
+  a.repetition_s = {0.00101, 0.001, 0.00095, 0.0011, 0.001};
+  a.round_group = "0123456789abcdef";
   Cell b = a;
   b.backend = "naive";
   b.name = BenchmarkName("naive", c2);
@@ -189,6 +191,8 @@ TEST_CASE("summary.csv round trip keeps every field") {
     CHECK(y.intensity == x.intensity);
     CHECK(y.rotation == x.rotation);
     CHECK(y.rel_l2_err == x.rel_l2_err);
+    CHECK(y.repetition_s == x.repetition_s);
+    CHECK(y.round_group == x.round_group);
   }
   // Re-rendering what was read gives the same text.
   BenchRun again = run;
@@ -227,6 +231,7 @@ TEST_CASE("report.md names the BLAS kernel, ranks the backends, lists what was s
 
 TEST_CASE("report.md gives each row's median over the fastest one's, marked when within the rows' spread") {
   BenchRun run = SampleRun();
+  for (Cell& c : run.cells) c.round_group.clear();  // timed on their own (--isolate): not paired
   ComputeDerived(run, "blas");
   const auto row = [](const std::string& md, const std::string& backend) {
     const size_t at = md.find("| " + backend + " | PASS");
@@ -249,6 +254,36 @@ TEST_CASE("report.md gives each row's median over the fastest one's, marked when
   run.cells[1].cv = 0;
   run.cells[0].cv = 0.06;
   CHECK(row(MakeReporter("markdown")->Render(run), "naive").find("| 1.05x ≈ |") != std::string::npos);
+}
+
+TEST_CASE("report.md pairs rows timed in the same rounds: the median of the per-round ratios") {
+  BenchRun run = SampleRun();
+  const auto row = [](const std::string& md, const std::string& backend) {
+    const size_t at = md.find("| " + backend + " | PASS");
+    REQUIRE(at != std::string::npos);
+    return md.substr(at, md.find('\n', at) - at);
+  };
+  Cell& fast = run.cells[0];
+  Cell& other = run.cells[1];
+  // The machine slowed down over the rounds, both rows with it: cv 30 %, but `other` took 1.04x
+  // `fast`'s time in every round. Paired, that is an order; by the medians and cvs it would not be.
+  fast.repetition_s = {1.0e-3, 1.2e-3, 1.5e-3, 1.8e-3, 2.0e-3};
+  other.repetition_s = {1.04e-3, 1.248e-3, 1.56e-3, 1.872e-3, 2.08e-3};
+  fast.median_s = 1.5e-3;
+  other.median_s = 1.56e-3;
+  fast.cv = other.cv = 0.3;
+  other.round_group = fast.round_group;
+  CHECK(row(MakeReporter("markdown")->Render(run), "naive").find("| 1.04x |") != std::string::npos);
+  // Faster than `fast` in one round: not an order this run vouches for.
+  other.repetition_s[3] = 1.7e-3;
+  CHECK(row(MakeReporter("markdown")->Render(run), "naive").find("| 1.04x ≈ |") != std::string::npos);
+  // Other rounds (another group, or a row timed on its own): the medians and cvs decide.
+  other.round_group = "fedcba9876543210";
+  CHECK(row(MakeReporter("markdown")->Render(run), "naive").find("| 1.04x ≈ |") != std::string::npos);
+  fast.cv = other.cv = 0.01;
+  CHECK(row(MakeReporter("markdown")->Render(run), "naive").find("| 1.04x |") != std::string::npos);
+  other.round_group.clear();
+  CHECK(row(MakeReporter("markdown")->Render(run), "naive").find("| 1.04x |") != std::string::npos);
 }
 
 TEST_CASE("WriteFileAtomic replaces the file whole and leaves no temporary") {

@@ -74,7 +74,7 @@ bench::SweepOptions Options(Trace& trace, int rounds) {
     ++trace.polls;
     return false;
   };
-  o.peer_rounds.begin = [&trace](size_t k) {
+  o.peer_rounds.begin = [&trace](size_t k, const std::string&) {
     trace.Add("B" + std::to_string(k));
     return true;
   };
@@ -132,7 +132,13 @@ TEST_CASE("rounds: one repetition of every row per round, the peers' turn among 
     CHECK(run.cells[k].status == "PASS");
     CHECK(run.cells[k].repetitions == rounds);
     CHECK(run.cells[k].median_s > 0);
+    CHECK(run.cells[k].repetition_s.size() == static_cast<size_t>(rounds));
+    CHECK(run.cells[k].round_group.size() == 16);
   }
+  // Each config's rows share their rounds; the two configs' rounds are not the same.
+  CHECK(run.cells[0].round_group == run.cells[1].round_group);
+  CHECK(run.cells[2].round_group == run.cells[3].round_group);
+  CHECK(run.cells[0].round_group != run.cells[2].round_group);
   const auto reps = Repetitions(run.gbench);
   REQUIRE(reps.size() == 4);  // named as the cell, without the fixed counts of a round
   for (const auto& [name, idx] : reps) {
@@ -171,6 +177,7 @@ TEST_CASE("rounds: a memory cap splits the rows into groups, the peers join the 
   CHECK(run.cells[1].name == cells[1].name);
   CHECK(run.cells[0].repetitions == 2);
   CHECK(run.cells[1].repetitions == 2);
+  CHECK(run.cells[0].round_group != run.cells[1].round_group);  // not side by side: not paired
 }
 
 TEST_CASE("rounds: a row that goes wrong leaves the rounds, every row is written in plan order") {
