@@ -212,7 +212,10 @@ void RegisterPerTarget(const char* name, Kernel kernel) {
 // The whole attention phase on one thread with the given block sizes (the projections do not
 // depend on them, so the simplified variant, which has none, isolates what they change).
 void BenchFusedAttention(benchmark::State& state) {
-  ab_problem p = MakeProblem(Variant::kSimplified, 1, 2048, 768, 768, 12);
+  // Third argument: heads (12: head_dim 64, the book's MHA; 1: one head of 768, the single-head
+  // variants and the heads sweep's H = 1) -- a wide head's K^T and V blocks are 12x larger.
+  const int32_t heads = state.range(2) > 0 ? static_cast<int32_t>(state.range(2)) : 12;
+  ab_problem p = MakeProblem(Variant::kSimplified, 1, heads == 12 ? 2048 : 1024, 768, 768, heads);
   p.causal = 1;
   p.threads = 1;
   AlignedBuffer<float> x(static_cast<size_t>(p.batch) * p.seq_len * p.d_in), out(OutputElems(p));
@@ -367,11 +370,16 @@ void RegisterAll() {
   // The block sizes of docs/fused.md's tables ("Block sizes": the first sweep, then the small br of the
   // session-6 re-sweep on a 48 KiB L1D); 64:64 is the default.
   auto* b = benchmark::RegisterBenchmark("FusedAttention", BenchFusedAttention);
-  b->ArgNames({"br", "bc"})->Unit(benchmark::kMillisecond);
+  b->ArgNames({"br", "bc", "H"})->Unit(benchmark::kMillisecond);
   for (const auto& [br, bc] : std::vector<std::pair<int64_t, int64_t>>{
            {64, 64}, {48, 64}, {60, 64}, {96, 64}, {128, 64}, {64, 128}, {96, 128}, {128, 128}, {64, 256}, {36, 32}, {64, 32},
            {24, 64}, {30, 64}, {32, 64}, {36, 64}})
-    b->Args({br, bc});
+    b->Args({br, bc, 12});
+  // One head of 768 (T = 1024): the block sizes for wide heads.
+  for (const auto& [br, bc] : std::vector<std::pair<int64_t, int64_t>>{
+           {64, 64}, {32, 64}, {16, 64}, {12, 64}, {64, 32}, {64, 16}, {32, 32}, {32, 16}, {16, 16}, {128, 64}, {128, 16},
+           {96, 16}, {192, 16}, {256, 16}, {128, 32}, {256, 32}, {256, 64}})
+    b->Args({br, bc, 1});
   auto* phases = benchmark::RegisterBenchmark("FusedPhases", BenchFusedPhases);
   phases->ArgNames({"variant", "T", "threads"})->Unit(benchmark::kMillisecond)->UseRealTime();
   for (const int64_t T : {128, 1024, 4096})  // mha: issue 13's sweep

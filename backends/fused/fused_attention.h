@@ -101,9 +101,11 @@ struct TaskOutput {
 // best on this machine; everything from 48 to 128 query rows and 64 to 256 keys was within the
 // noise of them. tools/fused_microbench times other choices.
 struct FusedBlocks {
-  size_t query_rows = 64;  // br: query rows per task (a partial last row group is fine); with
+  // 0 = chosen from the head's width (WideHeadBlocks, docs/fused.md "Block sizes"): 64 x 64 for
+  // heads up to 128 wide; from 256 on, 128 rows per task and one register tile of keys per block.
+  size_t query_rows = 0;   // br: query rows per task (a partial last row group is fine); with
                            // grouped-query heads, (position, head) rows: br / group positions
-  size_t keys = 64;        // bc: keys per block, rounded up to a multiple of FusedState::kPad
+  size_t keys = 0;         // bc: keys per block, rounded up to a multiple of FusedState::kPad
   // Most rows of one projection task (QKV or output GEMM): the task's rows of A (192 x 768
   // floats = 576 KiB) stay in L2 while every packed panel of the weights streams past them.
   // Fewer rows when that gives each thread a share (T = 128, 2 threads: 2 tasks of 66 and 62).
@@ -149,6 +151,9 @@ class FusedAttention {
 
   size_t QueryBlock() const { return s_.br; }
   size_t KeyBlock() const { return s_.bc; }
+  // Columns of the register tile of the target chosen at construction (AVX2 16, AVX-512 64): the
+  // packed weights' group width, and a wide head's keys per block.
+  size_t TileColumns() const { return gemm_group_; }
   size_t KeyChunks() const { return s_.chunks; }
 
  private:

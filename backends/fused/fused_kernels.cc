@@ -249,8 +249,7 @@ std::pair<size_t, size_t> KeyBlocksOf(const ab_problem& p, size_t t0, size_t t1,
 }  // namespace
 
 FusedAttention::FusedAttention(const ab_problem& p, const ab_weights& w, const FusedBlocks& blocks) {
-  if (blocks.query_rows == 0 || blocks.keys == 0 || blocks.gemm_rows == 0)
-    throw std::invalid_argument("fused: block sizes must be positive");
+  if (blocks.gemm_rows == 0) throw std::invalid_argument("fused: the GEMM's row block must be positive");
   FusedState& s = s_;
   s.p = p;
   s.head_dim = HeadDim(p);
@@ -260,10 +259,22 @@ FusedAttention::FusedAttention(const ab_problem& p, const ab_weights& w, const F
   s.q_scale = static_cast<float>(ScoreScale(p) * 1.4426950408889634);  // * log2(e)
   s.keep_scale = static_cast<float>(1.0 / (1.0 - static_cast<double>(p.dropout_p)));
   s.dropout_threshold = ab_dropout_threshold(p.dropout_p);
-  s.br = blocks.query_rows;
+  // A head of 64 takes a 16 KiB K^T block and a 16 KiB V block per 64 keys: both in L1, reused by
+  // the 64 rows of a task. A wide one's blocks outgrow L1 (768 wide: 192 KiB each) and come from
+  // L2 for every row group: more rows per task reuse each block more, and a block as narrow as the
+  // register tile (AVX2: 16 keys; AVX-512's is 64 anyway) keeps both blocks in L2 beside the rows.
+  // fused_microbench 'FusedAttention/.*/H:1' (one head of 768, T = 1024, one thread, Zen 3 AVX2):
+  // 64 x 64 35.5-45.9 ms, 128 x 64 32.3, 128 x 16 26.9, 256 x 16 25.6 (docs/fused.md).
+  // The longer tasks only where there are enough of them for the threads without splitting the
+  // keys (the split's merge costs more than the reuse gains: 1.10x slower at T = 256, H = 1).
+  const bool wide_head = hd >= 256;
+  const size_t long_tasks = static_cast<size_t>(p.batch) * static_cast<size_t>(p.kv_heads) * ((T + 127) / 128);
+  s.br = blocks.query_rows ? blocks.query_rows
+                           : wide_head && long_tasks >= kTasksPerThread * static_cast<size_t>(p.threads) ? 128 : 64;
   s.group = static_cast<size_t>(p.heads / p.kv_heads);
   s.task_rows = std::max<size_t>(1, s.br / s.group);
-  s.bc = RoundUp(blocks.keys, kPad);
+  s.bc = RoundUp(blocks.keys ? blocks.keys : wide_head ? std::min<size_t>(64, HWY_DYNAMIC_DISPATCH(GemmTileColumns)()) : 64,
+                 kPad);
   s.keys = static_cast<size_t>(p.past_len) + T;
   s.t_pad = RoundUp(s.keys, s.bc);
 

@@ -552,6 +552,7 @@ bool Sweeper::RunRounds(size_t config, bool with_peers, double peak) {
     std::fprintf(stderr, "        %zu rows%s in %d rounds, one repetition of each per round ...\n", rows,
                  peers ? " (the backends' and the peers')" : "", rounds);
   for (int r = 0; r < rounds && rows > 0; ++r) {
+    const auto round_start = Clock::now();
     for (size_t j = 0; j < rows; ++j) {
       const size_t row = (static_cast<size_t>(r) + j) % rows;
       if (row == timed.size()) {
@@ -563,6 +564,9 @@ bool Sweeper::RunRounds(size_t config, bool with_peers, double peak) {
       }
       if (stopping()) return false;
     }
+    // Long rounds (large configs, many rows) say where they are; short ones would only add lines.
+    if (o_.progress && Since(round_start) > 5)
+      std::fprintf(stderr, "        round %d/%d took %s\n", r + 1, rounds, Duration(Since(round_start)).c_str());
   }
   if (peers) o_.peer_rounds.end(config);
   for (Pending& c : pending_) {

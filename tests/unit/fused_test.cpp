@@ -141,9 +141,24 @@ TEST_CASE("fused matches the float64 reference with other block sizes") {
     }
   }
   const test::ReferenceCase& c = cases.front();
-  CHECK_THROWS_AS(FusedAttention(c.data.problem, c.data.Weights(), FusedBlocks{0, 64}), std::invalid_argument);
-  CHECK_THROWS_AS(FusedAttention(c.data.problem, c.data.Weights(), FusedBlocks{64, 0}), std::invalid_argument);
   CHECK_THROWS_AS(FusedAttention(c.data.problem, c.data.Weights(), FusedBlocks{64, 64, 0}), std::invalid_argument);
+  // 0 rows or keys: chosen from the head's width. 64 x 64 up to 128 wide; from 256 on, one
+  // register tile of keys (16 on AVX2, 64 on AVX-512), and 128 rows when that leaves 4 tasks per
+  // thread (T = 512: for one thread, not for two).
+  for (const int32_t width : {64, 128, 256, 768}) {
+    ab_problem p = MakeProblem(Variant::kSelf, 1, 512, 40, width, 1);
+    p.threads = 1;
+    const test::ReferenceCase wc = test::MakeReferenceCase(p, 36000 + width);
+    const FusedAttention chosen(p, wc.data.Weights(), FusedBlocks{0, 0});
+    INFO("head_dim " << width);
+    CHECK(chosen.QueryBlock() == (width >= 256 ? 128u : 64u));
+    p.threads = 2;
+    CHECK(FusedAttention(p, wc.data.Weights(), FusedBlocks{0, 0}).QueryBlock() == 64);
+    CHECK(chosen.KeyBlock() == (width >= 256 ? chosen.TileColumns() : 64u));
+    CHECK((chosen.TileColumns() == 16 || chosen.TileColumns() == 64));
+    CHECK(FusedAttention(p, wc.data.Weights(), FusedBlocks{48, 0}).QueryBlock() == 48);
+    CHECK(FusedAttention(p, wc.data.Weights(), FusedBlocks{0, 32}).KeyBlock() == 32);
+  }
 }
 
 // ---- ABI version 2: grouped-query heads, sliding windows, KV-cache decoding ----------------
@@ -253,9 +268,10 @@ TEST_CASE("fused computes the same attention with other block sizes and with the
   decode.threads = 1;  // one thread: nothing to balance, no split
   CHECK(FusedAttention(decode, c.data.Weights()).KeyChunks() == 1);
 
-  // One wide head (the book's single-head variants): 4 query tasks of 4 key blocks, which two
-  // threads balance only with the keys split; a 256-wide head's chunk may be a single block,
-  // a 64-wide one's not (4 blocks at least).
+  // One wide head (the book's single-head variants): 4 query tasks (too few for 128-row ones),
+  // which two threads balance only with the keys split; a 256-wide head's chunk may be as short
+  // as 64 keys (4 blocks of AVX2's 16, 1 of AVX-512's 64): 2 chunks either way. A 64-wide one's
+  // chunk is 4 blocks of 64 keys at least: none.
   ab_problem wide = MakeProblem(Variant::kSelf, 1, 256, 40, 256, 1);
   wide.threads = 2;
   const test::ReferenceCase w = test::MakeReferenceCase(wide, 35000);
