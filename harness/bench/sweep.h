@@ -1,15 +1,16 @@
 // The cell runner of both `bench` and `validate`: for every planned config and backend,
 // validate against the float64 reference (PrepareCase + CheckBackend, validate.h: the same draw,
 // redraw policy and judgement for both commands), then -- unless timing is off (validate) --
-// skip what the budget predicts too slow, time the rest with Google Benchmark, and fill the
+// skip what the budget predicts too slow, time the rest with Google Benchmark -- a config's
+// rows side by side, one repetition of each per round (SweepOptions::rounds) -- and fill the
 // derived metrics (GFLOP/s, % of the measured peak, speedup vs the baseline).
 //
 // What a backend cannot do to the run (docs/benchmarking.md, "Reliability"): every cell starts
 // from its config's thread counts and the process's MXCSR, and a backend that leaves them
 // changed FAILs; each backend computes on its own copy of the inputs and a write into them
 // FAILs; the timed calls run on another x than the validated one and the last call of every
-// Google Benchmark loop is checked against its reference, untimed; a rate above the machine's
-// peak FAILs.
+// Google Benchmark loop (the estimate's and each repetition's) is checked against its reference,
+// untimed; a rate above the machine's peak FAILs.
 #pragma once
 
 #include <functional>
