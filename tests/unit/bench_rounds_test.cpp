@@ -61,8 +61,8 @@ struct Trace {
     return s;
   }
 };
-// More polls than the sweep makes between two rows: a row's repetition ran in between.
-constexpr long kRowPolls = 50;
+// `polls` is `iterations` timed calls plus the few polls the sweep makes between rows.
+bool Between(long polls, long iterations) { return polls >= iterations && polls <= iterations + 5; }
 
 bench::SweepOptions Options(Trace& trace, int rounds) {
   bench::SweepOptions o;
@@ -114,19 +114,21 @@ TEST_CASE("rounds: one repetition of every row per round, the peers' turn among 
   INFO(trace.Joined());
   REQUIRE(trace.events == std::vector<std::string>{"B0", "R0", "R0", "R0", "E0", "B1", "R1", "R1", "R1", "E1"});
   // Three rows (the two backends, the peers), each round starting one row later: [a b P], [b P a],
-  // [P a b]. Before the first peers' turn two rows ran, between the turns one each, then two.
+  // [P a b]. Between two peers' turns the polls are the iterations of the rows that ran (a fixed
+  // count per row) plus the few the sweep makes between rows: two rows before the first turn,
+  // one each between the turns, two after the last.
+  REQUIRE(run.cells.size() == 4);
   for (size_t k : {size_t{0}, size_t{5}}) {
     const long* n = &trace.polls_before[k];  // B, R, R, R, E
-    CHECK(n[1] > kRowPolls);                 // a and b
-    CHECK(n[2] > kRowPolls);                 // b
-    CHECK(n[3] > kRowPolls);                 // a
-    CHECK(n[4] > kRowPolls);                 // a and b
-    CHECK(n[1] > n[2]);
-    CHECK(n[1] > n[3]);
-    CHECK(n[4] > n[2]);
-    CHECK(n[4] > n[3]);
+    const long a = run.cells[k == 0 ? 0 : 2].iterations, b = run.cells[k == 0 ? 1 : 3].iterations;
+    INFO("config " << k / 5 << ": iterations " << a << " and " << b);
+    REQUIRE(a > 0);
+    REQUIRE(b > 0);
+    CHECK(Between(n[1], a + b));
+    CHECK(Between(n[2], b));
+    CHECK(Between(n[3], a));
+    CHECK(Between(n[4], a + b));
   }
-  REQUIRE(run.cells.size() == 4);
   for (size_t k = 0; k < 4; ++k) {
     CHECK(run.cells[k].name == cells[k].name);  // plan order
     CHECK(run.cells[k].status == "PASS");
@@ -168,11 +170,12 @@ TEST_CASE("rounds: a memory cap splits the rows into groups, the peers join the 
   // The first row alone: its estimate and two rounds; then the second row's estimate, and its
   // rounds with the peers: [b P], [P b].
   REQUIRE(trace.events == std::vector<std::string>{"B0", "R0", "R0", "E0"});
-  CHECK(trace.polls_before[0] > 3 * kRowPolls);  // both estimates and the first row's two rounds
-  CHECK(trace.polls_before[1] > kRowPolls);      // b
-  CHECK(trace.polls_before[2] <= kRowPolls);     // no row between the two turns
-  CHECK(trace.polls_before[3] > kRowPolls);      // b
   REQUIRE(run.cells.size() == 2);
+  const long na = run.cells[0].iterations, nb = run.cells[1].iterations;
+  CHECK(trace.polls_before[0] > 2 * na);  // both estimates and the first row's two rounds
+  CHECK(Between(trace.polls_before[1], nb));
+  CHECK(Between(trace.polls_before[2], 0));  // no row between the two turns
+  CHECK(Between(trace.polls_before[3], nb));
   CHECK(run.cells[0].name == cells[0].name);
   CHECK(run.cells[1].name == cells[1].name);
   CHECK(run.cells[0].repetitions == 2);
