@@ -7,7 +7,6 @@
 #include <sstream>
 
 #include "report.h"
-#include "timing.h"
 
 namespace attnbench::bench {
 
@@ -168,7 +167,7 @@ class MarkdownReporter : public Reporter {
     if (&c == &fastest || !(fastest.median_s > 0)) return "-";
     if (const auto paired = PairedRatios(c, fastest); !paired.empty()) {
       const bool always_slower = std::all_of(paired.begin(), paired.end(), [](double r) { return r > 1; });
-      return Fixed(ComputeStats(paired).median, 2) + "x" + (always_slower ? "" : " ≈");
+      return Fixed(Median(paired), 2) + "x" + (always_slower ? "" : " ≈");
     }
     const double ratio = c.median_s / fastest.median_s;
     return Fixed(ratio, 2) + "x" + (ratio - 1 < std::max(c.cv, fastest.cv) ? " ≈" : "");
@@ -183,6 +182,12 @@ class MarkdownReporter : public Reporter {
       if (b.repetition_s[k] > 0) r.push_back(a.repetition_s[k] / b.repetition_s[k]);
     if (r.size() != a.repetition_s.size()) r.clear();
     return r;
+  }
+
+  static double Median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
   }
 
   // The machine's measured roofs (env.json "machine") per thread count, then the best SGEMM as
