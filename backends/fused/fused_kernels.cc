@@ -267,20 +267,20 @@ FusedAttention::FusedAttention(const ab_problem& p, const ab_weights& w, const F
   // 64 x 64 35.5-45.9 ms, 128 x 64 32.3, 128 x 16 26.9, 256 x 16 25.6 (docs/fused.md).
   // The longer tasks only where there are enough of them for the threads without splitting the
   // keys (the split's merge costs more than the reuse gains: 1.10x slower at T = 256, H = 1).
+  const size_t tile_columns = HWY_DYNAMIC_DISPATCH(GemmTileColumns)();
   const bool wide_head = hd >= 256;
   const size_t long_tasks = static_cast<size_t>(p.batch) * static_cast<size_t>(p.kv_heads) * ((T + 127) / 128);
   s.br = blocks.query_rows ? blocks.query_rows
                            : wide_head && long_tasks >= kTasksPerThread * static_cast<size_t>(p.threads) ? 128 : 64;
   s.group = static_cast<size_t>(p.heads / p.kv_heads);
   s.task_rows = std::max<size_t>(1, s.br / s.group);
-  s.bc = RoundUp(blocks.keys ? blocks.keys : wide_head ? std::min<size_t>(64, HWY_DYNAMIC_DISPATCH(GemmTileColumns)()) : 64,
-                 kPad);
+  s.bc = RoundUp(blocks.keys ? blocks.keys : wide_head ? std::min<size_t>(64, tile_columns) : 64, kPad);
   s.keys = static_cast<size_t>(p.past_len) + T;
   s.t_pad = RoundUp(s.keys, s.bc);
 
   // The weights' layout suits the target Run dispatches to now (the register tile's width); any
   // other target reads it too, a little slower (tests switch targets after construction).
-  gemm_group_ = GemmGroupFor(HWY_DYNAMIC_DISPATCH(GemmTileColumns)());
+  gemm_group_ = GemmGroupFor(tile_columns);
   if (p.qkv_proj) {
     qkv_cols_ = dout + 2 * kv_dim;
     // [W_q | W_k | W_v] packed as one GEMM of width d_out + 2 kv_dim, straight from the three

@@ -343,9 +343,6 @@ size_t RunCellsLeft(Sweep& w, const CellsLeft& left, const BenchOptions& o, cons
   so.progress_offset = left.kept.size();
   so.progress_total = w.cells.size() - left.kept.size();
   so.stop = stop;
-  // An isolated worker times its cells one after the other: a crash must cost one cell, not the
-  // prepared rows of a whole config's rounds.
-  so.rounds = !o.isolate;
   so.on_cell = [&](const CellOutcome&) {
     ++ran;
     dir.Save(run);

@@ -30,18 +30,20 @@ void InitGoogleBenchmarkOnce() {
   (void)initialized;
 }
 
-Config Mha(int T) {
-  GridSpec g;
-  g.variants = "mha";
-  g.seq_len = std::to_string(T);
-  g.d_in = g.d_out = "32";
-  g.heads = "2";
-  g.batch = "1";
-  g.dropout = "0";
-  g.qkv_bias = "0";
-  g.threads = 1;
-  return ExpandGrid(g).at(0);
-}
+Config Mha(int T) { return test::SmallMhaConfig(T, 32, 2); }
+
+// The naive backend twice ("naive", "naive-2"): two rows of the same speed.
+struct TwoNaives {
+  PluginRegistry reg;
+  const LoadedBackend* a = nullptr;
+  const LoadedBackend* b = nullptr;
+  TwoNaives() {
+    reg.LoadFile(std::string(ATTNBENCH_PLUGIN_DIR) + "/libattnbench-naive.so");
+    reg.LoadFile(std::string(ATTNBENCH_PLUGIN_DIR) + "/libattnbench-naive.so", "naive-2");
+    a = reg.Find("naive");  // after both loads: the registry's vector grows
+    b = reg.Find("naive-2");
+  }
+};
 
 // What the sweep did, as seen from its callbacks: the peers' "B<config>" (begin), "R<config>"
 // (a round), "E<config>" (end), and before each, how often stop() was polled since the one
@@ -97,11 +99,8 @@ std::map<std::string, std::vector<int>> Repetitions(const nlohmann::json& gbench
 
 TEST_CASE("rounds: one repetition of every row per round, the peers' turn among them") {
   InitGoogleBenchmarkOnce();
-  PluginRegistry reg;
-  reg.LoadFile(std::string(ATTNBENCH_PLUGIN_DIR) + "/libattnbench-naive.so");
-  reg.LoadFile(std::string(ATTNBENCH_PLUGIN_DIR) + "/libattnbench-naive.so", "naive-2");
-  const LoadedBackend* a = reg.Find("naive");
-  const LoadedBackend* b = reg.Find("naive-2");
+  const TwoNaives naives;
+  const LoadedBackend *a = naives.a, *b = naives.b;
   REQUIRE(a);
   REQUIRE(b);
   const std::vector<bench::PlannedConfig> plan = {{"s", Mha(8)}, {"s", Mha(16)}};
@@ -152,11 +151,8 @@ TEST_CASE("rounds: one repetition of every row per round, the peers' turn among 
 
 TEST_CASE("rounds: a memory cap splits the rows into groups, the peers join the last") {
   InitGoogleBenchmarkOnce();
-  PluginRegistry reg;
-  reg.LoadFile(std::string(ATTNBENCH_PLUGIN_DIR) + "/libattnbench-naive.so");
-  reg.LoadFile(std::string(ATTNBENCH_PLUGIN_DIR) + "/libattnbench-naive.so", "naive-2");
-  const LoadedBackend* a = reg.Find("naive");
-  const LoadedBackend* b = reg.Find("naive-2");
+  const TwoNaives naives;
+  const LoadedBackend *a = naives.a, *b = naives.b;
   REQUIRE(a);
   REQUIRE(b);
   const std::vector<bench::PlannedConfig> plan = {{"s", Mha(8)}};
@@ -196,16 +192,7 @@ TEST_CASE("rounds: a row that goes wrong leaves the rounds, every row is written
   REQUIRE(naive);
   REQUIRE(first_only);
   // d = 256: the naive backend takes milliseconds, a memcpy of the output microseconds.
-  GridSpec g;
-  g.variants = "mha";
-  g.seq_len = "64";
-  g.d_in = g.d_out = "256";
-  g.heads = "4";
-  g.batch = "1";
-  g.dropout = "0";
-  g.qkv_bias = "0";
-  g.threads = 1;
-  const std::vector<bench::PlannedConfig> plan = {{"s", ExpandGrid(g).at(0)}};
+  const std::vector<bench::PlannedConfig> plan = {{"s", test::SmallMhaConfig(64, 256)}};
   const auto cells = bench::PlanCells(plan, {memo, naive, first_only}, "");
   Trace trace;
   bench::SweepOptions o = Options(trace, 3);

@@ -34,18 +34,7 @@ const LoadedBackend& LoadHostile(PluginRegistry& reg, const std::string& kind) {
   return LoadTestPlugin(reg, "hostile-" + kind, "hostile-" + kind);
 }
 
-Config SmallMhaConfig(int T, int d) {
-  GridSpec g;
-  g.variants = "mha";
-  g.seq_len = std::to_string(T);
-  g.d_in = g.d_out = std::to_string(d);
-  g.heads = "4";
-  g.batch = "1";
-  g.dropout = "0";
-  g.qkv_bias = "0";
-  g.threads = 1;
-  return ExpandGrid(g).at(0);
-}
+using test::SmallMhaConfig;
 
 ab_problem SmallMha(int T, int d) { return SmallMhaConfig(T, d).problem; }
 

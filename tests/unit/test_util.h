@@ -7,10 +7,25 @@
 #include <string>
 
 #include "backend_handle.h"
+#include "grid.h"
 #include "plugin_loader.h"
 #include "problem_data.h"
 
 namespace attnbench::test {
+
+// One small causal MHA config: B = 1, T, d_in = d_out = d, no dropout, no bias, one thread.
+inline Config SmallMhaConfig(int T, int d, int heads = 4) {
+  GridSpec g;
+  g.variants = "mha";
+  g.seq_len = std::to_string(T);
+  g.d_in = g.d_out = std::to_string(d);
+  g.heads = std::to_string(heads);
+  g.batch = "1";
+  g.dropout = "0";
+  g.qkv_bias = "0";
+  g.threads = 1;
+  return ExpandGrid(g).at(0);
+}
 
 // Runs backend on data through the C ABI; throws with the backend's message on failure.
 inline AlignedBuffer<float> RunBackend(const LoadedBackend& b, const ProblemData& data) {
