@@ -7,6 +7,7 @@
 //   build/bin/fused_microbench --benchmark_filter=SubSum     # Exp2SubSum vs hn::Exp on each target
 //   build/bin/fused_microbench --benchmark_filter='FusedAttention/br:96'
 //   build/bin/fused_microbench --benchmark_filter='Gemm/AVX3'         # GFLOP/s of the GEMM alone
+//   build/bin/fused_microbench --benchmark_filter='GemmThreads'       # the same on 2 threads, split as fused splits it
 //   build/bin/fused_microbench --benchmark_filter='Decode/.*/P:4096'  # decoding, split in phases
 //   build/bin/fused_microbench --benchmark_filter='FusedPhases/variant:3/T:1024/threads:2'  # MHA's phases in the run
 // Micro-kernels: one row group (kGroup = 6 query rows) against one key block of bc keys,
@@ -21,6 +22,7 @@
 #include "hwy/foreach_target.h"  // must come before highway.h
 
 #include <benchmark/benchmark.h>
+#include <omp.h>
 
 #include "fused-inl.h"
 #include "hwy/highway.h"
@@ -168,6 +170,38 @@ void BenchGemm(benchmark::State& state) {
   CountFlops(state, 2.0 * rows * k * n);
 }
 
+// The same GEMM on two threads (one OpenMP region per iteration, as fused's Run): split 0 cuts
+// the panels in two (fused's column split at T <= 192), split 1 the rows (whole register tiles).
+// Real time: what the slower thread takes.
+void BenchGemmThreads(benchmark::State& state) {
+  const hn::ScalableTag<float> d;
+  const size_t rows = static_cast<size_t>(state.range(0)), n = static_cast<size_t>(state.range(1)), k = 768;
+  const bool split_rows = state.range(2) != 0;
+  AlignedBuffer<float> a(rows * k), b(k * n), packed(PackedGemmFloats(k, n)), bias(GemmPanels(n) * kGemmPanel),
+      c(rows * n);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = 0.01f * static_cast<float>(i % 7);
+  for (size_t i = 0; i < b.size(); ++i) b[i] = 0.02f * static_cast<float>(i % 5);
+  const size_t group = kGemmColVecs * hn::Lanes(d);
+  PackGemmB(b.data(), n, k, n, packed.data(), group);
+  PackGemmBias(nullptr, n, bias.data());
+  GemmArgs m;
+  m.a = a.data(), m.lda = k, m.b = packed.data(), m.group = group, m.bias = bias.data(), m.c = c.data(), m.ldc = n;
+  m.k = k, m.n = n;
+  const size_t panels = GemmPanels(n), half_rows = (rows / 2 + kGemmRows - 1) / kGemmRows * kGemmRows;
+  for (auto _ : state) {
+#pragma omp parallel num_threads(2)
+    {
+      const size_t t = static_cast<size_t>(omp_get_thread_num());
+      const GemmBlock blk = split_rows ? GemmBlock{t ? half_rows : 0, t ? rows : half_rows, 0, panels}
+                                       : GemmBlock{0, rows, panels * t / 2, panels * (t + 1) / 2};
+      Gemm(d, m, blk);
+    }
+    benchmark::DoNotOptimize(c.data());
+    benchmark::ClobberMemory();
+  }
+  CountFlops(state, 2.0 * rows * k * n);
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace attnbench
 HWY_AFTER_NAMESPACE();
@@ -191,6 +225,7 @@ HWY_EXPORT(BenchHwyExpSum);
 HWY_EXPORT(BenchPvTile);
 HWY_EXPORT(BenchGroupBlock);
 HWY_EXPORT(BenchGemm);
+HWY_EXPORT(BenchGemmThreads);
 
 // Registers kernel once per target as <name>/<TARGET>, each run forced to that target.
 template <class Kernel>
@@ -363,6 +398,13 @@ void RegisterAll() {
     for (const auto& [rows, n] : std::vector<std::pair<int64_t, int64_t>>{{66, 2304}, {132, 2304}, {192, 2304}, {66, 768}, {192, 768}})
       for (const int64_t group : {64, 16}) g->Args({rows, n, group});
   }
+  // Two threads on the best target, the split fused uses at T <= 192 (columns) and the other.
+  auto* g2 = benchmark::RegisterBenchmark("GemmThreads", [](benchmark::State& state) {
+    HWY_DYNAMIC_DISPATCH(BenchGemmThreads)(state);
+  });
+  g2->ArgNames({"rows", "n", "split_rows"})->UseRealTime();
+  for (const auto& [rows, n] : std::vector<std::pair<int64_t, int64_t>>{{128, 2304}, {128, 768}, {256, 2304}})
+    for (const int64_t split_rows : {0, 1}) g2->Args({rows, n, split_rows});
   auto* sgemm = benchmark::RegisterBenchmark("Sgemm/openblas", BenchSgemm);
   sgemm->ArgNames({"rows", "n"});
   for (const auto& [rows, n] : std::vector<std::pair<int64_t, int64_t>>{{66, 2304}, {132, 2304}, {192, 2304}, {66, 768}, {192, 768}})
