@@ -95,18 +95,25 @@ HWY_INLINE void GemmTile(D d, const float* HWY_RESTRICT a, size_t lda, const flo
     for (size_t r = 0; r < kR; ++r)
       for (size_t j = 0; j < kC; ++j) acc[r][j] = hn::Zero(d);
   }
-  for (size_t kk = 0; kk < kc; ++kk, b += bstep) {
-    if ((kk & 1) == 0 && pf < pf_end) {  // into L2 (prefetcht1): L1 holds this tile's stream
-      __builtin_prefetch(pf, 0, 2);
-      pf += 64;
-    }
+  const auto step = [&](size_t kk) HWY_ATTR {
     V bv[kC];
     for (size_t j = 0; j < kC; ++j) bv[j] = hn::Load(d, b + j * vstep);
     for (size_t r = 0; r < kR; ++r) {
       const V av = hn::Set(d, a[r * lda + kk]);
       for (size_t j = 0; j < kC; ++j) acc[r][j] = hn::MulAdd(av, bv[j], acc[r][j]);
     }
+  };
+  // The prefetch slice (one line per k step, into L2: prefetcht1; L1 holds this tile's stream)
+  // goes with the first k steps, in a loop of its own: a test per step of the one k loop cost
+  // five of its ~29 instructions, in a loop whose issue rate is what limits it.
+  const size_t pf_lines = pf < pf_end ? static_cast<size_t>(pf_end - pf + 63) / 64 : 0;
+  const size_t kp = HWY_MIN(kc, pf_lines);
+  size_t kk = 0;
+  for (; kk < kp; ++kk, b += bstep, pf += 64) {
+    __builtin_prefetch(pf, 0, 2);
+    step(kk);
   }
+  for (; kk < kc; ++kk, b += bstep) step(kk);
   if (valid >= kC * N) {
     for (size_t r = 0; r < kR; ++r)
       for (size_t j = 0; j < kC; ++j) hn::StoreU(acc[r][j], d, c + r * ldc + j * N);
@@ -143,8 +150,8 @@ HWY_INLINE void GemmColumnTile(D d, const GemmArgs& m, size_t row0, size_t row1,
   const float* bias = m.bias && k0 == 0 ? m.bias + c0 : nullptr;
   const bool accumulate = k0 != 0;
   const size_t valid = m.n - c0;
-  // Each row tile prefetches its slice of what the task reads after this column tile into L2,
-  // one line per two k steps, so that the first row tile there does not stream B from L3 at the
+  // Each row tile prefetches its slice of what the task reads after this column tile into L2
+  // (kc / 2 lines, one per k step of its first half), so that the first row tile there does not stream B from L3 at the
   // FMA rate: the next panel's slab (its same k block: for k <= kGemmMaxKc the whole slab), or
   // with 16-column groups the next micro-panel (this panel's next group, else the next panel's
   // first). Measured at T = 128..2048 (paired_timing, fused, 64-column groups): 3-7 % off the
