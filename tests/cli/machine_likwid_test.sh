@@ -44,11 +44,13 @@ unset OPENBLAS_CORETYPE OMP_NUM_THREADS
 # a 32 kB set (30 % low here), and its 2-thread figure of a run of a few ms is low (the threads
 # do not start together); its default -s 1 is one long run, which on a shared machine nearly
 # always has a neighbour on one of the two (pinned) cores, where our best of 5 to 20 10-ms runs
-# does not. The stream and load kernels likewise run four short runs per round (-i 8: eight
-# sweeps of the buffer, ~0.1 s), not one -s 0.3 run: on a VM whose host shares its memory
+# does not. The stream and load kernels likewise run eight short runs per round (-i 4: four
+# sweeps of the buffer, ~50 ms), not one -s 0.3 run: on a VM whose host shares its memory
 # bandwidth (seen on a Zen 3 VM: one kernel's 2-thread figure moving 15-26 GB/s from run to run),
 # our best of 5 to 20 10-ms runs catches a quiet moment that one long likwid run averages away,
-# and the best of eight rounds of that still read 22.6 GB/s against our 32.0.
+# and the best of eight rounds of that still read 22.6 GB/s against our 32.0. Four runs of -i 8
+# per round still failed now and then (2-thread triad 20.0 against our 27.4 after eight rounds);
+# the best of six -i 8 / -i 4 / -i 2 runs, minutes later: 17.2 / 19.1 / 19.6 GB/s.
 likwid() {
   likwid-bench -t "$1" -W "N:$2:$3" "${@:5}" 2>&1 | awk -v key="$4" -F':[ \t]*' '$1 == key {v = $2} END {print v + 0}'
 }
@@ -98,9 +100,9 @@ for round in 1 2 3 4 5 6 7 8; do
     for rep in 1 2 3 4; do
       echo "fma $t $(likwid "$fma_kernel" 32kB "$t" MFlops/s -i 150000)" >>"$tmp/likwid.txt"
     done
-    for rep in 1 2 3 4; do
-      echo "triad $t $(likwid "$stream_kernel" "${kb}kB" "$t" MByte/s -i 8)" >>"$tmp/likwid.txt"
-      echo "read $t $(likwid "$load_kernel" "${kb}kB" "$t" MByte/s -i 8)" >>"$tmp/likwid.txt"
+    for rep in 1 2 3 4 5 6 7 8; do
+      echo "triad $t $(likwid "$stream_kernel" "${kb}kB" "$t" MByte/s -i 4)" >>"$tmp/likwid.txt"
+      echo "read $t $(likwid "$load_kernel" "${kb}kB" "$t" MByte/s -i 4)" >>"$tmp/likwid.txt"
     done
   done
   if [ "$round" -ge 3 ]; then
