@@ -151,8 +151,8 @@ HWY_INLINE void GemmColumnTile(D d, const GemmArgs& m, size_t row0, size_t row1,
   const bool accumulate = k0 != 0;
   const size_t valid = m.n - c0;
   // Each row tile prefetches its slice of what the task reads after this column tile into L2
-  // (kc / 2 lines, one per k step of its first half), so that the first row tile there does not stream B from L3 at the
-  // FMA rate: the next panel's slab (its same k block: for k <= kGemmMaxKc the whole slab), or
+  // (kc / 2 lines, one per k step of its first half), so that the first row tile there does not
+  // stream B from L3 at the FMA rate: the next panel's slab (its same k block: for k <= kGemmMaxKc the whole slab), or
   // with 16-column groups the next micro-panel (this panel's next group, else the next panel's
   // first). Measured at T = 128..2048 (paired_timing, fused, 64-column groups): 3-7 % off the
   // whole run; with 16-column groups on AVX2, 1.018 / 1.004 without it at T = 128 / 1024.

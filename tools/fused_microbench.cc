@@ -145,61 +145,63 @@ void BenchGroupBlock(benchmark::State& state) {
   CountFlops(state, 4.0 * kR * state.range(0) * kHeadDim);
 }
 
-// The projections' GEMM (kernels/gemm-inl.h) alone, one thread: C[rows, n] = A[rows, 768] . B
-// with B packed, as one task (rows and all panels), the shapes of fused's projection tasks at
-// d = 768 (n = 2304: QKV; n = 768: output). Operands allocated once, so after the first
-// iteration A and C sit in L2 and B (6.75 MiB at n = 2304) in L3, as in a Run.
+// The operands of one GEMM C[rows, n] = A[rows, 768] . B, B packed in groups of `group` columns
+// (kernels/pack.h), allocated once: after the first iteration A and C sit in L2 and B (6.75 MiB
+// at n = 2304) in L3, as in a Run.
+struct GemmOperands {
+  static constexpr size_t k = 768;
+  size_t rows, n;
+  AlignedBuffer<float> a, b, packed, bias, c;
+  GemmArgs m;
+  GemmOperands(size_t rows_, size_t n_, size_t group)
+      : rows(rows_), n(n_), a(rows * k), b(k * n), packed(PackedGemmFloats(k, n)),
+        bias(GemmPanels(n) * kGemmPanel), c(rows * n) {
+    for (size_t i = 0; i < a.size(); ++i) a[i] = 0.01f * static_cast<float>(i % 7);
+    for (size_t i = 0; i < b.size(); ++i) b[i] = 0.02f * static_cast<float>(i % 5);
+    PackGemmB(b.data(), n, k, n, packed.data(), group);
+    PackGemmBias(nullptr, n, bias.data());
+    m.a = a.data(), m.lda = k, m.b = packed.data(), m.group = group, m.bias = bias.data(), m.c = c.data(), m.ldc = n;
+    m.k = k, m.n = n;
+  }
+  double Flops() const { return 2.0 * rows * k * n; }
+};
+
+// The projections' GEMM (kernels/gemm-inl.h) alone, one thread, as one task (rows and all
+// panels): the shapes of fused's projection tasks at d = 768 (n = 2304: QKV; n = 768: output).
 void BenchGemm(benchmark::State& state) {
   const hn::ScalableTag<float> d;
-  const size_t rows = static_cast<size_t>(state.range(0)), n = static_cast<size_t>(state.range(1)), k = 768;
-  AlignedBuffer<float> a(rows * k), b(k * n), packed(PackedGemmFloats(k, n)), bias(GemmPanels(n) * kGemmPanel),
-      c(rows * n);
-  for (size_t i = 0; i < a.size(); ++i) a[i] = 0.01f * static_cast<float>(i % 7);
-  for (size_t i = 0; i < b.size(); ++i) b[i] = 0.02f * static_cast<float>(i % 5);
-  const size_t group = static_cast<size_t>(state.range(2));
-  PackGemmB(b.data(), n, k, n, packed.data(), group);
-  PackGemmBias(nullptr, n, bias.data());
-  GemmArgs m;
-  m.a = a.data(), m.lda = k, m.b = packed.data(), m.group = group, m.bias = bias.data(), m.c = c.data(), m.ldc = n;
-  m.k = k, m.n = n;
+  GemmOperands g(static_cast<size_t>(state.range(0)), static_cast<size_t>(state.range(1)),
+                 static_cast<size_t>(state.range(2)));
   for (auto _ : state) {
-    Gemm(d, m, GemmBlock{0, rows, 0, GemmPanels(n)});
-    benchmark::DoNotOptimize(c.data());
+    Gemm(d, g.m, GemmBlock{0, g.rows, 0, GemmPanels(g.n)});
+    benchmark::DoNotOptimize(g.c.data());
     benchmark::ClobberMemory();
   }
-  CountFlops(state, 2.0 * rows * k * n);
+  CountFlops(state, g.Flops());
 }
 
-// The same GEMM on two threads (one OpenMP region per iteration, as fused's Run): split 0 cuts
-// the panels in two (fused's column split at T <= 192), split 1 the rows (whole register tiles).
-// Real time: what the slower thread takes.
+// The same GEMM on two threads (one OpenMP region per iteration, as fused's Run), B in this
+// target's group: split 0 cuts the panels in two (fused's column split at T <= 192), split 1
+// the rows (whole register tiles). Real time: what the slower thread takes.
 void BenchGemmThreads(benchmark::State& state) {
   const hn::ScalableTag<float> d;
-  const size_t rows = static_cast<size_t>(state.range(0)), n = static_cast<size_t>(state.range(1)), k = 768;
+  GemmOperands g(static_cast<size_t>(state.range(0)), static_cast<size_t>(state.range(1)),
+                 kGemmColVecs * hn::Lanes(d));
   const bool split_rows = state.range(2) != 0;
-  AlignedBuffer<float> a(rows * k), b(k * n), packed(PackedGemmFloats(k, n)), bias(GemmPanels(n) * kGemmPanel),
-      c(rows * n);
-  for (size_t i = 0; i < a.size(); ++i) a[i] = 0.01f * static_cast<float>(i % 7);
-  for (size_t i = 0; i < b.size(); ++i) b[i] = 0.02f * static_cast<float>(i % 5);
-  const size_t group = kGemmColVecs * hn::Lanes(d);
-  PackGemmB(b.data(), n, k, n, packed.data(), group);
-  PackGemmBias(nullptr, n, bias.data());
-  GemmArgs m;
-  m.a = a.data(), m.lda = k, m.b = packed.data(), m.group = group, m.bias = bias.data(), m.c = c.data(), m.ldc = n;
-  m.k = k, m.n = n;
-  const size_t panels = GemmPanels(n), half_rows = (rows / 2 + kGemmRows - 1) / kGemmRows * kGemmRows;
+  const size_t rows = g.rows, panels = GemmPanels(g.n);
+  const size_t half_rows = (rows / 2 + kGemmRows - 1) / kGemmRows * kGemmRows;
   for (auto _ : state) {
 #pragma omp parallel num_threads(2)
     {
       const size_t t = static_cast<size_t>(omp_get_thread_num());
       const GemmBlock blk = split_rows ? GemmBlock{t ? half_rows : 0, t ? rows : half_rows, 0, panels}
                                        : GemmBlock{0, rows, panels * t / 2, panels * (t + 1) / 2};
-      Gemm(d, m, blk);
+      Gemm(d, g.m, blk);
     }
-    benchmark::DoNotOptimize(c.data());
+    benchmark::DoNotOptimize(g.c.data());
     benchmark::ClobberMemory();
   }
-  CountFlops(state, 2.0 * rows * k * n);
+  CountFlops(state, g.Flops());
 }
 
 }  // namespace HWY_NAMESPACE
