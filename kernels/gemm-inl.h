@@ -151,18 +151,21 @@ HWY_INLINE void GemmColumnTile(D d, const GemmArgs& m, size_t row0, size_t row1,
   const bool accumulate = k0 != 0;
   const size_t valid = m.n - c0;
   // Each row tile prefetches its slice of what the task reads after this column tile into L2
-  // (kc / 2 lines, one per k step of its first half), so that the first row tile there does not
+  // (one line per k step of its first k steps), so that the first row tile there does not
   // stream B from L3 at the FMA rate: the next panel's slab (its same k block: for k <= kGemmMaxKc the whole slab), or
   // with 16-column groups the next micro-panel (this panel's next group, else the next panel's
   // first). Measured at T = 128..2048 (paired_timing, fused, 64-column groups): 3-7 % off the
   // whole run; with 16-column groups on AVX2, 1.018 / 1.004 without it at T = 128 / 1024.
+  // The slices are spread evenly over all the column tile's row tiles (session 12; before, the
+  // first two row tiles took kc / 2 lines each on AVX2): 0.96-0.99 of the time at T = 128..1024.
   const size_t next_col = col + kGemmColVecs * N;  // this panel's next column tile
   const float* pf_from = g < kGemmPanel && next_col < kGemmPanel && c0 - col + next_col < m.n ? at(slab, next_col)
                          : next                                                              ? at(next, 0)
                                                                                              : nullptr;
   const size_t pf_bytes = pf_from ? kc * g * sizeof(float) : 0;
   const char* pf_base = reinterpret_cast<const char*>(pf_from ? pf_from : b);
-  const size_t pf_step = (kc + 1) / 2 * 64;
+  const size_t row_tiles = HWY_MAX(size_t{1}, (row1 - row0 + kGemmRows - 1) / kGemmRows);  // as cut below
+  const size_t pf_step = (pf_bytes / 64 + row_tiles - 1) / row_tiles * 64;
   size_t pf_offset = 0;
   const auto prefetch_slice = [&]() {  // [pf, pf_end) of the next row tile, clamped to the block
     const size_t begin = HWY_MIN(pf_offset, pf_bytes), end = HWY_MIN(pf_offset + pf_step, pf_bytes);
