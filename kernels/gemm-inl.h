@@ -150,34 +150,35 @@ HWY_INLINE void GemmColumnTile(D d, const GemmArgs& m, size_t row0, size_t row1,
   const float* bias = m.bias && k0 == 0 ? m.bias + c0 : nullptr;
   const bool accumulate = k0 != 0;
   const size_t valid = m.n - c0;
-  // Each row tile prefetches its slice of what the task reads after this column tile into L2
-  // (one line per k step of its first k steps), so that the first row tile there does not
-  // stream B from L3 at the FMA rate: the next panel's slab (its same k block: for k <= kGemmMaxKc the whole slab), or
-  // with 16-column groups the next micro-panel (this panel's next group, else the next panel's
-  // first). Measured at T = 128..2048 (paired_timing, fused, 64-column groups): 3-7 % off the
-  // whole run; with 16-column groups on AVX2, 1.018 / 1.004 without it at T = 128 / 1024.
-  // The slices are spread evenly over all the column tile's row tiles (session 12; before, the
-  // first two row tiles took kc / 2 lines each on AVX2): 0.96-0.99 of the time at T = 128..1024.
-  const size_t next_col = col + kGemmColVecs * N;  // this panel's next column tile
-  const float* pf_from = g < kGemmPanel && next_col < kGemmPanel && c0 - col + next_col < m.n ? at(slab, next_col)
-                         : next                                                              ? at(next, 0)
-                                                                                             : nullptr;
-  const size_t pf_bytes = pf_from ? kc * g * sizeof(float) : 0;
-  const char* pf_base = reinterpret_cast<const char*>(pf_from ? pf_from : b);
-  const size_t row_tiles = HWY_MAX(size_t{1}, (row1 - row0 + kGemmRows - 1) / kGemmRows);  // as cut below
-  const size_t pf_step = (pf_bytes / 64 + row_tiles - 1) / row_tiles * 64;
-  size_t pf_offset = 0;
-  const auto prefetch_slice = [&]() {  // [pf, pf_end) of the next row tile, clamped to the block
-    const size_t begin = HWY_MIN(pf_offset, pf_bytes), end = HWY_MIN(pf_offset + pf_step, pf_bytes);
-    pf_offset += pf_step;
-    return std::pair<const char*, const char*>{pf_base + begin, pf_base + end};
-  };
   // A short tile streams the whole B slab for few FMAs (a 2-row tile on AVX-512: 256 bytes of B
   // per 4 cycles, more than L2 delivers), so a remainder of 1 .. 3 rows takes one full group
   // back and the 7 .. 9 rows go as two tiles of 3 .. 5 (T = 128: 20 x 6 + 4 + 4, not 21 x 6 + 2).
   const size_t rows = row1 - row0;
   size_t full = rows / kGemmRows, tail = rows % kGemmRows;
   if (full > 0 && tail > 0 && tail <= 3) --full, tail += kGemmRows;
+  const size_t row_tiles = full + (tail > kGemmRows ? 2 : tail > 0 ? 1 : 0);
+  // Each row tile prefetches its slice of what the task reads after this column tile into L2
+  // (one line per k step of its first k steps), so that the first row tile there does not
+  // stream B from L3 at the FMA rate: the next panel's slab (its same k block: for
+  // k <= kGemmMaxKc the whole slab), or with 16-column groups the next micro-panel (this panel's
+  // next group, else the next panel's first). Measured at T = 128..2048 (paired_timing, fused,
+  // 64-column groups): 3-7 % off the whole run; with 16-column groups on AVX2, 1.018 / 1.004
+  // without it at T = 128 / 1024. The slices are spread evenly over all the column tile's row
+  // tiles (session 12; before, the first two row tiles took kc / 2 lines each on AVX2):
+  // 0.96-0.99 of the time at T = 128..1024.
+  const size_t next_col = col + kGemmColVecs * N;  // this panel's next column tile
+  const float* pf_from = g < kGemmPanel && next_col < kGemmPanel && c0 - col + next_col < m.n ? at(slab, next_col)
+                         : next                                                              ? at(next, 0)
+                                                                                             : nullptr;
+  const size_t pf_bytes = pf_from ? kc * g * sizeof(float) : 0;
+  const char* pf_base = reinterpret_cast<const char*>(pf_from ? pf_from : b);
+  const size_t pf_step = row_tiles ? (pf_bytes / 64 + row_tiles - 1) / row_tiles * 64 : 0;
+  size_t pf_offset = 0;
+  const auto prefetch_slice = [&]() {  // [pf, pf_end) of the next row tile, clamped to the block
+    const size_t begin = HWY_MIN(pf_offset, pf_bytes), end = HWY_MIN(pf_offset + pf_step, pf_bytes);
+    pf_offset += pf_step;
+    return std::pair<const char*, const char*>{pf_base + begin, pf_base + end};
+  };
   size_t row = row0;
   for (size_t t = 0; t < full; ++t, row += kGemmRows) {
     const auto [pf, pf_end] = prefetch_slice();
