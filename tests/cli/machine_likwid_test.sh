@@ -8,13 +8,14 @@
 # doubles) leaves out the write-allocate read an ordinary store makes the hardware do, and how
 # much of that read a core skips for whole-line writes differs from CPU to CPU and with the
 # loop; a triad with non-temporal stores moves just the bytes counted, so it is the most a
-# triad can report. Seen on Zen 3 VMs: ours 27.9 GB/s at 2 threads, likwid's stream 19.1 (CI,
-# failed the old 35 % band around it), its stream_mem 21 - 29 (by hand, another VM). The bands
-# are wide because the kernels differ (likwid streams doubles with its own unrolling, thread
-# split and buffer placement, ours floats through Highway) and memory bandwidth on a shared
-# (virtual) machine moves more from run to run than a core's FMA rate does. The machine is
-# shared, so the runs are interleaved (ours, then likwid's, three rounds, up to eight while a
-# figure disagrees) and the best of each is compared.
+# triad can report. Seen on Zen 3 VMs at 2 threads: ours 27.9 GB/s, likwid's stream 19.1 (CI,
+# failed the old 35 % band around it); on another, by hand, ours 16.1 - 17.9, likwid's stream
+# 11.2 - 17.8 and its stream_mem 14.5 - 26.5. The bands are wide because the kernels differ
+# (likwid streams doubles with its own unrolling, thread split and buffer placement, ours
+# floats through Highway) and memory bandwidth on a shared (virtual) machine moves more from
+# run to run than a core's FMA rate does. The machine is shared, so the runs are interleaved
+# (ours, then likwid's, three rounds, up to eight while a figure disagrees) and the best of
+# each is compared.
 #
 # Exit 77 (SKIPPED in CTest) when likwid-bench cannot run at all: not installed, no FMA kernel
 # for this CPU, or it refuses to start; and under ASan (ATTNBENCH_SANITIZED=1), where our
